@@ -1,0 +1,137 @@
+"""Pure integer arithmetic of sliding windows, one spatial axis at a time.
+
+No framework objects and no numpy: plain ints in, plain ints (or exact
+Fractions) out.  Names follow the formula: n input size, f kernel, s stride,
+d dilation, pb/pa padding before/after.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import prod
+
+ROUNDINGS = ("strict", "floor", "ceil")
+
+
+def effective_kernel(f: int, d: int = 1) -> int:
+    """Extent of a dilated kernel: D*(F-1) + 1."""
+    return d * (f - 1) + 1
+
+
+def exact_out_size(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> Fraction:
+    """(N + P_before + P_after - D*(F-1) - 1)/S + 1, exactly (may be non-whole)."""
+    return Fraction(n + pb + pa - effective_kernel(f, d), s) + 1
+
+
+def floor_out_size(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> int:
+    """floor((N + Pb + Pa - D*(F-1) - 1)/S) + 1: PyTorch's and Keras's default."""
+    return (n + pb + pa - effective_kernel(f, d)) // s + 1
+
+
+def ceil_out_size(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> int:
+    """PyTorch ceil_mode: ceil(...) + 1, less one if the last window would start past the input and its leading padding."""
+    out = -(-(n + pb + pa - effective_kernel(f, d)) // s) + 1
+    if (out - 1) * s >= n + pb:
+        out -= 1
+    return out
+
+
+def same_out_size(n: int, s: int) -> int:
+    """TensorFlow SAME: ceil(N/S), whatever the kernel."""
+    return -(-n // s)
+
+
+def same_padding(n: int, f: int, s: int, d: int = 1) -> tuple[int, int]:
+    """TensorFlow SAME padding (before, after): total = max((ceil(N/S)-1)*S + D*(F-1)+1 - N, 0), the odd pixel after."""
+    total = max((same_out_size(n, s) - 1) * s + effective_kernel(f, d) - n, 0)
+    before = total // 2
+    return before, total - before
+
+
+def out_size(n: int, f: int, s: int, pb: int, pa: int, d: int, rounding: str) -> int | None:
+    """Output size under a rounding rule; None when `strict` and the windows do not tile the padded input."""
+    if rounding == "floor":
+        return floor_out_size(n, f, s, pb, pa, d)
+    if rounding == "ceil":
+        return ceil_out_size(n, f, s, pb, pa, d)
+    exact = exact_out_size(n, f, s, pb, pa, d)
+    return int(exact) if exact.denominator == 1 else None
+
+
+def unread(n: int, f: int, s: int, pb: int, pa: int, d: int, out: int) -> int:
+    """Cells at the end of the padded input that no window of `out` outputs reads (negative: cells past the end)."""
+    return (n + pb + pa) - ((out - 1) * s + effective_kernel(f, d))
+
+
+def fmt_fraction(x: Fraction) -> str:
+    """2.33 for 7/3, 4 for 4/1: how the notes write a non-whole output size."""
+    if x.denominator == 1:
+        return str(x.numerator)
+    return f"{float(x):.2f}".rstrip("0").rstrip(".")
+
+
+def formula_text(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1, *, spaced: bool = False) -> str:
+    """The output-size arithmetic with the numbers in: '(7 - 3)/3 + 1 = 2.33' or '(7 + 1 + 1 - 3) / 2 + 1 = 4'."""
+    terms = [str(n)]
+    if pb or spaced and (pb or pa):
+        terms.append(f"+ {pb}")
+    if pa or spaced and (pb or pa):
+        terms.append(f"+ {pa}")
+    kernel = str(f) if d == 1 else f"{d}*({f} - 1) - 1"
+    terms.append(f"- {kernel}")
+    inner = " ".join(terms)
+    div = " / " if spaced else "/"
+    return f"({inner}){div}{s} + 1 = {fmt_fraction(exact_out_size(n, f, s, pb, pa, d))}"
+
+
+def fitting_paddings(n: int, f: int, s: int, d: int = 1, limit: int = 3) -> list[tuple[int, int]]:
+    """Symmetric paddings near zero for which the windows tile the padded input: [(p, out), ...]."""
+    found = []
+    for p in range(0, effective_kernel(f, d) + s):
+        exact = exact_out_size(n, f, s, p, p, d)
+        if exact.denominator == 1 and exact >= 1:
+            found.append((p, int(exact)))
+            if len(found) >= limit:
+                break
+    return found
+
+
+def fitting_strides(n: int, f: int, pb: int = 0, pa: int = 0, d: int = 1, near: int = 1, limit: int = 3) -> list[tuple[int, int]]:
+    """Strides that tile the padded input, nearest to `near` first: [(s, out), ...]."""
+    span = n + pb + pa - effective_kernel(f, d)
+    if span < 0:
+        return []
+    if span == 0:
+        return [(near, 1)]
+    strides = [s for s in range(1, span + 1) if span % s == 0]
+    strides.sort(key=lambda s: (abs(s - near), s))
+    return [(s, span // s + 1) for s in strides[:limit]]
+
+
+def fit_suggestion(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> str:
+    """A hint listing the paddings and strides that would make a non-whole output size whole."""
+    parts = []
+    pads = fitting_paddings(n, f, s, d)
+    if pads:
+        parts.append(", ".join(f"padding {p} gives {o}" for p, o in pads))
+    strides = [(st, o) for st, o in fitting_strides(n, f, pb, pa, d, near=s) if st != s]
+    if strides:
+        parts.append(", ".join(f"stride {st} gives {o}" for st, o in strides))
+    parts.append("or set rounding: floor (PyTorch/Keras) or ceil")
+    return "; ".join(parts)
+
+
+def conv_params(kernel: tuple[int, ...], c_in: int, filters: int, groups: int = 1, bias: int = 0) -> int:
+    """prod(kernel) * C_in/groups * filters weights, plus `bias` biases."""
+    return prod(kernel) * (c_in // groups) * filters + bias
+
+
+def conv_macs(out_spatial: tuple[int, ...], kernel: tuple[int, ...], c_in: int, filters: int, groups: int = 1) -> int:
+    """prod(output spatial) * filters * prod(kernel) * C_in/groups multiply-accumulates."""
+    return prod(out_spatial) * filters * prod(kernel) * (c_in // groups)
+
+
+def rf_step(size: int, jump: int, start: Fraction, f: int, s: int, pb: int, d: int = 1) -> tuple[int, int, Fraction]:
+    """Receptive field after a window: size + (D*(F-1))*jump, jump*S, start + ((D*(F-1))/2 - Pb)*jump."""
+    k = effective_kernel(f, d) - 1
+    return size + k * jump, jump * s, start + (Fraction(k, 2) - pb) * jump

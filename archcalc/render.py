@@ -1,0 +1,205 @@
+"""Turning reports into text: rich tables for people, JSON/CSV/markdown for machines.
+
+The only module that imports rich (lazily), and the only place numbers are
+humanised (62,378,344 and 62.4 M); everything upstream stays exact ints.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Sequence
+
+FORMATS = ("table", "json", "markdown", "csv")
+
+
+# --- numbers -------------------------------------------------------------------------
+
+def grouped(n: int) -> str:
+    return f"{n:,}"
+
+
+def si(n: int | float) -> str:
+    """62378344 -> '62.4 M', 1135256096 -> '1.14 G', 896 -> '896'."""
+    for div, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if abs(n) >= div:
+            v = n / div
+            return f"{v:.3g} {unit}" if v < 100 else f"{v:.0f} {unit}"
+    return f"{n:g}" if isinstance(n, float) else str(n)
+
+
+def human_count(n: int) -> str:
+    """'62,378,344 (62.4 M)'; small numbers stay as they are."""
+    return grouped(n) if abs(n) < 1000 else f"{grouped(n)} ({si(n)})"
+
+
+def human_bytes(n: int) -> str:
+    """Binary units: 1.23 MiB."""
+    for div, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= div:
+            return f"{n / div:.2f} {unit}"
+    return f"{n} B"
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def rf_text(rf) -> str:
+    if rf is None:
+        return "-"
+    return shape_text(rf.size)
+
+
+def expect_text(row) -> str:
+    if row.expect is None:
+        return ""
+    if row.expect.ok:
+        return "ok"
+    parts = []
+    for field, expected, actual in row.expect.mismatches:
+        if field == "shape":
+            parts.append(f"shape: expected {shape_text(expected)}, got {shape_text(actual)}")
+        else:
+            parts.append(f"{field}: expected {grouped(expected)}, got {grouped(actual)}")
+    return "MISMATCH " + "; ".join(parts)
+
+
+def _is_graph(report) -> bool:
+    previous = "input"
+    for row in report.rows:
+        if row.inputs != (previous,):
+            return True
+        previous = row.name
+    return False
+
+
+# --- the report ------------------------------------------------------------------------
+
+def report_json(report) -> str:
+    return json.dumps(report.to_dict(), indent=2)
+
+
+def report_csv(report) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["index", "name", "type", "inputs", "output_shape", "params", "trainable_params",
+                "non_trainable_params", "macs", "flops", "output_bytes", "rf_size", "rf_jump", "rf_start",
+                "expect", "warnings"])
+    for r in report.rows:
+        rf = r.receptive_field
+        w.writerow([r.index, r.name, r.type, " ".join(r.inputs), shape_text(r.output_shape), r.params,
+                    r.trainable_params, r.non_trainable_params, r.macs, r.flops, r.output_bytes,
+                    shape_text(rf.size) if rf else "", shape_text(rf.jump) if rf else "",
+                    "x".join(str(s) for s in rf.start) if rf else "",
+                    expect_text(r), " | ".join(r.warnings)])
+    return buf.getvalue()
+
+
+def _totals_lines(report) -> list[tuple[str, str]]:
+    t = report.totals
+    return [
+        ("Total params", human_count(t.params)),
+        ("Trainable params", human_count(t.trainable_params)),
+        ("Non-trainable params", human_count(t.non_trainable_params)),
+        ("MACs", human_count(t.macs)),
+        ("FLOPs (2 x MACs)", human_count(t.flops)),
+        ("Input memory", human_bytes(t.input_bytes)),
+        ("Activation memory", f"{human_bytes(t.activation_bytes)} (every layer's output, batch 1, float32)"),
+        ("Parameter memory", human_bytes(t.param_bytes)),
+        ("Total memory", human_bytes(t.total_bytes)),
+    ]
+
+
+def report_markdown(report) -> str:
+    graph = _is_graph(report)
+    has_expect = any(r.expect is not None for r in report.rows)
+    head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", "MACs", "RF"]
+    head += ["Expect"] if has_expect else []
+    lines = [f"### {report.name}", "", f"Input: {shape_text(report.input_shape)}", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join("---:" if h in ("#", "Params", "MACs") else "---" for h in head) + "|"]
+    for r in report.rows:
+        cells = [str(r.index), r.name, r.type] + ([", ".join(r.inputs)] if graph else [])
+        cells += [shape_text(r.output_shape), grouped(r.params), grouped(r.macs), rf_text(r.receptive_field)]
+        cells += [expect_text(r)] if has_expect else []
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines.append("")
+    lines += [f"- **{k}**: {v}" for k, v in _totals_lines(report)]
+    for w in _all_warnings(report):
+        lines.append(f"- warning: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def _all_warnings(report) -> list[str]:
+    return [w for r in report.rows for w in r.warnings] + list(report.warnings)
+
+
+def report_table(report, console) -> None:
+    """Print the rich table and totals on `console`."""
+    from rich.table import Table
+    from rich.text import Text
+
+    graph = _is_graph(report)
+    has_expect = any(r.expect is not None for r in report.rows)
+    title = f"{report.name}  (input {shape_text(report.input_shape)})"
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("Layer", no_wrap=True)
+    table.add_column("Type")
+    if graph:
+        table.add_column("Inputs", overflow="fold")
+    table.add_column("Output shape", no_wrap=True)
+    table.add_column("Params", justify="right", no_wrap=True)
+    table.add_column("MACs", justify="right", no_wrap=True)
+    table.add_column("RF", justify="right", no_wrap=True)
+    if has_expect:
+        table.add_column("Expect", overflow="fold")
+    for r in report.rows:
+        cells: list[Any] = [str(r.index), r.name, r.type]
+        if graph:
+            cells.append(", ".join(r.inputs))
+        cells += [shape_text(r.output_shape), grouped(r.params), grouped(r.macs), rf_text(r.receptive_field)]
+        if has_expect:
+            text = expect_text(r)
+            cells.append(Text(text, style="green" if text == "ok" else "bold red"))
+        table.add_row(*cells)
+    console.print(table)
+    totals = Table.grid(padding=(0, 2))
+    totals.add_column(style="bold")
+    totals.add_column()
+    for k, v in _totals_lines(report):
+        totals.add_row(k, v)
+    console.print(totals)
+    for w in _all_warnings(report):
+        console.print(Text(f"warning: {w}", style="yellow"))
+    failures = report.expect_failures
+    if failures:
+        console.print(Text(f"{len(failures)} expectation{'s' if len(failures) > 1 else ''} failed: "
+                           + ", ".join(r.name for r in failures), style="bold red"))
+
+
+def make_console(file=None, width: int | None = None):
+    from rich.console import Console
+
+    return Console(file=file, width=width, highlight=False, soft_wrap=False)
+
+
+def render(report, fmt: str) -> str:
+    """Any format but `table` as a string (table needs a console: use report_table)."""
+    if fmt == "json":
+        return report_json(report) + "\n"
+    if fmt == "csv":
+        return report_csv(report)
+    if fmt == "markdown":
+        return report_markdown(report)
+    raise ValueError(fmt)
+
+
+def table_to_text(report, width: int = 120) -> str:
+    """The table format as plain text (no colour), e.g. for golden files."""
+    buf = io.StringIO()
+    console = make_console(file=buf, width=width)
+    console.no_color = True
+    report_table(report, console)
+    return buf.getvalue()
