@@ -32,7 +32,9 @@ Ints = tuple[int, ...]
 Pads = tuple[tuple[int, int], ...]
 
 #: Upper bound for the unfolded (im2col) input held at once, in bytes.
-IM2COL_CHUNK_BYTES = 64 * 2**20
+IM2COL_CHUNK_BYTES = 16 * 2**20
+#: Upper bound for the transformed input tiles of one Winograd chunk, in bytes.
+WINOGRAD_CHUNK_BYTES = 8 * 2**20
 
 
 # ----------------------------------------------------------------------------
@@ -76,7 +78,7 @@ def _pad(x: np.ndarray, pads: Pads, out_spatial: Ints, kernel: Ints, stride: Int
             zip(spatial, kernel, stride, pads, dilation, out_spatial)):
         if o < 1:
             raise ValueError(f"output size must be >= 1 on axis {ax}, got {o}")
-        if (o - 1) * s >= p0 + n + p1 + s - 1 + 1 and (o - 1) * s >= p0 + n:
+        if (o - 1) * s >= p0 + n + p1:
             raise ValueError(
                 f"window {o - 1} on axis {ax} starts at {(o - 1) * s}, past the padded "
                 f"input of length {p0 + n + p1} (n={n}, pads=({p0}, {p1}), stride={s})")
@@ -193,18 +195,19 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial) -> np.ndarray:
     return out
 
 
-def _chunks(n_batch: int, out_spatial: Ints, row_bytes: int):
-    """Yield (batch slice, first-output-axis slice) blocks whose unfolded size stays bounded."""
+def _chunks(n_batch: int, out_spatial: Ints, row_bytes: int, limit: int | None = None):
+    """Yield (batch slice, first-output-axis slice) blocks of at most ``limit`` unfolded bytes."""
+    limit = limit or IM2COL_CHUNK_BYTES
     per_line = math.prod(out_spatial[1:]) * row_bytes
     per_image = out_spatial[0] * per_line
-    if n_batch * per_image <= IM2COL_CHUNK_BYTES:
+    if n_batch * per_image <= limit:
         yield slice(None), slice(None)
-    elif per_image <= IM2COL_CHUNK_BYTES:
-        step = IM2COL_CHUNK_BYTES // per_image
+    elif per_image <= limit:
+        step = limit // per_image
         for n0 in range(0, n_batch, step):
             yield slice(n0, n0 + step), slice(None)
     else:
-        step = max(1, IM2COL_CHUNK_BYTES // per_line)
+        step = max(1, limit // per_line)
         for n0 in range(n_batch):
             for i0 in range(0, out_spatial[0], step):
                 yield slice(n0, n0 + 1), slice(i0, i0 + step)
@@ -255,13 +258,13 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints) -
     tiles = as_strided(xp, (n_batch, th, tw, 6, 6, c_in), (sn, 4 * sh, 4 * sw, sh, sw, sc),
                        writeable=False)
 
-    u = np.einsum("au,uvcf,bv->abcf", _WG_G, w.astype(np.float64), _WG_G)
-    u = np.ascontiguousarray(u.reshape(36, c_in, filters), dtype=dt)
+    kg = np.kron(_WG_G, _WG_G).astype(dt)  # 36 x 9
     kb = np.kron(_WG_BT, _WG_BT).astype(dt)  # 36 x 36
     ka = np.kron(_WG_AT, _WG_AT).astype(dt)  # 16 x 36
+    u = (kg @ w.reshape(9, -1)).reshape(36, c_in, filters)  # U = G w G^T
 
     out = np.empty((n_batch, oh, ow, filters), dtype=dt)
-    for nb, rows in _chunks(n_batch, (th, tw), 36 * c_in * dt.itemsize):
+    for nb, rows in _chunks(n_batch, (th, tw), 36 * c_in * dt.itemsize, WINOGRAD_CHUNK_BYTES):
         d = tiles[nb, rows]  # b, rt, tw, 6, 6, C
         b, rt = d.shape[:2]
         buf = np.empty((6, 6, b, rt, tw, c_in), dtype=dt)
@@ -295,7 +298,7 @@ def _pad_to(x: np.ndarray, pads: Pads, extent: Ints) -> np.ndarray:
 
 def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
             dilation: Ints | None = None, out_spatial: Ints | None = None) -> np.ndarray:
-    """y[n, i, c] = max over u of x[n, i*s + u*d - p_before, c], padded cells ignored."""
+    """y[n, i, c] = max over u of x[n, i*s + u*d - p_before, c], padded cells ignored (-inf)."""
     x = _as_float(x)
     rank = x.ndim - 2
     dilation = dilation or _ones(rank)
@@ -317,7 +320,8 @@ def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
     """y[n, i, c] = mean of x over the window's cells inside the input (padding not counted).
 
     Matches TensorFlow's SAME average pooling and PyTorch's count_include_pad=False;
-    cells of windows that hang off the end in ceil mode are not counted either.
+    cells of windows that hang off the end in ceil mode are not counted either.  A
+    window lying wholly in the padding has no mean (nan); the calculator rejects it.
     """
     x = _as_float(x)
     rank = x.ndim - 2
@@ -338,7 +342,8 @@ def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
         pos = np.arange(o)[:, None] * s + np.arange(f)[None, :] * d - p0  # window i, tap u
         inside = ((pos >= 0) & (pos < n)).sum(axis=1)
         count = np.multiply.outer(count, inside)
-    out /= count[..., None].astype(x.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out /= count[..., None].astype(x.dtype)
     return out
 
 
@@ -383,9 +388,9 @@ def lrn(x: np.ndarray, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta:
     channels = x.shape[-1]
     sq = np.square(x)
     acc = sq.copy()
-    for shift in range(1, size // 2 + 1):  # neighbours before c
+    for shift in range(1, min(size // 2, channels - 1) + 1):  # neighbours before c
         acc[..., shift:] += sq[..., :channels - shift]
-    for shift in range(1, (size - 1) // 2 + 1):  # neighbours after c
+    for shift in range(1, min((size - 1) // 2, channels - 1) + 1):  # neighbours after c
         acc[..., :channels - shift] += sq[..., shift:]
     scale = alpha / size if alpha_over_n else alpha
     acc *= x.dtype.type(scale)

@@ -1,0 +1,1 @@
+"""NumPy forward-pass engine: vectorised kernels (kernels.py) and their plain twins (reference.py)."""

@@ -1,0 +1,147 @@
+"""Every fast kernel against its plain twin in ``archcalc.engine.reference``, over random settings."""
+
+import numpy as np
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from archcalc.engine import kernels as K
+from archcalc.engine import reference as R
+
+FAST = settings(max_examples=150, deadline=None)
+
+
+def out_size(n, f, s, p0, p1, d, ceil):
+    """PyTorch's rule: floor or ceil of (n + p - d(f-1) - 1)/s + 1, last window starting in input or left pad."""
+    span = n + p0 + p1 - d * (f - 1) - 1
+    if not ceil:
+        return span // s + 1
+    o = -(-span // s) + 1
+    if (o - 1) * s >= n + p0:
+        o -= 1
+    return o
+
+
+@st.composite
+def window_settings(draw, max_rank=3):
+    """Rank, input spatial size, kernel, stride, dilation, pads and output size, all per axis."""
+    rank = draw(st.integers(1, max_rank))
+    max_n = {1: 9, 2: 6, 3: 4}[rank]
+    ceil = draw(st.booleans())
+    spatial, kernel, stride, dilation, pads, out = [], [], [], [], [], []
+    for _ in range(rank):
+        f = draw(st.integers(1, 3))
+        d = draw(st.integers(1, 2))
+        s = draw(st.integers(1, 3))
+        p0, p1 = draw(st.integers(0, f - 1)), draw(st.integers(0, f - 1))
+        n = draw(st.integers(max(1, d * (f - 1) + 1 - p0 - p1), max(max_n, d * (f - 1) + 1)))
+        spatial.append(n), kernel.append(f), stride.append(s), dilation.append(d), pads.append((p0, p1))
+        out.append(out_size(n, f, s, p0, p1, d, ceil))
+    return tuple(spatial), tuple(kernel), tuple(stride), tuple(dilation), tuple(pads), tuple(out)
+
+
+def arrays(draw, shape, dtype=np.float64):
+    seed = draw(st.integers(0, 2**32 - 1))
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@FAST
+@given(window_settings(), st.integers(1, 3), st.integers(1, 2), st.integers(1, 2), st.integers(1, 2),
+       st.sampled_from(["none", "filters", "position"]), st.data())
+def test_conv_matches_reference(geo, groups, c_g, f_g, batch, bias, data):
+    spatial, kernel, stride, dilation, pads, out = geo
+    x = arrays(data.draw, (batch, *spatial, groups * c_g))
+    w = arrays(data.draw, (*kernel, c_g, groups * f_g))
+    b = {"none": None,
+         "filters": arrays(data.draw, (groups * f_g,)),
+         "position": arrays(data.draw, (*out, groups * f_g))}[bias]
+    got = K.conv(x, w, b, stride, pads, dilation, groups, out_spatial=out, algorithm="gemm")
+    want = R.conv(x, w, b, stride, pads, dilation, groups, out_spatial=out)
+    assert got.shape == (batch, *out, groups * f_g)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@FAST
+@given(st.integers(1, 10), st.integers(1, 10), st.integers(0, 1), st.integers(0, 1), st.integers(0, 1),
+       st.integers(0, 1), st.integers(1, 3), st.integers(1, 3), st.booleans(), st.data())
+def test_winograd_matches_reference(h, w_, pt, pb, pl, pr, c_in, filters, ceil, data):
+    pads = ((pt, pb), (pl, pr))
+    if h + pt + pb < 3 or w_ + pl + pr < 3:
+        return
+    out = (out_size(h, 3, 1, pt, pb, 1, ceil), out_size(w_, 3, 1, pl, pr, 1, ceil))
+    x = arrays(data.draw, (2, h, w_, c_in))
+    w = arrays(data.draw, (3, 3, c_in, filters))
+    got = K.conv(x, w, None, (1, 1), pads, out_spatial=out, algorithm="winograd")
+    want = R.conv(x, w, None, (1, 1), pads, out_spatial=out)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_winograd_float32_close_to_float64():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 19, 23, 40))
+    w = rng.standard_normal((3, 3, 40, 36)) / np.sqrt(9 * 40)
+    pads = ((1, 1), (1, 1))
+    want = K.conv(x, w, None, (1, 1), pads, algorithm="gemm")
+    got = K.conv(x.astype(np.float32), w.astype(np.float32), None, (1, 1), pads, algorithm="auto")
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
+
+
+def test_gemm_chunking_matches_unchunked(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 9, 8, 4))
+    w = rng.standard_normal((3, 2, 2, 6))
+    args = ((2, 1), ((1, 1), (0, 1)), (1, 2), 2)
+    whole = K.conv(x, w, None, *args, algorithm="gemm")
+    for limit in (1, 200, 3000):  # rows, lines, images per chunk
+        monkeypatch.setattr(K, "IM2COL_CHUNK_BYTES", limit)
+        monkeypatch.setattr(K, "WINOGRAD_CHUNK_BYTES", limit)
+        np.testing.assert_array_equal(K.conv(x, w, None, *args, algorithm="gemm"), whole)
+        w3 = rng.standard_normal((3, 3, 4, 5))
+        np.testing.assert_allclose(K.conv(x, w3, None, (1, 1), ((1, 1), (1, 1)), algorithm="winograd"),
+                                   R.conv(x, w3, None, (1, 1), ((1, 1), (1, 1))), atol=1e-9)
+
+
+def every_window_reads_input(n, f, s, d, pads, o):
+    """Pooling is undefined for a window that lies wholly in the padding (the calculator rejects it)."""
+    return all(any(0 <= i * s + u * d - pads[0] < n for u in range(f)) for i in range(o))
+
+
+@FAST
+@given(window_settings(), st.integers(1, 3), st.sampled_from(["max", "avg"]), st.data())
+def test_pooling_matches_reference(geo, channels, kind, data):
+    spatial, kernel, stride, dilation, pads, out = geo
+    assume(all(every_window_reads_input(*axis) for axis in zip(spatial, kernel, stride, dilation, pads, out)))
+    x = arrays(data.draw, (2, *spatial, channels))
+    fast, slow = (K.maxpool, R.maxpool) if kind == "max" else (K.avgpool, R.avgpool)
+    got = fast(x, kernel, stride, pads, dilation, out_spatial=out)
+    assert got.shape == (2, *out, channels)
+    np.testing.assert_allclose(got, slow(x, kernel, stride, pads, dilation, out_spatial=out), rtol=1e-12)
+
+
+@FAST
+@given(st.integers(1, 9), st.integers(1, 7), st.floats(0.5, 3), st.floats(1e-5, 1.0),
+       st.floats(0.25, 1.0), st.booleans(), st.data())
+def test_lrn_matches_reference(channels, size, k, alpha, beta, over_n, data):
+    x = arrays(data.draw, (2, 3, channels)) * 5
+    np.testing.assert_allclose(K.lrn(x, size, k, alpha, beta, over_n), R.lrn(x, size, k, alpha, beta, over_n),
+                               rtol=1e-12)
+
+
+@FAST
+@given(st.integers(1, 6), st.booleans(), st.data())
+def test_batchnorm_matches_reference(channels, affine, data):
+    x = arrays(data.draw, (2, 3, channels))
+    gamma, beta = (arrays(data.draw, (channels,)), arrays(data.draw, (channels,))) if affine else (None, None)
+    mean = arrays(data.draw, (channels,))
+    var = np.abs(arrays(data.draw, (channels,)))
+    np.testing.assert_allclose(K.batchnorm(x, gamma, beta, mean, var, 1e-3),
+                               R.batchnorm(x, gamma, beta, mean, var, 1e-3), rtol=1e-12, atol=1e-12)
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.data())
+def test_dense_matches_reference(batch, inputs, units, data):
+    x = arrays(data.draw, (batch, 2, inputs))
+    w = arrays(data.draw, (2 * inputs, units))
+    b = arrays(data.draw, (units,))
+    np.testing.assert_allclose(K.dense(x, w, b), R.dense(x, w, b), rtol=1e-12, atol=1e-12)
