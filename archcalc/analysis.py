@@ -534,15 +534,16 @@ def _analyze(net: Network) -> Report:
             in_shapes = [shapes[ref] for ref in layer.inputs]
         except KeyError as exc:
             raise SpecError(f"inputs names '{exc.args[0]}', which is not a layer above", layer_index=i,
-                            layer_name=layer.name, field="inputs") from None
+                            layer_name=layer.name, field="inputs", file=net.file) from None
         if kind in SINGLE_INPUT and len(in_shapes) != 1:
             raise SpecError(f"{kind} takes exactly one input, got {len(in_shapes)} ({', '.join(layer.inputs)}); "
-                            "join them first with add or concat", layer_index=i, layer_name=layer.name, field="inputs")
+                            "join them first with add or concat", layer_index=i, layer_name=layer.name, field="inputs",
+                            file=net.file)
         try:
             out = RULES[kind](layer, in_shapes, [rfs[ref] for ref in layer.inputs], rounding)
         except SpecError as exc:
             exc.layer_index, exc.layer_name = i, layer.name
-            raise
+            raise exc.with_file(net.file)
         row = LayerRow(i, layer.name, kind, layer.inputs, tuple(in_shapes), out.shape, out.params,
                        out.params if out.trainable is None else out.trainable, out.macs, out.bias_adds,
                        out.rf, out.axes, out.warnings, None, layer)

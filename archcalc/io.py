@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -47,7 +48,12 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
                         plain_cache[ev.value] = hit
                 return hit
             return ev.value
-        return _construct_scalar(yaml, resolver, ev.value, ev.tag, ev.start_mark)
+        if ev.tag not in _SAFE_TAGS:
+            raise _err(f"the YAML tag {ev.tag} is not allowed in a spec (only plain data)", ev.start_mark, file)
+        try:
+            return _construct_scalar(yaml, resolver, ev.value, ev.tag)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise _err(f"cannot read {ev.value!r} as {ev.tag}: {exc}", ev.start_mark, file) from None
 
     anchors: dict[str, tuple[Any, int]] = {}
     open_anchors: set[str] = set()
@@ -97,6 +103,8 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
                 if len(stack) >= MAX_DEPTH:
                     raise _err(f"nesting deeper than {MAX_DEPTH} levels; a spec is never that deep", ev.start_mark, file)
                 is_map = kind == "MappingStartEvent"
+                if ev.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                    raise _err(f"the YAML tag {ev.tag} is not allowed in a spec (only plain data)", ev.start_mark, file)
                 if ev.anchor:
                     open_anchors.add(ev.anchor)
                 stack.append([{} if is_map else [], ev.anchor, nodes, _MISSING, is_map, [], ev.start_mark,
@@ -140,20 +148,24 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
     return None if root is _MISSING else root
 
 
-def _construct_scalar(yaml, resolver, value: str, tag: str | None, mark=None) -> Any:
+def _construct_scalar(yaml, resolver, value: str, tag: str | None) -> Any:
     node_tag = tag or resolver.resolve(yaml.ScalarNode, value, (True, False))
-    if node_tag not in _SAFE_TAGS:
-        raise LoadError(f"the YAML tag {node_tag} is not allowed in a spec (only plain data)",
-                        hint=_line(mark))
-    node = yaml.ScalarNode(node_tag, value)
-    value = resolver.construct_object(node, deep=True)
-    return value
+    if node_tag == "tag:yaml.org,2002:merge":
+        return "<<"
+    if tag is None and node_tag == "tag:yaml.org,2002:str" and _FLOAT_12.match(value):
+        return float(value)  # YAML 1.2 reads 1e-4 as a number; PyYAML's 1.1 rules would keep the text
+    if node_tag not in _SAFE_TAGS:  # an implicit timestamp, say: keep the text
+        return value
+    return resolver.construct_object(yaml.ScalarNode(node_tag, value), deep=True)
 
 
 _SAFE_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
     "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:merge",
 }
+
+
+_FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
 
 
 class _Missing:
@@ -236,6 +248,7 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any], *, set_vars: Mappin
         if file and not data.get("name"):
             data = {**data, "name": Path(file).stem}
         net = validate(data)
+        net._file = file
         check_graph(net)
         return net
     except ArchcalcError as exc:

@@ -52,11 +52,13 @@ def rf_text(rf) -> str:
     return shape_text(rf.size)
 
 
-def expect_text(row) -> str:
+def expect_text(row, detail: bool = True) -> str:
     if row.expect is None:
         return ""
     if row.expect.ok:
         return "ok"
+    if not detail:
+        return "MISMATCH"
     parts = []
     for field, expected, actual in row.expect.mismatches:
         if field == "shape":
@@ -161,7 +163,7 @@ def report_table(report, console) -> None:
             cells.append(", ".join(r.inputs))
         cells += [shape_text(r.output_shape), grouped(r.params), grouped(r.macs), rf_text(r.receptive_field)]
         if has_expect:
-            text = expect_text(r)
+            text = expect_text(r, detail=False)
             cells.append(Text(text, style="green" if text == "ok" else "bold red"))
         table.add_row(*cells)
     console.print(table)
@@ -172,8 +174,11 @@ def report_table(report, console) -> None:
         totals.add_row(k, v)
     console.print(totals)
     for w in _all_warnings(report):
-        console.print(Text(f"warning: {w}", style="yellow"))
+        console.print(Text(f"warning: {w}", style="yellow"), soft_wrap=True)
     failures = report.expect_failures
+    for r in failures:
+        console.print(Text(f"expect failed: {r.name}: {expect_text(r)[len('MISMATCH '):]}", style="bold red"),
+                      soft_wrap=True)
     if failures:
         console.print(Text(f"{len(failures)} expectation{'s' if len(failures) > 1 else ''} failed: "
                            + ", ".join(r.name for r in failures), style="bold red"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, field_validator, model_validator
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "linear")
 DEFAULT_ALPHA = {"leaky_relu": 0.1, "elu": 1.0}
@@ -89,6 +89,8 @@ def _check_padding(value: Any):
 
 Padding = Annotated[Union[str, int, tuple[int, ...], tuple[tuple[int, int], ...]], BeforeValidator(_check_padding)]
 Rounding = Literal["strict", "floor", "ceil"]
+Count = Annotated[int, Strict(), Field(ge=1)]  # a bool or 3.0 is not a count
+NonNegative = Annotated[int, Strict(), Field(ge=0)]
 Activation = Literal["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "linear"]
 
 
@@ -101,8 +103,8 @@ class Expect(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     shape: tuple[int, ...] | None = None
-    params: int | None = Field(default=None, ge=0)
-    macs: int | None = Field(default=None, ge=0)
+    params: NonNegative | None = None
+    macs: NonNegative | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -157,10 +159,10 @@ class _Windowed(LayerBase):
 
 class Conv(_Windowed):
     type: Literal["conv"]
-    filters: int = Field(ge=1)
+    filters: Count
     stride: Stride = 1
     dilation: Dilation = 1
-    groups: int = Field(default=1, ge=1)
+    groups: Count = 1
     bias: Union[bool, Literal["per_position"]] = True
     activation: Activation | None = None
 
@@ -199,7 +201,7 @@ class GlobalMaxPool(LayerBase):
 
 class Dense(LayerBase):
     type: Literal["dense"]
-    units: int = Field(ge=1)
+    units: Count
     bias: bool = True
     activation: Activation | None = None
 
@@ -220,7 +222,7 @@ class Dropout(LayerBase):
 
 class LRN(LayerBase):
     type: Literal["lrn"]
-    size: int = Field(default=5, ge=1)
+    size: Count = 5
     alpha: float = 1e-4
     beta: float = 0.75
     k: float = 2.0
@@ -260,7 +262,7 @@ class Add(LayerBase):
 
 class Concat(LayerBase):
     type: Literal["concat"]
-    axis: int = -1
+    axis: Annotated[int, Strict()] = -1
 
 
 LAYER_MODELS: tuple[type[LayerBase], ...] = (
@@ -283,13 +285,14 @@ class Network(BaseModel):
     name: str = "network"
     source: str | None = None
     description: str | None = None
-    year: int | None = None
+    year: Annotated[int, Strict()] | None = None
     authors: str | None = None
     place: str | None = None
     top5_error: str | None = None
     input_shape: tuple[int, ...] = Field(alias="input")
     rounding: Rounding = "strict"
-    layers: tuple[Layer, ...] = Field(min_length=1)  # type: ignore[valid-type]
+    layers: tuple[Layer, ...]  # type: ignore[valid-type]
+    _file: str | None = PrivateAttr(default=None)
 
     @field_validator("input_shape", mode="before")
     @classmethod
@@ -298,6 +301,13 @@ class Network(BaseModel):
         if len(shape) > 4:
             raise ValueError(f"input has at most 3 spatial axes and a channel axis ([D, H, W, C]), got {list(shape)}")
         return shape
+
+    @field_validator("layers", mode="after")
+    @classmethod
+    def _not_empty(cls, v: tuple) -> tuple:
+        if not v:
+            raise ValueError("a net needs at least one layer")
+        return v
 
     @field_validator("place", "top5_error", mode="before")
     @classmethod
@@ -315,6 +325,11 @@ class Network(BaseModel):
         if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
             return data
         return {**data, "layers": assign_names(data["layers"])}
+
+    @property
+    def file(self) -> str | None:
+        """The spec file this net was read from, if any (named in error messages)."""
+        return self._file
 
     @property
     def rank(self) -> int:
