@@ -23,6 +23,7 @@ twin in ``archcalc.engine.reference`` that the tests hold it to.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -49,6 +50,20 @@ def _dtype_of(x: np.ndarray) -> np.dtype:
 def _as_float(x: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
     x = np.asarray(x)
     return x.astype(dtype or _dtype_of(x), copy=False)
+
+
+_scratch = threading.local()
+
+
+def _workspace(role: str, shape: Ints, dtype: np.dtype) -> np.ndarray:
+    """Uninitialised scratch array, reused across calls (per thread) so that large
+    temporaries do not page-fault fresh memory on every layer."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    pool = _scratch.__dict__.setdefault("pool", {})
+    buf = pool.get(role)
+    if buf is None or buf.nbytes < nbytes:
+        buf = pool[role] = np.empty(max(nbytes, 1), dtype=np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
 
 
 def _ones(n: int) -> Ints:
@@ -88,11 +103,30 @@ def _pad(x: np.ndarray, pads: Pads, out_spatial: Ints, kernel: Ints, stride: Int
     if not any(before) and all(a <= 0 for a in after):
         return x
     shape = (x.shape[0], *(b + n + max(a, 0) for b, n, a in zip(before, spatial, after)), x.shape[-1])
-    xp = np.full(shape, value, dtype=x.dtype)
+    xp = _workspace("pad", shape, x.dtype)
     inner = tuple(slice(b, b + n + min(a, 0)) for b, n, a in zip(before, spatial, after))
     src = tuple(slice(0, n + min(a, 0)) for n, a in zip(spatial, after))
+    _fill_border(xp, inner, value)
     xp[(slice(None), *inner, slice(None))] = x[(slice(None), *src, slice(None))]
     return xp
+
+
+def _fill_border(xp: np.ndarray, inner: tuple[slice, ...], value: float) -> None:
+    """Set every cell of xp outside the spatial box ``inner`` to ``value``."""
+    for ax, box in enumerate(inner, start=1):
+        lead = (slice(None),) * ax
+        xp[(*lead, slice(0, box.start))] = value
+        xp[(*lead, slice(box.stop, None))] = value
+
+
+def _output(out: np.ndarray | None, shape: Ints, dtype: np.dtype) -> np.ndarray:
+    """A fresh array, or the caller's ``out`` after checking that it fits."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out has shape {out.shape}, dtype {out.dtype}; expected a contiguous "
+                         f"{tuple(shape)} {dtype} array")
+    return out
 
 
 def _windows(xp: np.ndarray, out_spatial: Ints, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
@@ -116,14 +150,15 @@ def _shifted(xp: np.ndarray, offset: Ints, out_spatial: Ints, stride: Ints, dila
 
 def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads: Pads,
          dilation: Ints | None = None, groups: int = 1, out_spatial: Ints | None = None,
-         algorithm: str = "auto") -> np.ndarray:
+         algorithm: str = "auto", out: np.ndarray | None = None) -> np.ndarray:
     """z[n, i, k] = b[k] + sum_{u, k'} x_pad[n, i*s + u*d, g*C_g + k'] * w[u, k', k].
 
     ``x`` is (N, *spatial, C_in), ``w`` is (*kernel, C_in/groups, filters) (HWIO),
     ``b`` is None, (filters,) or the output's (*out_spatial, filters) for a bias per
     position.  Filter k belongs to group g = k // (filters/groups).  ``algorithm`` is
     "gemm" (im2col + one matrix product per chunk), "winograd" (3x3, stride 1,
-    dilation 1, groups 1, 2-D only) or "auto".
+    dilation 1, groups 1, 2-D only) or "auto".  ``out``, if given, receives the
+    result (a caller reusing activation buffers avoids fresh memory per layer).
     """
     x = _as_float(x)
     w = _as_float(w, x.dtype)
@@ -139,9 +174,9 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     if algorithm == "auto":
         algorithm = "winograd" if _winograd_pays(x, w, stride, dilation, groups, out_spatial) else "gemm"
     if algorithm == "winograd":
-        out = conv_winograd(x, w, pads, out_spatial)
+        out = conv_winograd(x, w, pads, out_spatial, out)
     elif algorithm == "gemm":
-        out = _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial)
+        out = _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out)
     else:
         raise ValueError(f"conv: unknown algorithm {algorithm!r}, expected 'auto', 'gemm' or 'winograd'")
     if b is not None:
@@ -149,13 +184,13 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     return out
 
 
-def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial) -> np.ndarray:
+def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None) -> np.ndarray:
     """im2col through a window view, then (rows, F*C_g) @ (F*C_g, filters) per chunk."""
     rank = x.ndim - 2
     kernel = w.shape[:rank]
     n_batch, filters = x.shape[0], w.shape[-1]
     c_g, f_g = w.shape[-2], filters // groups
-    out = np.empty((n_batch, *out_spatial, filters), dtype=x.dtype)
+    out = _output(out, (n_batch, *out_spatial, filters), x.dtype)
 
     if (all(k == 1 for k in kernel) and all(s == 1 for s in stride)
             and not any(p for pair in pads for p in pair) and groups == 1
@@ -173,7 +208,7 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial) -> np.ndarray:
         wm = w.reshape(width, filters)
         for nb, rows in _chunks(n_batch, out_spatial, width * x.itemsize):
             block = view[nb, rows]
-            buf = np.empty(block.shape, dtype=x.dtype)
+            buf = _workspace("cols", block.shape, x.dtype)
             np.copyto(buf, block)
             target = out[nb, rows]
             np.matmul(buf.reshape(-1, width), wm, out=target.reshape(-1, filters))
@@ -239,7 +274,8 @@ def _winograd_pays(x, w, stride, dilation, groups, out_spatial) -> bool:
             and x.shape[-1] >= 32 and w.shape[-1] >= 32 and min(out_spatial) >= 8)
 
 
-def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints) -> np.ndarray:
+def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
+                  out: np.ndarray | None = None) -> np.ndarray:
     """3x3 stride-1 2-D convolution by Winograd F(4x4, 3x3), without bias.
 
     Each 4x4 output tile is Y = A^T [ sum_c (G w_c G^T) * (B^T d_c B) ] A, where d_c
@@ -263,11 +299,11 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints) -
     ka = np.kron(_WG_AT, _WG_AT).astype(dt)  # 16 x 36
     u = (kg @ w.reshape(9, -1)).reshape(36, c_in, filters)  # U = G w G^T
 
-    out = np.empty((n_batch, oh, ow, filters), dtype=dt)
+    out = _output(out, (n_batch, oh, ow, filters), dt)
     for nb, rows in _chunks(n_batch, (th, tw), 36 * c_in * dt.itemsize, WINOGRAD_CHUNK_BYTES):
         d = tiles[nb, rows]  # b, rt, tw, 6, 6, C
         b, rt = d.shape[:2]
-        buf = np.empty((6, 6, b, rt, tw, c_in), dtype=dt)
+        buf = _workspace("cols", (6, 6, b, rt, tw, c_in), dt)
         np.copyto(buf, d.transpose(3, 4, 0, 1, 2, 5))
         v = (kb @ buf.reshape(36, -1)).reshape(36, -1, c_in)  # V = B^T d B
         mm = np.matmul(v, u)  # 36, tiles, F
@@ -282,12 +318,13 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints) -
 def _pad_to(x: np.ndarray, pads: Pads, extent: Ints) -> np.ndarray:
     """Zero-pad the spatial axes: pads before, then zeros up to ``extent`` (cropping if shorter)."""
     shape = (x.shape[0], *extent, x.shape[-1])
-    xp = np.zeros(shape, dtype=x.dtype)
+    xp = _workspace("pad", shape, x.dtype)
     dst, src = [], []
     for n, e, (p0, _) in zip(x.shape[1:-1], extent, pads):
         k = min(n, e - p0)
         dst.append(slice(p0, p0 + k))
         src.append(slice(0, k))
+    _fill_border(xp, tuple(dst), 0.0)
     xp[(slice(None), *dst, slice(None))] = x[(slice(None), *src, slice(None))]
     return xp
 
