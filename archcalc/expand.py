@@ -28,6 +28,9 @@ def expand_spec(data: dict[str, Any], *, set_vars: Mapping[str, Any] | None = No
             known = ", ".join(sorted(declared)) or "none"
             raise SpecError(f"--set {name}=...: the spec declares no variable '{name}' (declared: {known})", field="vars")
         values[name] = value
+    from .blocks import expand_blocks  # blocks: and repeat: -> plain layers (their bodies see vars too)
+
+    data = expand_blocks(data, values)
     if not values:
         return data  # an undeclared `$name` then fails validation, which names it (see io._translate)
     return _substitute(data, values, [])
