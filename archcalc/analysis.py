@@ -29,7 +29,7 @@ BYTES_PER_ELEMENT = 4
 AXIS_NAMES = {1: ("position",), 2: ("row", "column"), 3: ("plane", "row", "column")}
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(frozen=True)
 class ReceptiveField:
     """Per spatial axis: size of the input window a unit sees, jump (cumulative stride), start (centre of unit 0)."""
 
@@ -45,7 +45,7 @@ class ReceptiveField:
         return {"size": list(self.size), "jump": list(self.jump), "start": list(self.start)}
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(frozen=True)
 class AxisCalc:
     """The window arithmetic of one spatial axis, kept for `explain` and warnings."""
 
@@ -66,7 +66,7 @@ class AxisCalc:
         return arith.formula_text(self.n, self.f, self.s, self.pb, self.pa, self.d, spaced=spaced)
 
 
-@dataclass(slots=True)
+@dataclass
 class ExpectResult:
     ok: bool
     mismatches: list[tuple[str, Any, Any]]  # (field, expected, actual)
@@ -76,7 +76,7 @@ class ExpectResult:
                                               for f, e, a in self.mismatches]}
 
 
-@dataclass(slots=True)
+@dataclass
 class LayerRow:
     index: int
     name: str
@@ -131,7 +131,7 @@ class LayerRow:
         }
 
 
-@dataclass(slots=True)
+@dataclass
 class Totals:
     params: int
     trainable_params: int
@@ -187,7 +187,7 @@ class Totals:
         }
 
 
-@dataclass(slots=True)
+@dataclass
 class Report:
     network: Network
     rows: list[LayerRow]
@@ -338,7 +338,7 @@ def _rounding_warnings(name: str, axes: Sequence[AxisCalc]) -> list[str]:
 
 # --- rules, one per layer kind --------------------------------------------------------
 
-@dataclass(slots=True)
+@dataclass
 class Out:
     shape: tuple[int, ...]
     params: int = 0

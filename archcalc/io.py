@@ -8,7 +8,6 @@ once aliases are expanded (a "billion laughs" document is refused, not expanded)
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -286,6 +285,8 @@ def _layer_names(data: Mapping[str, Any]) -> list:
 
 
 def _translate(exc, data: Mapping[str, Any]) -> SpecError:
+    import difflib
+
     from .spec import LAYER_TYPES, MODEL_BY_TYPE, Network
 
     names = _layer_names(data)

@@ -6,7 +6,6 @@ humanised (62,378,344 and 62.4 M); everything upstream stays exact ints.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any, Sequence
@@ -84,6 +83,8 @@ def report_json(report) -> str:
 
 
 def report_csv(report) -> str:
+    import csv
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["index", "name", "type", "inputs", "output_shape", "params", "trainable_params",

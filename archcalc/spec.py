@@ -58,9 +58,11 @@ def _ints_per_axis(name: str, minimum: int):
     return BeforeValidator(check)
 
 
-Kernel = Annotated[Union[int, tuple[int, ...]], _ints_per_axis("kernel", 1)]
-Stride = Annotated[Union[int, tuple[int, ...]], _ints_per_axis("stride", 1)]
-Dilation = Annotated[Union[int, tuple[int, ...]], _ints_per_axis("dilation", 1)]
+# Per-axis fields are typed Any with one validator each: the validator gives one clear message, and a
+# plain schema keeps pydantic's start-up cost (paid on every CLI run) small.
+Kernel = Annotated[Any, _ints_per_axis("kernel", 1)]
+Stride = Annotated[Any, _ints_per_axis("stride", 1)]
+Dilation = Annotated[Any, _ints_per_axis("dilation", 1)]
 
 
 def _check_padding(value: Any):
@@ -87,7 +89,7 @@ def _check_padding(value: Any):
     )
 
 
-Padding = Annotated[Union[str, int, tuple[int, ...], tuple[tuple[int, int], ...]], BeforeValidator(_check_padding)]
+Padding = Annotated[Any, BeforeValidator(_check_padding)]  # 'same' | 'valid' | int | (int, ...) | ((before, after), ...)
 Rounding = Literal["strict", "floor", "ceil"]
 Count = Annotated[int, Strict(), Field(ge=1)]  # a bool or 3.0 is not a count
 NonNegative = Annotated[int, Strict(), Field(ge=0)]
@@ -101,7 +103,7 @@ def _lower(v: Any) -> Any:
 class Expect(BaseModel):
     """What the author expects a layer to produce; `show` checks it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     shape: tuple[int, ...] | None = None
     params: NonNegative | None = None
     macs: NonNegative | None = None
@@ -119,7 +121,8 @@ class Expect(BaseModel):
 # --- layers ------------------------------------------------------------------
 
 class LayerBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: each layer's schema is built once, inside Network's, not also on its own at import
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str | None = None
     inputs: tuple[str, ...] | None = None
