@@ -80,7 +80,12 @@ def main() -> None:
 @click.argument("spec")
 @FORMAT_OPTION
 @_set_option
-def show(spec: str, fmt: str, set_vars: tuple[str, ...]) -> None:
+@click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Collapse blocks: keep N levels of layer names (res2.1/conv1 at depth 1 is one row res2.1). "
+                   "Totals do not change.")
+@click.option("--expand", is_flag=True, help="Print the spec with vars, blocks and repeats expanded "
+                                             "(YAML, or JSON with --format json) instead of the table.")
+def show(spec: str, fmt: str, set_vars: tuple[str, ...], depth: int | None, expand: bool) -> None:
     """Per-layer table and totals of the net in SPEC (a YAML or JSON file).
 
     Exit status: 0 when all is well, 1 when an `expect` does not hold, 2 when the spec is invalid.
@@ -88,10 +93,40 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...]) -> None:
     from .analysis import analyze
     from .io import load_spec
 
+    if expand:
+        import json
+
+        from .blocks import expanded_data
+        from .render import _plain, spec_yaml
+
+        data = expanded_data(spec, set_vars=parse_set(set_vars))
+        click.echo(json.dumps(_plain(data), indent=2) if fmt == "json" else spec_yaml(data), nl=fmt == "json")
+        return
     report = analyze(load_spec(spec, set_vars=parse_set(set_vars)))
+    if depth is not None:
+        from .collapse import collapse
+
+        report = collapse(report, depth)
     echo_report(report, fmt)
     if report.expect_failures:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@FORMAT_OPTION
+@click.option("--sort", "sort", type=click.Choice(["params", "macs", "year"]), default="year", show_default=True,
+              help="Order of the rows (ascending; params = trainable parameters).")
+def compare(specs: tuple[str, ...], fmt: str, sort: str) -> None:
+    """One row per net: year, depth, params, MACs, memory, receptive field, place and top-5 error."""
+    from . import render
+    from .compare import compare as compare_nets
+
+    rows = compare_nets(specs, sort=sort)
+    if fmt == "table":
+        render.compare_table(rows, render.make_console())
+    else:
+        click.echo(render.render_compare(rows, fmt), nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

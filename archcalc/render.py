@@ -209,3 +209,123 @@ def table_to_text(report, width: int = 120) -> str:
     console.no_color = True
     report_table(report, console)
     return buf.getvalue()
+
+
+# --- compare: one row per net (archcalc.compare.NetSummary) -------------------------------
+
+COMPARE_HEAD = ("Net", "Year", "Depth", "Params (trainable)", "MACs", "Memory", "RF", "Place", "Top-5 error",
+                "Authors")
+
+
+def _compare_cells(s) -> list[str]:
+    return [s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params), grouped(s.macs),
+            human_bytes(s.memory_bytes), shape_text(s.receptive_field) if s.receptive_field else "-",
+            s.place or "", s.top5_error or "", s.authors or ""]
+
+
+COMPARE_NOTE = ("Params: trainable (the papers' figure). Depth: conv and dense layers on the longest path. "
+                "Memory: input + every layer's output + parameters, float32, batch 1. "
+                "RF: receptive field where the spatial layers end.")
+
+
+def _short_bytes(n: int) -> str:
+    """3 significant digits: '586 MiB', '52.8 MiB'."""
+    for div, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= div:
+            return f"{n / div:.3g} {unit}"
+    return f"{n} B"
+
+
+def _rf_short(size) -> str:
+    """(212, 212) -> '212'; unequal axes stay '5x7'; none -> '-'."""
+    if not size:
+        return "-"
+    return str(size[0]) if len(set(size)) == 1 else shape_text(size)
+
+
+def compare_table(rows, console) -> None:
+    """Compact for a terminal: MACs humanised and no authors (markdown, csv and json carry every exact figure)."""
+    from rich import box
+    from rich.table import Table
+
+    from rich.text import Text
+
+    table = Table(title="Case studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("Net", overflow="fold", min_width=10)
+    for head in ("Year", "Depth", "Params", "MACs", "Memory", "RF"):
+        table.add_column(head, justify="right", no_wrap=True)
+    table.add_column("Place", min_width=3)
+    table.add_column("Top-5", min_width=5)
+    for s in rows:
+        table.add_row(s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params), si(s.macs),
+                      _short_bytes(s.memory_bytes), _rf_short(s.receptive_field), s.place or "", s.top5_error or "")
+    console.print(table)
+    console.print(Text(COMPARE_NOTE, style="dim"))
+
+
+def render_compare(rows, fmt: str, width: int = 120) -> str:
+    """`archcalc compare` in any format, as text."""
+    if fmt == "json":
+        return json.dumps([s.to_dict() for s in rows], indent=2) + "\n"
+    if fmt == "csv":
+        import csv
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["name", "year", "depth", "weighted_layers", "params", "trainable_params", "macs",
+                    "memory_bytes", "receptive_field", "rf_layer", "place", "top5_error", "authors", "file"])
+        for s in rows:
+            w.writerow([s.name, s.year or "", s.depth, s.weighted_layers, s.params, s.trainable_params, s.macs,
+                        s.memory_bytes, shape_text(s.receptive_field) if s.receptive_field else "",
+                        s.rf_layer or "", s.place or "", s.top5_error or "", s.authors or "", s.file or ""])
+        return buf.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(COMPARE_HEAD) + " |",
+                 "|" + "|".join("---:" if h in ("Year", "Depth", "Params (trainable)", "MACs", "Memory", "RF")
+                                else "---" for h in COMPARE_HEAD) + "|"]
+        for s in rows:
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _compare_cells(s)) + " |")
+        return "\n".join(lines) + "\n\n" + COMPARE_NOTE + "\n"
+    if fmt == "table":
+        buf = io.StringIO()
+        console = make_console(file=buf, width=width)
+        console.no_color = True
+        compare_table(rows, console)
+        return buf.getvalue()
+    raise ValueError(fmt)
+
+
+# --- show --expand: the expanded spec as plain data --------------------------------------------
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def spec_yaml(data) -> str:
+    """A spec as YAML with one flow-style line per layer (what `show --expand` prints; load_spec reads it back)."""
+    import yaml
+
+    data = _plain(dict(data))
+    head = {k: v for k, v in data.items() if k != "layers"}
+    out = yaml.safe_dump(head, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None) if head else ""
+    out += "layers:\n"
+    for layer in data.get("layers") or []:
+        line = yaml.safe_dump(layer, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10**6)
+        out += "  - " + line.strip() + "\n"
+    return out
+
+
+def print_table(console, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    """A plain rich table for the learning commands (check, solve, sweep): columns are (header, justify)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", expand=False)
+    for header, justify in columns:
+        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*[str(c) for c in row])
+    console.print(table)
