@@ -24,6 +24,16 @@ def _set_option(f):
                         help="Override a variable declared under the spec's vars: (repeatable).")(f)
 
 
+CONVENTION_OPTION = click.option("--convention", type=click.Choice(["fvcore", "torchinfo", "flops"]), default=None,
+                                 help="What to count: fvcore = MACs of conv and dense (default), torchinfo = "
+                                      "its Mult-Adds (+1 per bias per output), flops = 2 x MACs.")
+BATCH_OPTION = click.option("--batch", type=click.IntRange(min=1), default=None, metavar="N",
+                            help="Batch size: scales MACs and activation memory (default 1).")
+TRAINING_OPTION = click.option("--training", type=click.Choice(["sgd", "adam"]), default=None,
+                               help="Add gradients and optimiser state to the memory estimate "
+                                    "(sgd = with momentum: +2 copies of the parameters; adam: +3).")
+
+
 class ArchcalcGroup(click.Group):
     """Maps library errors to exit code 2 with a one-line message and no traceback."""
 
@@ -80,12 +90,16 @@ def main() -> None:
 @click.argument("spec")
 @FORMAT_OPTION
 @_set_option
+@CONVENTION_OPTION
+@BATCH_OPTION
+@TRAINING_OPTION
 @click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
               help="Collapse blocks: keep N levels of layer names (res2.1/conv1 at depth 1 is one row res2.1). "
                    "Totals do not change.")
 @click.option("--expand", is_flag=True, help="Print the spec with vars, blocks and repeats expanded "
                                              "(YAML, or JSON with --format json) instead of the table.")
-def show(spec: str, fmt: str, set_vars: tuple[str, ...], depth: int | None, expand: bool) -> None:
+def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None, batch: int | None,
+         training: str | None, depth: int | None, expand: bool) -> None:
     """Per-layer table and totals of the net in SPEC (a YAML or JSON file).
 
     Exit status: 0 when all is well, 1 when an `expect` does not hold, 2 when the spec is invalid.
@@ -107,7 +121,10 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], depth: int | None, expa
         from .collapse import collapse
 
         report = collapse(report, depth)
-    echo_report(report, fmt)
+    if convention or batch or training:
+        echo_report_costing(report, fmt, convention, batch, training)
+    else:
+        echo_report(report, fmt)
     if report.expect_failures:
         sys.exit(1)
 
@@ -127,6 +144,218 @@ def compare(specs: tuple[str, ...], fmt: str, sort: str) -> None:
         render.compare_table(rows, render.make_console())
     else:
         click.echo(render.render_compare(rows, fmt), nl=False)
+
+
+# --- learning and design tools (issue 5): calc, explain, check, solve, sweep, fit -----------------
+
+def echo_report_costing(report, fmt: str, convention: str | None, batch: int | None, training: str | None) -> None:
+    """`show` with --convention/--batch/--training: the report, then the costing (JSON: under "costing")."""
+    import json
+
+    from .conventions import costing, costing_lines
+
+    c = costing(report, convention, batch or 1, training)
+    if fmt == "json":
+        click.echo(json.dumps({**report.to_dict(), "costing": c.to_dict()}, indent=2))
+        return
+    if fmt == "csv":
+        raise click.UsageError("--convention, --batch and --training print their totals with --format table, "
+                               "markdown or json (csv is one row per layer)")
+    echo_report(report, fmt)
+    click.echo("\n".join(costing_lines(c, markdown=fmt == "markdown")))
+
+
+def _echo_rich_table(columns, rows, title=None) -> None:
+    from . import render
+
+    render.print_table(render.make_console(), columns, rows, title)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["conv", "pool", "dense"]))
+@click.option("--input", "input_shape", required=True, metavar="HxWxC", help="Input shape, channels last: 7x7x3.")
+@click.option("--kernel", metavar="F", help="Kernel size: 3 or 3x5.")
+@click.option("--stride", metavar="S", help="Stride: 2 or 2x1 (default 1; pooling: the kernel).")
+@click.option("--padding", metavar="P", help="0, 1, 1x2 (per axis), 0+1 (before+after), same or valid.")
+@click.option("--filters", type=click.IntRange(min=1), help="conv: number of filters (output channels).")
+@click.option("--units", type=click.IntRange(min=1), help="dense: number of outputs.")
+@click.option("--dilation", metavar="D", help="conv: dilation (default 1).")
+@click.option("--groups", type=click.IntRange(min=1), default=1, show_default=True, help="conv: groups.")
+@click.option("--no-bias", is_flag=True, help="conv/dense: no bias.")
+@click.option("--mode", type=click.Choice(["max", "avg"]), default="max", show_default=True, help="pool: max or avg.")
+@click.option("--rounding", type=click.Choice(["strict", "floor", "ceil"]), default=None,
+              help="Non-whole output sizes: strict (default) reports that they do not fit.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def calc(kind, input_shape, kernel, stride, padding, filters, units, dilation, groups, no_bias, mode, rounding,
+         fmt) -> None:
+    """One layer with the working shown: output size per axis, shape, parameters, MACs, receptive field.
+
+    \b
+    archcalc calc conv --input 7x7x3 --kernel 3 --stride 2 --padding 1 --filters 6
+    Exit status: 0, or 2 for impossible settings (e.g. a kernel larger than the padded input).
+    """
+    import json
+
+    from .calc import calc as calc_layer
+
+    w = calc_layer(kind, input_shape, kernel=kernel, stride=stride, padding=padding, filters=filters, units=units,
+                   dilation=dilation, groups=groups, bias=not no_bias, mode=mode, rounding=rounding)
+    click.echo(json.dumps(w.to_dict(), indent=2) if fmt == "json" else w.text(), nl=fmt == "json")
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--layer", metavar="NAME", help="Only this layer.")
+@_set_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain(spec: str, layer: str | None, set_vars: tuple[str, ...], fmt: str) -> None:
+    """The working of every layer of SPEC (or one): how each shape, parameter and MAC count follows."""
+    import json
+
+    from .analysis import analyze
+    from .explain import explain as explain_report
+    from .io import load_spec
+
+    workings = explain_report(analyze(load_spec(spec, set_vars=parse_set(set_vars))), layer)
+    if fmt == "json":
+        click.echo(json.dumps([w.to_dict() for w in workings], indent=2))
+    else:
+        click.echo("\n".join(w.text() for w in workings), nl=False)
+
+
+@main.command()
+@click.argument("exercises")
+@click.option("--key", is_flag=True, help="Print the answer key (no grading).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def check(exercises: str, key: bool, fmt: str) -> None:
+    """Grade the answers in an EXERCISES file (YAML/JSON); print the worked solution of each wrong one.
+
+    Exit status: 0 all right, 1 some answer wrong, 2 the file is invalid.
+    """
+    import json
+
+    from .exercises import answer_text, grade
+
+    outcome = grade(exercises, key_only=key)
+    if fmt == "json":
+        click.echo(json.dumps(outcome.key_dict() if key else outcome.to_dict(), indent=2))
+    elif key:
+        _echo_rich_table([("Id", "left"), ("Question", "left"), ("Answer", "left")],
+                         [(r.id, r.question, answer_text(r.expected)) for r in outcome.results],
+                         f"{outcome.title}: answer key")
+        for r in outcome.results:
+            click.echo(f"\n{r.id}: {r.question}\n{r.solution}")
+    else:
+        _echo_rich_table([("Id", "left"), ("Question", "left"), ("Your answer", "left"), ("Correct answer", "left"),
+                          ("", "left")],
+                         [(r.id, r.question, answer_text(r.given), answer_text(r.expected),
+                           "ok" if r.ok else "WRONG") for r in outcome.results], outcome.title)
+        for r in outcome.results:
+            if not r.ok:
+                click.echo(f"\n{r.id} is wrong. Working:\n{r.solution}")
+        click.echo(f"\nscore: {outcome.correct}/{len(outcome.results)}")
+    if not key and not outcome.all_ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--input", "input_shape", metavar="HxWxC", help="Input shape, channels last: 7x7x3.")
+@click.option("--output", "output_shape", metavar="HxWxC", help="Wanted output shape: 5x5x1.")
+@click.option("--kernel", type=click.IntRange(min=1), help="Fix the kernel size (or, with --target-rf, the kernel of the stack).")
+@click.option("--stride", type=click.IntRange(min=1), help="Fix the stride (with --target-rf: the downsampling stride, default 2).")
+@click.option("--padding", metavar="P", help="Fix the padding: an int, valid or same.")
+@click.option("--target-rf", type=click.IntRange(min=1), metavar="N", help="Instead: conv stacks of --kernel reaching receptive field N.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show at most this many.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def solve(input_shape, output_shape, kernel, stride, padding, target_rf, limit, fmt) -> None:
+    """Every (kernel, stride, padding) mapping --input to --output, smallest first; or, with --target-rf,
+    the conv stacks that reach a receptive field.  Exit status 2 when the target is impossible.
+    """
+    import json
+
+    from .solve import SolveError, solve as solve_shapes, target_rf as solve_rf
+    from .spec import parse_shape
+
+    if target_rf is not None:
+        stacks = solve_rf(target_rf, kernel or 3, stride or 2)[:limit]
+        if fmt == "json":
+            click.echo(json.dumps([s.to_dict() for s in stacks], indent=2))
+            return
+        click.echo(f"receptive field {target_rf} with {kernel or 3}x{kernel or 3} convs "
+                   "(a stride multiplies the growth of every later layer):")
+        for s in stacks:
+            click.echo(f"  {s.text()}")
+        return
+    if not input_shape or not output_shape:
+        raise SolveError("give --input and --output (e.g. --input 7x7x3 --output 5x5x1), or --target-rf N")
+    try:
+        src, dst = parse_shape(input_shape, "--input"), parse_shape(output_shape, "--output")
+    except ValueError as exc:
+        raise SolveError(str(exc)) from None
+    pad = None if padding is None else (padding.lower() if padding.lower() in ("same", "valid") else padding)
+    if pad == "valid":
+        pad = 0
+    elif pad not in (None, "same"):
+        try:
+            pad = int(pad)
+        except ValueError:
+            raise SolveError(f"--padding must be an int, valid or same, got {padding!r}", field="padding") from None
+    found = solve_shapes(src, dst, kernel=kernel, stride=stride, padding=pad)
+    if fmt == "json":
+        click.echo(json.dumps([s.to_dict() for s in found[:limit]], indent=2))
+        return
+    click.echo(f"{input_shape} -> {output_shape}: {len(found)} way{'s' if len(found) != 1 else ''}, smallest first "
+               "(output = (N + 2P - F) / S + 1)")
+    for s in found[:limit]:
+        click.echo(f"  {s.text()}")
+    if len(found) > limit:
+        click.echo(f"  ... and {len(found) - limit} more (--limit)")
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--vary", multiple=True, required=True, metavar="NAME=V1,V2,...",
+              help="A declared variable and its values (repeat for the product).")
+@_set_option
+@CONVENTION_OPTION
+@BATCH_OPTION
+@TRAINING_OPTION
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def sweep(spec, vary, set_vars, convention, batch, training, fmt) -> None:
+    """One row per combination of variable values: params, MACs, memory (e.g. --vary k=128,192,256,384)."""
+    from .sweep import parse_vary, render_sweep, sweep as run_sweep
+
+    rows = run_sweep(spec, parse_vary(vary), set_vars=parse_set(set_vars), convention=convention,
+                     batch=batch or 1, training=training)
+    if fmt == "table":
+        columns, cells, title = render_sweep(rows, "table")
+        _echo_rich_table(columns, cells, title)
+    else:
+        click.echo(render_sweep(rows, fmt), nl=False)
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--memory", required=True, metavar="SIZE", help="Memory budget: 8GiB, 512MiB, 2GB.")
+@TRAINING_OPTION
+@_set_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def fit(spec, memory, training, set_vars, fmt) -> None:
+    """The largest batch whose memory estimate (weights, activations, and with --training gradients and
+    optimiser state; float32) fits in --memory.  Exit status 2 when not even batch 1 fits."""
+    import json
+
+    from .analysis import analyze
+    from .conventions import costing_lines, largest_batch, parse_size
+    from .io import load_spec
+
+    budget = parse_size(memory)
+    batch, costing = largest_batch(analyze(load_spec(spec, set_vars=parse_set(set_vars))), budget, training)
+    if fmt == "json":
+        click.echo(json.dumps({"memory": budget, "batch": batch, "costing": costing.to_dict()}, indent=2))
+        return
+    click.echo(f"largest batch: {batch:,} (budget {memory} = {budget:,} bytes)")
+    click.echo("\n".join(costing_lines(costing)))
 
 
 if __name__ == "__main__":  # pragma: no cover
