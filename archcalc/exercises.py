@@ -232,9 +232,8 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
     try:
         report = analyze(net)
     except ShapeError as exc:
-        msg = str(exc).replace("\n", " ")
         expected = {k: (False if k == "fits" else None) for k in keys}
-        return Computed(expected, f"the layers do not fit: {msg}")
+        return Computed(expected, _not_fitting_working(net, exc))
     except ArchcalcError as exc:
         raise ExerciseError(f"exercise {ex_id}: {exc}", file=file) from None
     fits = all(a.whole or a.rounding == "same" for r in report.rows for a in r.axes)
@@ -268,6 +267,19 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
         expected["output"] = out
         solution += f"output: {out}\n"
     return Computed(expected, solution.rstrip("\n"))
+
+
+def _not_fitting_working(net, exc: ShapeError) -> str:
+    """The calc-style working (what frameworks would give, what would fit) for layers that do not fit."""
+    from .analysis import analyze
+    from .explain import working
+    from .spec import Network
+
+    try:
+        floored = Network.model_validate({**net.to_data(), "rounding": "floor"})
+        return "".join(working(r, strict=True).text() for r in analyze(floored).rows).rstrip("\n")
+    except ArchcalcError:
+        return "the layers do not fit: " + str(exc).replace("\n", " ")
 
 
 def _compute_target(ex: Mapping[str, Any], ex_id: str, file: str) -> Computed:
@@ -489,6 +501,8 @@ def answer_text(value: Mapping[str, Any] | None) -> str:
     for k, v in value.items():
         if v is None:
             parts.append(f"{k}: does not fit")
+        elif k == "fits":
+            parts.append("fits" if v else "does not fit")
         elif k == "shape" and isinstance(v, list):
             parts.append(f"shape {'x'.join(map(str, v))}")
         elif k == "shape":

@@ -138,6 +138,8 @@ def _heading(row) -> str:
 def _setting(value) -> str:
     if isinstance(value, str):
         return value.upper() if value == "same" else value
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple) and len(set(value)) == 1:
+        return f"{value[0][0]} before, {value[0][1]} after"
     if isinstance(value, tuple):
         return "x".join(str(v) if not isinstance(v, tuple) else f"{v[0]}+{v[1]}" for v in value)
     return str(value)

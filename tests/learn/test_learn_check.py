@@ -38,6 +38,8 @@ def test_wrong_answers_exit_1_with_working(run):
     assert "size-11-s2 is wrong. Working:" in out and "(11 - 3) / 2 + 1 = 5" in out
     assert "(11*11*3 + 1) * 96 = 34,944" in out
     assert "output: [[59]]" in out
+    assert "does not fit (2.33 x 2.33); PyTorch/Keras give 2x2x1" in out
+    assert "fits True" not in out and "does not fit" in out
 
 
 def test_json_keys_exactly(run):
