@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["load_spec", "analyze", "ArchcalcError", "SpecError", "__version__"]
+__all__ = ["load_spec", "analyze", "init_params", "forward", "ArchcalcError", "SpecError", "__version__"]
 
 from .errors import ArchcalcError, SpecError
 
@@ -39,3 +39,23 @@ def analyze(network: Any) -> "Report":
     if not isinstance(network, Network):
         network = load_spec(network)
     return _analyze(network)
+
+
+def _network(network: Any) -> "Network":
+    from .spec import Network
+
+    return network if isinstance(network, Network) else load_spec(network)
+
+
+def init_params(network: Any, seed: int = 0) -> dict:
+    """{layer name: {"weight", "bias", ...}}: Glorot-uniform weights, zero biases (Keras), float32 (imports numpy)."""
+    from .engine.forward import init_params as _init
+
+    return _init(_network(network), seed=seed)
+
+
+def forward(network: Any, x: Any, params: Any, dtype: str = "float32", return_all: bool = False) -> Any:
+    """Run the net on x of shape (N, *input_shape), channels last; the output, or every layer's with return_all."""
+    from .engine.forward import forward as _forward
+
+    return _forward(_network(network), x, params, dtype=dtype, return_all=return_all)

@@ -358,5 +358,102 @@ def fit(spec, memory, training, set_vars, fmt) -> None:
     click.echo("\n".join(costing_lines(costing)))
 
 
+# --- the forward-pass engine (issue 4): init, run ------------------------------------------------
+
+@main.command()
+@click.argument("spec")
+@click.option("-o", "--output", "output", required=True, metavar="WEIGHTS.npz", help="Where to write the weights.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the Glorot-uniform init.")
+@_set_option
+def init(spec: str, output: str, seed: int, set_vars: tuple[str, ...]) -> None:
+    """Write seeded initial weights of SPEC to a .npz (keys <layer>.<weight|bias|...>, float32)."""
+    from .engine.forward import init_params
+    from .engine.weights import save_params
+    from .io import load_spec
+
+    net = load_spec(spec, set_vars=parse_set(set_vars))
+    params = init_params(net, seed=seed)
+    try:
+        save_params(output, params)
+    except OSError as exc:
+        raise ArchcalcError(f"cannot write {output}: {exc.strerror or exc}") from None
+    arrays = sum(len(entry) for entry in params.values())
+    values = sum(a.size for entry in params.values() for a in entry.values())
+    click.echo(f"wrote {output}: {arrays} arrays, {values:,} parameters of {len(params)} layers (seed {seed})")
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--input", "input_path", metavar="X.npy|IMAGE",
+              help="Input: an .npy of shape (N, *input) or (*input), or a PNG/JPEG resized to the input (needs Pillow).")
+@click.option("--random", "random_input", is_flag=True, help="Random standard-normal input (seeded by --seed).")
+@click.option("--weights", metavar="W.npz", help="Weights written by `archcalc init` (default: seeded init).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the default weights and --random.")
+@click.option("--save", metavar="OUT.npy", help="Save the net's output to an .npy file.")
+@click.option("--all", "show_all", is_flag=True, help="Show every layer (default: conv and dense layers and the output).")
+@click.option("--batch", type=click.IntRange(min=1), default=None, metavar="N", help="Batch size (default 1, or the .npy's).")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--max-memory", default="2GiB", show_default=True, metavar="SIZE",
+              help="Refuse to start a run whose estimated peak memory exceeds SIZE (512MiB, 2GiB, 4GB).")
+@_set_option
+def run(spec: str, input_path: str | None, random_input: bool, weights: str | None, seed: int, save: str | None,
+        show_all: bool, batch: int | None, dtype: str, max_memory: str, set_vars: tuple[str, ...]) -> None:
+    """Run SPEC forward on an input with NumPy; print each layer's output shape and min / mean / max.
+
+    Every output shape is checked against what `archcalc show` computes.  For a classifier the
+    top-5 classes are printed.  Exit status 2 on a bad spec, input, weights file or memory budget.
+    """
+    from .engine import run as R
+    from .io import load_spec
+
+    if (input_path is None) == (not random_input):
+        raise click.UsageError("give exactly one of --input X.npy and --random")
+    net = load_spec(spec, set_vars=parse_set(set_vars))
+    budget = R.parse_size(max_memory)
+    if random_input:
+        import numpy as np
+
+        x = np.random.default_rng(seed).standard_normal((batch or 1, *net.input_shape), dtype=np.float32)
+    else:
+        x = R.load_input(input_path, net, batch)
+    params = None
+    if weights:
+        from .engine.weights import load_params
+
+        params = load_params(weights, net)
+    result = R.run_spec(net, x, params, seed=seed, dtype=dtype, max_memory=budget)
+    if save:
+        from .engine.weights import save_array
+
+        save_array(save, result.output)
+    _echo_run(result, show_all, save)
+
+
+def _echo_run(result, show_all: bool, save: str | None) -> None:
+    from . import render
+
+    console = render.make_console()
+    shown = [s for i, s in enumerate(result.layers)
+             if show_all or s.type in ("conv", "dense") or i == len(result.layers) - 1]
+    rows = [(s.name, "x".join(map(str, s.shape)), f"{s.min:.4g}", f"{s.mean:.4g}", f"{s.max:.4g}",
+             f"{s.seconds * 1e3:.1f}") for s in shown]
+    n = result.output.shape[0]
+    title = f"{result.report.name}, batch {n}, {result.output.dtype}: every shape as `archcalc show` computes it"
+    render.print_table(console, [("layer", "left"), ("output shape", "left"), ("min", "right"), ("mean", "right"),
+                                 ("max", "right"), ("ms", "right")], rows, title)
+    for i, top in enumerate(result.top5[:8]):
+        label = "top-5" if n == 1 else f"top-5, sample {i}"
+        render.print_table(console, [("class", "right"), ("score", "right")],
+                           [(c, f"{score:.4g}") for c, score in top], label)
+    if n > 8 and result.top5:
+        click.echo(f"(top-5 of the first 8 of {n} samples shown)")
+    est = result.estimate
+    click.echo(f"time {result.seconds * 1e3:.1f} ms; estimated peak memory {render.human_bytes(est.total)} "
+               f"(activations {render.human_bytes(est.activations)}, params {render.human_bytes(est.params)}, "
+               f"scratch {render.human_bytes(est.scratch)})")
+    if save:
+        click.echo(f"saved the output {tuple(result.output.shape)} to {save}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

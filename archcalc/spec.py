@@ -229,6 +229,7 @@ class LRN(LayerBase):
     alpha: float = 1e-4
     beta: float = 0.75
     k: float = 2.0
+    alpha_over_n: bool = False  # PyTorch/Caffe divide alpha by size; the AlexNet paper does not
 
 
 class BatchNorm(LayerBase):

@@ -1,0 +1,176 @@
+"""What `archcalc run` does, as a library: read the input, budget memory, run, summarise each layer.
+
+The CLI command only parses options, calls ``run_spec`` and prints the result.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis import Report, analyze
+from ..errors import ArchcalcError, LoadError, ShapeError, SpecError
+from ..spec import Network
+from .forward import MemoryEstimate, estimate_memory, forward, init_params
+
+DEFAULT_MAX_MEMORY = 2 * 2**30
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,
+          "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+class MemoryBudgetError(ArchcalcError):
+    """A run would need more memory than allowed."""
+
+
+def parse_size(text: str | int) -> int:
+    """'512MiB' -> 536870912, '2GiB', '4GB' (decimal), '1.5G' (binary), '1000' (bytes)."""
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _UNITS:
+        raise SpecError(f"cannot read size {text!r}; write e.g. 512MiB, 2GiB or 4GB", field="max-memory")
+    value = int(float(m.group(1)) * _UNITS[unit])
+    if value <= 0:
+        raise SpecError(f"memory size must be positive, got {text!r}", field="max-memory")
+    return value
+
+
+def load_input(path: str, network: Network, batch: int | None = None) -> np.ndarray:
+    """An .npy of shape (N, *input_shape) or (*input_shape), or a PNG/JPEG resized to the input; -> (N, *input_shape)."""
+    p = Path(path)
+    if not p.exists():
+        raise LoadError(f"input file not found: {path}")
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        x = load_image(p, network.input_shape)[None]
+    else:
+        try:
+            x = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise LoadError(f"cannot read input as .npy: {exc}", file=path) from None
+        if not isinstance(x, np.ndarray):
+            raise LoadError("input must be a single array (.npy), not an archive (.npz)", file=path)
+        if x.dtype.kind not in "fiub":
+            raise LoadError(f"input holds {x.dtype}, not numbers", file=path)
+        want = tuple(network.input_shape)
+        if x.shape == want:
+            x = x[None]
+        elif x.shape[1:] != want:
+            raise ShapeError(f"input has shape {tuple(x.shape)}; the spec needs {want} or (N, {', '.join(map(str, want))})",
+                             file=path)
+        elif batch is not None and batch != x.shape[0]:
+            raise ShapeError(f"input holds a batch of {x.shape[0]} but --batch {batch} was given", file=path)
+    if batch is not None and x.shape[0] == 1 and batch > 1:
+        x = np.repeat(x, batch, axis=0)
+    return x
+
+
+def load_image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
+    """A PNG/JPEG resized (bilinear) to the input's height and width, grey or RGB(A) to match its channels, / 255."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise LoadError("reading PNG/JPEG needs Pillow: pip install 'archcalc[image]' (or give an .npy file)") from None
+    if len(input_shape) != 3 or input_shape[-1] not in (1, 3, 4):
+        raise ShapeError(f"an image fits only an input of [height, width, 1|3|4]; this spec's input is {list(input_shape)}",
+                         file=str(path), hint="give an .npy file instead")
+    h, w, c = input_shape
+    try:
+        with Image.open(path) as img:
+            img = img.convert({1: "L", 3: "RGB", 4: "RGBA"}[c]).resize((w, h), Image.BILINEAR)
+            x = np.asarray(img, dtype=np.float32) / np.float32(255)
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"cannot read image: {exc}", file=str(path)) from None
+    return x.reshape(h, w, c)
+
+
+@dataclass
+class LayerStats:
+    name: str
+    type: str
+    shape: tuple[int, ...]  # without the batch axis
+    min: float
+    mean: float
+    max: float
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    report: Report
+    output: np.ndarray
+    layers: list[LayerStats]
+    estimate: MemoryEstimate
+    seconds: float
+    top5: list[list[tuple[int, float]]] = field(default_factory=list)  # per sample: (class, score)
+
+    @property
+    def classifier(self) -> bool:
+        return bool(self.top5)
+
+
+def is_classifier(report: Report) -> bool:
+    """Last layer ends in softmax, or the output is one vector per sample."""
+    last = report.rows[-1]
+    fn = getattr(last.layer, "activation", None) or getattr(last.layer, "function", None)
+    return fn == "softmax" or len(last.output_shape) == 1
+
+
+def top_k(scores: np.ndarray, k: int = 5) -> list[list[tuple[int, float]]]:
+    """Per sample, the k largest scores as (class index, score), best first."""
+    flat = scores.reshape(scores.shape[0], -1)
+    k = min(k, flat.shape[1])
+    order = np.argsort(-flat, axis=1, kind="stable")[:, :k]
+    return [[(int(c), float(flat[n, c])) for c in order[n]] for n in range(flat.shape[0])]
+
+
+def check_budget(estimate: MemoryEstimate, max_memory: int) -> None:
+    from ..render import human_bytes
+
+    if estimate.total > max_memory:
+        need = 2 ** math.ceil(math.log2(estimate.total / 2**20))
+        raise MemoryBudgetError(
+            f"this run needs about {human_bytes(estimate.total)} (activations {human_bytes(estimate.activations)}, "
+            f"params {human_bytes(estimate.params)}, conv scratch {human_bytes(estimate.scratch)}), more than the "
+            f"budget of {human_bytes(max_memory)}",
+            hint=f"lower --batch, or raise the budget with --max-memory {need}MiB")
+
+
+def run_spec(network: Network, x: np.ndarray, params: dict | None = None, seed: int = 0, dtype: str = "float32",
+             max_memory: int = DEFAULT_MAX_MEMORY) -> RunResult:
+    """Budget, run and summarise: per-layer output statistics, and the top-5 classes for a classifier."""
+    report = analyze(network)
+    estimate = estimate_memory(network, x.shape[0], dtype, report=report)
+    check_budget(estimate, max_memory)
+    if params is None:
+        params = init_params(network, seed=seed)
+    stats: list[LayerStats] = []
+    clock = [time.perf_counter()]
+
+    def record(row, y):
+        now = time.perf_counter()
+        stats.append(LayerStats(row.name, row.type, tuple(y.shape[1:]), float(y.min()), float(y.mean(dtype=np.float64)),
+                                float(y.max()), now - clock[0]))
+        clock[0] = time.perf_counter()
+
+    t0 = time.perf_counter()
+    from .forward import forward as _forward
+
+    y = _forward(network, x, params, dtype=dtype, on_layer=record, report=report)
+    seconds = time.perf_counter() - t0
+    result = RunResult(report, y, stats, estimate, seconds)
+    if is_classifier(report):
+        result.top5 = top_k(y)
+    return result
+
+
+__all__ = ["run_spec", "load_input", "load_image", "parse_size", "estimate_memory", "forward", "RunResult",
+           "MemoryBudgetError", "DEFAULT_MAX_MEMORY"]
