@@ -1,8 +1,9 @@
 """Spec-level conveniences that expand to plain data before validation.
 
 `vars: {k: 192}` declares variables; a field written `$k` takes the value, and
-`--set k=256` (or `set_vars`) overrides it.  No code is executed: a value is
-replaced only when it is exactly `$name`.
+`--set k=256` (or `set_vars`) overrides it.  A string such as `$k * 2` is
+integer arithmetic (ints, + - * // and parentheses, parsed by blocks.eval_int,
+never eval).  `blocks:` and `repeat:` are expanded by blocks.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Mapping
 from .errors import SpecError
 
 _VAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+_EXPR = re.compile(r"^[\s0-9$A-Za-z_+\-*/()]+$")  # '$k * 2', '($c + 1) // 2': integer arithmetic, as in blocks
 
 
 def expand_spec(data: dict[str, Any], *, set_vars: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -28,18 +30,27 @@ def expand_spec(data: dict[str, Any], *, set_vars: Mapping[str, Any] | None = No
             known = ", ".join(sorted(declared)) or "none"
             raise SpecError(f"--set {name}=...: the spec declares no variable '{name}' (declared: {known})", field="vars")
         values[name] = value
-    from .blocks import expand_blocks  # blocks: and repeat: -> plain layers (their bodies see vars too)
+    if _uses_blocks(data):  # blocks: and repeat: -> plain layers (their bodies see vars too)
+        from .blocks import expand_blocks  # only then: its imports cost start-up time on every `show`
 
-    data = expand_blocks(data, values)
+        data = expand_blocks(data, values)
     if not values:
         return data  # an undeclared `$name` then fails validation, which names it (see io._translate)
     return _substitute(data, values, [])
+
+
+def _uses_blocks(data: Mapping[str, Any]) -> bool:
+    layers = data.get("layers")
+    return "blocks" in data or (isinstance(layers, list)
+                                and any(isinstance(l, dict) and ("block" in l or "repeat" in l) for l in layers))
 
 
 def _substitute(data: Any, values: Mapping[str, Any], path: list) -> Any:
     if isinstance(data, str):
         m = _VAR.match(data)
         if not m:
+            if "$" in data and _EXPR.match(data):
+                return _arithmetic(data, values, path)
             return data
         if m.group(1) not in values:
             where = _where(path)
@@ -52,6 +63,20 @@ def _substitute(data: Any, values: Mapping[str, Any], path: list) -> Any:
     if isinstance(data, list):
         return [_substitute(v, values, path + [i]) for i, v in enumerate(data)]
     return data
+
+
+def _arithmetic(text: str, values: Mapping[str, Any], path: list) -> int:
+    from .blocks import eval_int
+
+    where = _where(path)
+    try:
+        return eval_int(text, values)
+    except KeyError as exc:
+        known = ", ".join(sorted(values)) or "none"
+        raise SpecError(f"unknown variable ${exc.args[0]} in {text!r} (declared: {known})",
+                        layer_index=where[0], field=where[1]) from None
+    except ValueError as exc:
+        raise SpecError(f"cannot evaluate {text!r}: {exc}", layer_index=where[0], field=where[1]) from None
 
 
 def _where(path: list) -> tuple[int | None, str | None]:

@@ -199,3 +199,15 @@ def test_notes_valid_example_under_floor_warns_of_the_discarded_cells():
                               "padding": "valid", "rounding": "floor"})
     assert r.rows[0].output_shape == (2, 2, 1)
     assert r.rows[0].warnings == ["c: 11 -> 2.25 floored to 2, the last row and column of the padded input are never read"]
+
+
+def test_variables_with_integer_arithmetic():
+    net = archcalc.load_spec({"vars": {"k": 8}, "input": [8, 8, 3],
+                              "layers": [{"type": "conv", "filters": "$k * 2 + 1", "kernel": 1}]})
+    assert net.layers[0].filters == 17
+    with pytest.raises(SpecError, match=r"unknown variable \$q"):
+        archcalc.load_spec({"vars": {"k": 8}, "input": [8, 8, 3],
+                            "layers": [{"type": "conv", "filters": "$q * 2", "kernel": 1}]})
+    with pytest.raises(SpecError, match="cannot evaluate"):
+        archcalc.load_spec({"vars": {"k": 8}, "input": [8, 8, 3],
+                            "layers": [{"type": "conv", "filters": "$k ** 99", "kernel": 1}]})
