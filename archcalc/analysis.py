@@ -17,25 +17,56 @@ Conventions (stated once, repeated in the README):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from math import prod
 from typing import Any, Callable, Sequence
 
 from . import arith
+from dataclasses import dataclass, field
+
 from .errors import ShapeError, SpecError
 from .spec import Network
 
 BYTES_PER_ELEMENT = 4
+
+
+class _Record:
+    """A small value class: fields in __slots__, init by position or keyword, equality and repr by fields.
+
+    Plain classes instead of dataclasses: creating dataclasses costs milliseconds of start-up on every `show`.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = self.__slots__
+        if len(args) + len(kwargs) != len(names):
+            raise TypeError(f"{type(self).__name__} takes {', '.join(names)}")
+        for name, value in zip(names, args):
+            object.__setattr__(self, name, value)
+        for name in names[len(args):]:
+            object.__setattr__(self, name, kwargs[name])
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(repr(getattr(self, n)) for n in self.__slots__))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
 AXIS_NAMES = {1: ("position",), 2: ("row", "column"), 3: ("plane", "row", "column")}
 
 
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Per spatial axis: size of the input window a unit sees, jump (cumulative stride), start (centre of unit 0)."""
+class ReceptiveField(_Record):
+    """Per spatial axis: size of the input window a unit sees, jump (cumulative stride), start (centre of unit 0).
 
+    start2 is twice the start: starts are whole or half pixels, kept exact as ints.
+    """
+
+    __slots__ = ("size", "jump", "start2")
     size: tuple[int, ...]
     jump: tuple[int, ...]
-    start2: tuple[int, ...]  # twice the start: starts are whole or half pixels, kept exact as ints
+    start2: tuple[int, ...]
 
     @property
     def start(self) -> tuple[int | float, ...]:
@@ -45,10 +76,10 @@ class ReceptiveField:
         return {"size": list(self.size), "jump": list(self.jump), "start": list(self.start)}
 
 
-@dataclass(frozen=True)
-class AxisCalc:
-    """The window arithmetic of one spatial axis, kept for `explain` and warnings."""
+class AxisCalc(_Record):
+    """The window arithmetic of one spatial axis, kept for `explain` and warnings; rounding is strict|floor|ceil|same."""
 
+    __slots__ = ("n", "f", "s", "pb", "pa", "d", "out", "rounding")
     n: int
     f: int
     s: int
@@ -56,7 +87,7 @@ class AxisCalc:
     pa: int
     d: int
     out: int
-    rounding: str  # strict | floor | ceil | same
+    rounding: str
 
     @property
     def whole(self) -> bool:
@@ -66,8 +97,8 @@ class AxisCalc:
         return arith.formula_text(self.n, self.f, self.s, self.pb, self.pa, self.d, spaced=spaced)
 
 
-@dataclass
-class ExpectResult:
+class ExpectResult(_Record):
+    __slots__ = ("ok", "mismatches")
     ok: bool
     mismatches: list[tuple[str, Any, Any]]  # (field, expected, actual)
 
@@ -131,8 +162,9 @@ class LayerRow:
         }
 
 
-@dataclass
-class Totals:
+class Totals(_Record):
+    __slots__ = ("params", "trainable_params", "macs", "bias_adds", "input_elements", "activation_elements",
+                 "peak_activation_elements")
     params: int
     trainable_params: int
     macs: int
@@ -209,11 +241,6 @@ class Report:
     @property
     def expect_failures(self) -> list[LayerRow]:
         return [r for r in self.rows if r.expect is not None and not r.expect.ok]
-
-    @property
-    def depth(self) -> int:
-        """Weighted layers: conv and dense."""
-        return sum(1 for r in self.rows if r.type in WEIGHTED_TYPES)
 
     def row(self, name: str) -> LayerRow:
         for r in self.rows:
@@ -338,16 +365,16 @@ def _rounding_warnings(name: str, axes: Sequence[AxisCalc]) -> list[str]:
 
 # --- rules, one per layer kind --------------------------------------------------------
 
-@dataclass
 class Out:
-    shape: tuple[int, ...]
-    params: int = 0
-    trainable: int | None = None  # None: all params trainable
-    macs: int = 0
-    bias_adds: int = 0
-    rf: ReceptiveField | None = None
-    axes: tuple[AxisCalc, ...] = ()
-    warnings: list[str] = field(default_factory=list)
+    """What a rule returns for one layer (trainable None: all params trainable)."""
+
+    __slots__ = ("shape", "params", "trainable", "macs", "bias_adds", "rf", "axes", "warnings")
+
+    def __init__(self, shape: tuple[int, ...], params: int = 0, trainable: int | None = None, macs: int = 0,
+                 bias_adds: int = 0, rf: ReceptiveField | None = None, axes: tuple[AxisCalc, ...] = (),
+                 warnings: list[str] | None = None) -> None:
+        self.shape, self.params, self.trainable, self.macs = shape, params, trainable, macs
+        self.bias_adds, self.rf, self.axes, self.warnings = bias_adds, rf, axes, warnings if warnings is not None else []
 
 
 Rule = Callable[[Any, list, list, str], Out]

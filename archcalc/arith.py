@@ -77,7 +77,7 @@ def formula_text(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1, *
         terms.append(f"+ {pb}")
     if pa or spaced and (pb or pa):
         terms.append(f"+ {pa}")
-    kernel = str(f) if d == 1 else f"{d}*({f} - 1) - 1"
+    kernel = str(f) if d == 1 else f"({d}*({f} - 1) + 1)"
     terms.append(f"- {kernel}")
     inner = " ".join(terms)
     div = " / " if spaced else "/"
@@ -85,12 +85,18 @@ def formula_text(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1, *
 
 
 def fitting_paddings(n: int, f: int, s: int, d: int = 1, limit: int = 3) -> list[tuple[int, int]]:
-    """Symmetric paddings near zero for which the windows tile the padded input: [(p, out), ...]."""
+    """Symmetric paddings, smaller than the kernel, for which the windows tile the padded input: [(p, out), ...]."""
+    return [(b, o) for b, a, o in fitting_pad_pairs(n, f, s, d, limit=limit * 2) if a == b][:limit]
+
+
+def fitting_pad_pairs(n: int, f: int, s: int, d: int = 1, limit: int = 3) -> list[tuple[int, int, int]]:
+    """(before, after, out) with the extra pixel after, as TensorFlow puts it; smallest total first, each side < kernel."""
+    eff = effective_kernel(f, d)
     found = []
-    for p in range(0, effective_kernel(f, d) + s):
-        exact = exact_out_size(n, f, s, p, p, d)
-        if exact.denominator == 1 and exact >= 1:
-            found.append((p, int(exact)))
+    for total in range(0, 2 * (eff - 1) + 1):
+        span = n + total - eff
+        if span >= 0 and span % s == 0:
+            found.append((total // 2, total - total // 2, span // s + 1))
             if len(found) >= limit:
                 break
     return found
@@ -111,9 +117,10 @@ def fitting_strides(n: int, f: int, pb: int = 0, pa: int = 0, d: int = 1, near: 
 def fit_suggestion(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> str:
     """A hint listing the paddings and strides that would make a non-whole output size whole."""
     parts = []
-    pads = fitting_paddings(n, f, s, d)
+    pads = [(b, a, o) for b, a, o in fitting_pad_pairs(n, f, s, d) if (b, a) != (pb, pa)][:2]
     if pads:
-        parts.append(", ".join(f"padding {p} gives {o}" for p, o in pads))
+        parts.append(", ".join(f"padding {b} gives {o}" if a == b else f"padding {b} before and {a} after gives {o}"
+                               for b, a, o in pads))
     strides = [(st, o) for st, o in fitting_strides(n, f, pb, pa, d, near=s) if st != s]
     if strides:
         parts.append(", ".join(f"stride {st} gives {o}" for st, o in strides))

@@ -62,7 +62,7 @@ def test_ceil_mode_last_window_must_start_inside():
 def test_dilation_widens_the_kernel():
     assert arith.effective_kernel(3, 2) == 5
     assert arith.exact_out_size(7, 3, 1, 0, 0, 2) == 3
-    assert arith.formula_text(7, 3, 1, 0, 0, 2) == "(7 - 2*(3 - 1) - 1)/1 + 1 = 3"
+    assert arith.formula_text(7, 3, 1, 0, 0, 2) == "(7 - (2*(3 - 1) + 1))/1 + 1 = 3"
 
 
 def test_fit_suggestions_name_paddings_and_strides_that_work():
@@ -71,6 +71,13 @@ def test_fit_suggestions_name_paddings_and_strides_that_work():
     assert "stride 2 gives 3" in hint
     assert "stride 4 gives 2" in hint
     assert arith.fitting_strides(7, 3) == [(1, 5), (2, 3), (4, 2)]
+    assert "padding 4" not in hint  # no padding as large as the kernel: its windows would read only zeros
+
+
+def test_fit_suggestion_splits_odd_padding_before_and_after():
+    # AlexNet on the paper's 224: (224 - 11)/4 + 1 = 54.25; 1 before and 2 after gives 55
+    assert arith.fitting_pad_pairs(224, 11, 4)[0] == (1, 2, 55)
+    assert "padding 1 before and 2 after gives 55" in arith.fit_suggestion(224, 11, 4)
 
 
 def test_conv_params_and_macs():
