@@ -356,7 +356,8 @@ def _rounding_warnings(name: str, axes: Sequence[AxisCalc]) -> list[str]:
             what = f"the last {joined}" if left == 1 else f"the last {left} {' and '.join(x + 's' for x in axis_names)}"
             tail = f"{what} of the padded input {'are' if len(axis_names) > 1 or left > 1 else 'is'} never read"
         elif left < 0:
-            tail = f"the last window runs {-left} past the padded input along the {joined}s (read as padding)"
+            plural = " and ".join(x + "s" for x in axis_names)
+            tail = f"the last window runs {-left} past the padded input along the {plural} (read as padding)"
         else:
             tail = "the windows end exactly at the padded input's edge"
         out.append(f"{name}: {n} -> {exact} {verb} to {o}, {tail}")

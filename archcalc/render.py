@@ -139,34 +139,59 @@ def _all_warnings(report) -> list[str]:
 
 
 def report_table(report, console) -> None:
-    """Print the rich table and totals on `console`."""
+    """Print the rich table and totals on `console`, fitted to its width.
+
+    Names, types and numbers never wrap: on a narrow terminal MACs are shown as 118 M, then the RF column is
+    dropped (and a note says so); the JSON/CSV formats always carry everything.
+    """
     from rich.table import Table
     from rich.text import Text
 
     graph = _is_graph(report)
     has_expect = any(r.expect is not None for r in report.rows)
+    columns: list[tuple[str, dict, Any]] = [
+        ("#", {"justify": "right", "style": "dim"}, lambda r: str(r.index)),
+        ("Layer", {}, lambda r: r.name),
+        ("Type", {}, lambda r: r.type),
+    ]
+    if graph:
+        columns.append(("Inputs", {"overflow": "fold", "no_wrap": False}, lambda r: ", ".join(r.inputs)))
+    columns += [
+        ("Output shape", {}, lambda r: shape_text(r.output_shape)),
+        ("Params", {"justify": "right"}, lambda r: grouped(r.params)),
+        ("MACs", {"justify": "right"}, lambda r: grouped(r.macs)),
+        ("RF", {"justify": "right"}, lambda r: rf_text(r.receptive_field)),
+    ]
+    if has_expect:
+        columns.append(("Expect", {}, lambda r: expect_text(r, detail=False)))
+    cells = [[get(r) for _, _, get in columns] for r in report.rows]
+    names = [c[0] for c in columns]
+
+    def width(skip=()) -> int:
+        keep = [i for i, n in enumerate(names) if n not in skip and n != "Inputs"]
+        inputs = 15 if graph and "Inputs" not in skip else 0  # Inputs folds: it needs room for a name, not a list
+        return sum(max(len(names[i]), *(len(row[i]) for row in cells)) + 3 for i in keep) + 1 + inputs
+
+    hidden: list[str] = []
+    if width() > console.width:
+        mac = names.index("MACs")
+        for row, r in zip(cells, report.rows):
+            row[mac] = si(r.macs)
+        if width() > console.width:
+            hidden.append("RF")
+        if graph and width(hidden) > console.width:
+            hidden.append("Inputs")
     title = f"{report.name}  (input {shape_text(report.input_shape)})"
     table = Table(title=title, title_justify="left", show_lines=False, expand=False)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("Layer", no_wrap=True)
-    table.add_column("Type")
-    if graph:
-        table.add_column("Inputs", overflow="fold")
-    table.add_column("Output shape", no_wrap=True)
-    table.add_column("Params", justify="right", no_wrap=True)
-    table.add_column("MACs", justify="right", no_wrap=True)
-    table.add_column("RF", justify="right", no_wrap=True)
-    if has_expect:
-        table.add_column("Expect", overflow="fold")
-    for r in report.rows:
-        cells: list[Any] = [str(r.index), r.name, r.type]
-        if graph:
-            cells.append(", ".join(r.inputs))
-        cells += [shape_text(r.output_shape), grouped(r.params), grouped(r.macs), rf_text(r.receptive_field)]
+    shown = [i for i, n in enumerate(names) if n not in hidden]
+    for i in shown:
+        name, opts, _ = columns[i]
+        table.add_column(name, **{"no_wrap": True, **opts})
+    for row in cells:
+        out: list[Any] = [row[i] for i in shown]
         if has_expect:
-            text = expect_text(r, detail=False)
-            cells.append(Text(text, style="green" if text == "ok" else "bold red"))
-        table.add_row(*cells)
+            out[-1] = Text(out[-1], style="green" if out[-1] == "ok" else "bold red")
+        table.add_row(*out)
     console.print(table)
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="bold")
@@ -176,6 +201,10 @@ def report_table(report, console) -> None:
     console.print(totals)
     for w in _all_warnings(report):
         console.print(Text(f"warning: {w}", style="yellow"), soft_wrap=True)
+    if hidden:
+        console.print(Text(f"({' and '.join(hidden)} column{'s' if len(hidden) > 1 else ''} hidden at this terminal "
+                           "width; widen it or use --format json)",
+                           style="dim"), soft_wrap=True)
     failures = report.expect_failures
     for r in failures:
         console.print(Text(f"expect failed: {r.name}: {expect_text(r)[len('MISMATCH '):]}", style="bold red"),

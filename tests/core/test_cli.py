@@ -112,3 +112,18 @@ def test_graph_nets_show_an_inputs_column(tmp_path, monkeypatch):
 def test_help_is_fast_and_lists_show():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0 and "show" in result.output
+
+
+def test_narrow_terminal_keeps_names_and_types_whole(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = CliRunner().invoke(main, ["show", str(SPECS / "alexnet.yaml")], terminal_width=80).output
+    assert max(len(line) for line in out.splitlines() if line.startswith(("┃", "│"))) <= 80
+    assert "│ maxpool │" in out and "│ dropout │" in out      # types are never cut to "ma…"
+    assert "105 M" in out                                   # MACs go compact before anything is cut
+    assert "62,378,344 (62.4 M)" in out
+
+
+def test_wide_terminal_shows_exact_macs_and_rf(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "140")
+    out = CliRunner().invoke(main, ["show", str(SPECS / "alexnet.yaml")]).output
+    assert "105,415,200" in out and "195x195" in out and "hidden" not in out
