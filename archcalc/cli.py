@@ -134,12 +134,14 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
 @FORMAT_OPTION
 @click.option("--sort", "sort", type=click.Choice(["params", "macs", "year"]), default="year", show_default=True,
               help="Order of the rows (ascending; params = trainable parameters).")
-def compare(specs: tuple[str, ...], fmt: str, sort: str) -> None:
+@CONVENTION_OPTION
+@BATCH_OPTION
+def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None, batch: int | None) -> None:
     """One row per net: year, depth, params, MACs, memory, receptive field, place and top-5 error."""
     from . import render
     from .compare import compare as compare_nets
 
-    rows = compare_nets(specs, sort=sort)
+    rows = compare_nets(specs, sort=sort, convention=convention, batch=batch or 1)
     if fmt == "table":
         render.compare_table(rows, render.make_console())
     else:

@@ -35,6 +35,11 @@ class NetSummary:
     memory_bytes: int
     receptive_field: tuple[int, ...] | None
     rf_layer: str | None
+    bias_adds: int = 0
+    compute: int = 0          # the convention's count for the whole batch (fvcore MACs at batch 1 by default)
+    compute_label: str = "MACs"
+    convention: str = "fvcore"
+    batch: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +52,8 @@ class NetSummary:
                        "total_bytes": self.memory_bytes},
             "receptive_field": list(self.receptive_field) if self.receptive_field else None,
             "rf_layer": self.rf_layer,
+            "compute": {"convention": self.convention, "label": self.compute_label, "batch": self.batch,
+                        "value": self.compute},
         }
 
 
@@ -72,16 +79,23 @@ def final_receptive_field(report: Report) -> tuple[str | None, tuple[int, ...] |
     return best.name, best.receptive_field.size
 
 
-def summarize(report: Report) -> NetSummary:
+def summarize(report: Report, convention: str | None = None, batch: int = 1) -> NetSummary:
+    """One row; `convention` (fvcore, torchinfo, flops) and `batch` scale the compute column and the
+    input + activation memory (parameters are stored once)."""
+    from .conventions import get
+
     net, t = report.network, report.totals
+    conv = get(convention)
     rf_layer, rf = final_receptive_field(report)
     return NetSummary(
         name=net.name, file=net.file, year=net.year, authors=net.authors, place=net.place,
         top5_error=net.top5_error, input_shape=net.input_shape, layers=len(report.rows),
         depth=path_depth(report), weighted_layers=sum(r.type in WEIGHTED_TYPES for r in report.rows),
         params=t.params, trainable_params=t.trainable_params, macs=t.macs,
-        activation_bytes=t.activation_bytes, param_bytes=t.param_bytes, memory_bytes=t.total_bytes,
-        receptive_field=rf, rf_layer=rf_layer,
+        activation_bytes=t.activation_bytes * batch, param_bytes=t.param_bytes,
+        memory_bytes=(t.input_bytes + t.activation_bytes) * batch + t.param_bytes,
+        receptive_field=rf, rf_layer=rf_layer, bias_adds=t.bias_adds,
+        compute=conv.count(t) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
     )
 
 
@@ -94,10 +108,11 @@ def sort_summaries(rows: Sequence[NetSummary], key: str | None) -> list[NetSumma
         raise ValueError(f"sort key must be one of {', '.join(SORT_KEYS)}, got {key!r}")
     if key == "year":
         return sorted(rows, key=lambda r: (r.year is None, r.year or 0))
-    return sorted(rows, key=lambda r: r.trainable_params if key == "params" else r.macs)
+    return sorted(rows, key=lambda r: r.trainable_params if key == "params" else r.compute)
 
 
-def compare(sources: Iterable[Any], sort: str | None = "year") -> list[NetSummary]:
+def compare(sources: Iterable[Any], sort: str | None = "year", convention: str | None = None,
+            batch: int = 1) -> list[NetSummary]:
     """Spec paths (or mappings, or Networks) -> one NetSummary per net, sorted."""
     from .analysis import analyze
     from .io import load_spec
@@ -106,5 +121,5 @@ def compare(sources: Iterable[Any], sort: str | None = "year") -> list[NetSummar
     rows = []
     for source in sources:
         net = source if isinstance(source, Network) else load_spec(source)
-        rows.append(summarize(analyze(net)))
+        rows.append(summarize(analyze(net), convention, batch))
     return sort_summaries(rows, sort)

@@ -246,14 +246,28 @@ COMPARE_HEAD = ("Net", "Year", "Depth", "Params (trainable)", "MACs", "Memory", 
                 "Authors")
 
 
+def _compare_head(rows) -> tuple[str, ...]:
+    label = _compute_label(rows)
+    return tuple(label if h == "MACs" else h for h in COMPARE_HEAD)
+
+
+def _compute_label(rows) -> str:
+    """'MACs', or e.g. 'Mult-Adds (torchinfo) x8' when a convention or batch was chosen."""
+    if not rows:
+        return "MACs"
+    s = rows[0]
+    label = s.compute_label if s.convention == "fvcore" else f"{s.compute_label} ({s.convention})"
+    return label + (f" x{s.batch}" if s.batch != 1 else "")
+
+
 def _compare_cells(s) -> list[str]:
-    return [s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params), grouped(s.macs),
+    return [s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params), grouped(s.compute),
             human_bytes(s.memory_bytes), shape_text(s.receptive_field) if s.receptive_field else "-",
             s.place or "", s.top5_error or "", s.authors or ""]
 
 
 COMPARE_NOTE = ("Params: trainable (the papers' figure). Depth: conv and dense layers on the longest path. "
-                "Memory: input + every layer's output + parameters, float32, batch 1. "
+                "Memory: input + every layer's output (times the batch) + parameters, float32. "
                 "RF: receptive field where the spatial layers end.")
 
 
@@ -281,12 +295,12 @@ def compare_table(rows, console) -> None:
 
     table = Table(title="Case studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("Net", overflow="fold", min_width=10)
-    for head in ("Year", "Depth", "Params", "MACs", "Memory", "RF"):
+    for head in ("Year", "Depth", "Params", _compute_label(rows), "Memory", "RF"):
         table.add_column(head, justify="right", no_wrap=True)
     table.add_column("Place", min_width=3)
     table.add_column("Top-5", min_width=5)
     for s in rows:
-        table.add_row(s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params), si(s.macs),
+        table.add_row(s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params), si(s.compute),
                       _short_bytes(s.memory_bytes), _rf_short(s.receptive_field), s.place or "", s.top5_error or "")
     console.print(table)
     console.print(Text(COMPARE_NOTE, style="dim"))
@@ -302,16 +316,18 @@ def render_compare(rows, fmt: str, width: int = 120) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["name", "year", "depth", "weighted_layers", "params", "trainable_params", "macs",
-                    "memory_bytes", "receptive_field", "rf_layer", "place", "top5_error", "authors", "file"])
+                    "convention", "batch", "compute", "memory_bytes", "receptive_field", "rf_layer", "place",
+                    "top5_error", "authors", "file"])
         for s in rows:
             w.writerow([s.name, s.year or "", s.depth, s.weighted_layers, s.params, s.trainable_params, s.macs,
-                        s.memory_bytes, shape_text(s.receptive_field) if s.receptive_field else "",
+                        s.convention, s.batch, s.compute, s.memory_bytes, shape_text(s.receptive_field) if s.receptive_field else "",
                         s.rf_layer or "", s.place or "", s.top5_error or "", s.authors or "", s.file or ""])
         return buf.getvalue()
     if fmt == "markdown":
-        lines = ["| " + " | ".join(COMPARE_HEAD) + " |",
-                 "|" + "|".join("---:" if h in ("Year", "Depth", "Params (trainable)", "MACs", "Memory", "RF")
-                                else "---" for h in COMPARE_HEAD) + "|"]
+        head = _compare_head(rows)
+        lines = ["| " + " | ".join(head) + " |",
+                 "|" + "|".join("---:" if h in ("Year", "Depth", "Params (trainable)", head[4], "Memory", "RF")
+                                else "---" for h in head) + "|"]
         for s in rows:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _compare_cells(s)) + " |")
         return "\n".join(lines) + "\n\n" + COMPARE_NOTE + "\n"
