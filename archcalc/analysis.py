@@ -97,6 +97,20 @@ class AxisCalc(_Record):
         return arith.formula_text(self.n, self.f, self.s, self.pb, self.pa, self.d, spaced=spaced)
 
 
+class _Counts:
+    """What rows and totals derive the same way from params, trainable_params and macs."""
+
+    __slots__ = ()
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.params - self.trainable_params  # type: ignore[attr-defined]
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs  # type: ignore[attr-defined]
+
+
 class ExpectResult(_Record):
     __slots__ = ("ok", "mismatches")
     ok: bool
@@ -108,7 +122,7 @@ class ExpectResult(_Record):
 
 
 @dataclass
-class LayerRow:
+class LayerRow(_Counts):
     index: int
     name: str
     type: str
@@ -124,14 +138,6 @@ class LayerRow:
     warnings: list[str] = field(default_factory=list)
     expect: ExpectResult | None = None
     layer: Any = None
-
-    @property
-    def non_trainable_params(self) -> int:
-        return self.params - self.trainable_params
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
 
     @property
     def output_elements(self) -> int:
@@ -162,7 +168,7 @@ class LayerRow:
         }
 
 
-class Totals(_Record):
+class Totals(_Record, _Counts):
     __slots__ = ("params", "trainable_params", "macs", "bias_adds", "input_elements", "activation_elements",
                  "peak_activation_elements")
     params: int
@@ -172,14 +178,6 @@ class Totals(_Record):
     input_elements: int
     activation_elements: int
     peak_activation_elements: int
-
-    @property
-    def non_trainable_params(self) -> int:
-        return self.params - self.trainable_params
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
 
     @property
     def input_bytes(self) -> int:

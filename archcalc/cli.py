@@ -60,15 +60,9 @@ def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 def parse_value(raw: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    low = raw.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    return raw
+    from .expand import parse_value as parse
+
+    return parse(raw)
 
 
 def echo_report(report, fmt: str) -> None:

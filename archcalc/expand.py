@@ -39,6 +39,16 @@ def expand_spec(data: dict[str, Any], *, set_vars: Mapping[str, Any] | None = No
     return _substitute(data, values, [])
 
 
+def parse_value(raw: str) -> Any:
+    """'256' -> 256, '0.5' -> 0.5, 'true' -> True, anything else stays text (how --set and --vary read values)."""
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw.lower() == "true" if raw.lower() in ("true", "false") else raw
+
+
 def _uses_blocks(data: Mapping[str, Any]) -> bool:
     layers = data.get("layers")
     return "blocks" in data or (isinstance(layers, list)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from .conventions import Costing, costing
+from .expand import parse_value
 from .errors import ArchcalcError
 
 MAX_COMBINATIONS = 10_000
@@ -30,16 +31,6 @@ class SweepRow:
         return {**self.values, "params": self.params, c.convention.label.lower().replace("-", "_"): c.compute,
                 "activation_bytes": c.activation_bytes, "param_bytes": c.param_bytes,
                 "total_bytes": c.total_bytes, "output_shape": list(self.output_shape)}
-
-
-def parse_value(raw: str) -> Any:
-    """'256' -> 256, '0.5' -> 0.5, 'true' -> True, anything else stays text (as --set reads values)."""
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw.lower() == "true" if raw.lower() in ("true", "false") else raw
 
 
 def parse_vary(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
