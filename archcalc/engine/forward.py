@@ -15,6 +15,7 @@ to fault in), so a chain of N layers holds two or three maps at a time.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -234,20 +235,51 @@ def activate(x: np.ndarray, function: str | None, alpha: float | None = None) ->
 
 def run_conv(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
-    y = K.conv(xs[0], s.params["weight"], s.params.get("bias"), stride, pads, dilation, s.layer.groups,
-               out_spatial, out=s.new())
     fn = s.layer.activation
-    return activate(y, fn, DEFAULT_ALPHA.get(fn or ""))
+    alpha = DEFAULT_ALPHA.get(fn or "")
+    epilogue = None if fn in (None, "linear") else (lambda block: activate(block, fn, alpha))
+    return K.conv(xs[0], s.params["weight"], s.params.get("bias"), stride, pads, dilation, s.layer.groups,
+                  out_spatial, out=s.new(), epilogue=epilogue)
+
+
+#: Below this many input bytes a layer runs in one thread (splitting costs more than it saves).
+PARALLEL_MIN_BYTES = 2**20
+_pool: Any = None
+
+
+def _workers() -> int:
+    return min(4, os.cpu_count() or 1)
+
+
+def by_batch(s: Step, fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """fn(x), with x split along the batch over threads (numpy's loops release the GIL) for the
+    layers that numpy runs single-threaded: LRN and overlapping pools."""
+    global _pool
+    parts = min(_workers(), x.shape[0])
+    if parts < 2 or x.nbytes < PARALLEL_MIN_BYTES:
+        return fn(x)
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="archcalc")
+    bounds = np.linspace(0, x.shape[0], parts + 1).astype(int)
+    results = list(_pool.map(fn, [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
+    return np.concatenate(results, axis=0, out=s.new())
+
+
+def _pool_split(s: Step, fn, x):
+    """Overlapping windows (3x3/2 in AlexNet) gain from threads; 2x2/2 pools are bound by memory and lose."""
+    return by_batch(s, fn, x) if math.prod(a.f for a in s.row.axes) >= 9 else fn(x)
 
 
 def run_maxpool(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
-    return K.maxpool(xs[0], kernel, stride, pads, dilation, out_spatial)
+    return _pool_split(s, lambda x: K.maxpool(x, kernel, stride, pads, dilation, out_spatial), xs[0])
 
 
 def run_avgpool(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
-    return K.avgpool(xs[0], kernel, stride, pads, dilation, out_spatial)
+    return _pool_split(s, lambda x: K.avgpool(x, kernel, stride, pads, dilation, out_spatial), xs[0])
 
 
 def run_dense(s: Step, xs):
@@ -267,8 +299,8 @@ def run_activation(s: Step, xs):
 
 def run_lrn(s: Step, xs):
     layer = s.layer
-    return K.lrn(xs[0], layer.size, layer.k, layer.alpha, layer.beta,
-                 alpha_over_n=getattr(layer, "alpha_over_n", False))
+    return by_batch(s, lambda x: K.lrn(x, layer.size, layer.k, layer.alpha, layer.beta,
+                                       alpha_over_n=layer.alpha_over_n), xs[0])
 
 
 def run_batchnorm(s: Step, xs):

@@ -150,7 +150,7 @@ def _shifted(xp: np.ndarray, offset: Ints, out_spatial: Ints, stride: Ints, dila
 
 def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads: Pads,
          dilation: Ints | None = None, groups: int = 1, out_spatial: Ints | None = None,
-         algorithm: str = "auto", out: np.ndarray | None = None) -> np.ndarray:
+         algorithm: str = "auto", out: np.ndarray | None = None, epilogue=None) -> np.ndarray:
     """z[n, i, k] = b[k] + sum_{u, k'} x_pad[n, i*s + u*d, g*C_g + k'] * w[u, k', k].
 
     ``x`` is (N, *spatial, C_in), ``w`` is (*kernel, C_in/groups, filters) (HWIO),
@@ -159,6 +159,9 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     "gemm" (im2col + one matrix product per chunk), "winograd" (3x3, stride 1,
     dilation 1, groups 1, 2-D only) or "auto".  ``out``, if given, receives the
     result (a caller reusing activation buffers avoids fresh memory per layer).
+    ``epilogue(block)``, if given, is applied in place to each block of output rows
+    (after its bias) while the block is still in cache: an activation fused with
+    the convolution instead of another pass over the whole output.
     """
     x = _as_float(x)
     w = _as_float(w, x.dtype)
@@ -173,18 +176,38 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
                          "do not fit: need C_in == kernel[-2] * groups and filters % groups == 0")
     if algorithm == "auto":
         algorithm = "winograd" if _winograd_pays(x, w, stride, dilation, groups, out_spatial) else "gemm"
+    per_filter = None if b is None else _as_float(b, x.dtype)
+    late = None
+    if per_filter is not None and per_filter.ndim > 1:  # a bias per position: added to the whole output
+        per_filter, late = None, per_filter
+    finish = _finisher(per_filter, None if late is not None else epilogue)
     if algorithm == "winograd":
-        out = conv_winograd(x, w, pads, out_spatial, out)
+        out = conv_winograd(x, w, pads, out_spatial, out, finish)
     elif algorithm == "gemm":
-        out = _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out)
+        out = _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
     else:
         raise ValueError(f"conv: unknown algorithm {algorithm!r}, expected 'auto', 'gemm' or 'winograd'")
-    if b is not None:
-        out += _as_float(b, x.dtype)
+    if late is not None:
+        out += late
+        if epilogue is not None:
+            epilogue(out)
     return out
 
 
-def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None) -> np.ndarray:
+def _finisher(bias, epilogue):
+    """In-place bias add and epilogue for one output block, or None when there is nothing to do."""
+    if bias is None and epilogue is None:
+        return None
+
+    def finish(block):
+        if bias is not None:
+            block += bias
+        if epilogue is not None:
+            epilogue(block)
+    return finish
+
+
+def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None) -> np.ndarray:
     """im2col through a window view, then (rows, F*C_g) @ (F*C_g, filters) per chunk."""
     rank = x.ndim - 2
     kernel = w.shape[:rank]
@@ -195,8 +218,14 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None) -> n
     if (all(k == 1 for k in kernel) and all(s == 1 for s in stride)
             and not any(p for pair in pads for p in pair) and groups == 1
             and tuple(out_spatial) == x.shape[1:-1]):
-        np.matmul(x.reshape(-1, c_in := x.shape[-1]), w.reshape(c_in, filters),
-                  out=out.reshape(-1, filters))
+        c_in = x.shape[-1]
+        flat_x, flat_out = x.reshape(-1, c_in), out.reshape(-1, filters)
+        step = max(1, IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize))
+        for r0 in range(0, flat_x.shape[0], step):
+            block = flat_out[r0:r0 + step]
+            np.matmul(flat_x[r0:r0 + step], w.reshape(c_in, filters), out=block)
+            if finish is not None:
+                finish(block)
         return out
 
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
@@ -210,8 +239,10 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None) -> n
             block = view[nb, rows]
             buf = _workspace("cols", block.shape, x.dtype)
             np.copyto(buf, block)
-            target = out[nb, rows]
-            np.matmul(buf.reshape(-1, width), wm, out=target.reshape(-1, filters))
+            target = out[nb, rows].reshape(-1, filters)
+            np.matmul(buf.reshape(-1, width), wm, out=target)
+            if finish is not None:
+                finish(target)
         return out
 
     # groups: one batched product over the group axis, (G, rows, taps*C_g) @ (G, taps*C_g, F_g)
@@ -227,6 +258,8 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None) -> n
         res = np.matmul(buf.reshape(groups, -1, width), wg)  # G, rows, F_g
         target = out[nb, rows].reshape(-1, groups, f_g)
         np.copyto(target, res.transpose(1, 0, 2))
+        if finish is not None:
+            finish(out[nb, rows])
     return out
 
 
@@ -275,7 +308,7 @@ def _winograd_pays(x, w, stride, dilation, groups, out_spatial) -> bool:
 
 
 def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
-                  out: np.ndarray | None = None) -> np.ndarray:
+                  out: np.ndarray | None = None, finish=None) -> np.ndarray:
     """3x3 stride-1 2-D convolution by Winograd F(4x4, 3x3), without bias.
 
     Each 4x4 output tile is Y = A^T [ sum_c (G w_c G^T) * (B^T d_c B) ] A, where d_c
@@ -312,6 +345,8 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
         n_rows = min(4 * rt, oh - 4 * r0)
         y = y.transpose(2, 3, 0, 4, 1, 5).reshape(b, 4 * rt, 4 * tw, filters)
         out[nb, 4 * r0:4 * r0 + n_rows] = y[:, :n_rows, :ow]
+        if finish is not None:
+            finish(out[nb, 4 * r0:4 * r0 + n_rows])
     return out
 
 
