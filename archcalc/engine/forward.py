@@ -251,35 +251,36 @@ def _workers() -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def by_batch(s: Step, fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+def by_batch(s: Step, fn: Callable[..., np.ndarray], x: np.ndarray) -> np.ndarray:
     """fn(x), with x split along the batch over threads (numpy's loops release the GIL) for the
     layers that numpy runs single-threaded: LRN and overlapping pools."""
     global _pool
     parts = min(_workers(), x.shape[0])
+    out = s.new()
     if parts < 2 or x.nbytes < PARALLEL_MIN_BYTES:
-        return fn(x)
+        return fn(x, out)
     if _pool is None:
         from concurrent.futures import ThreadPoolExecutor
 
         _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="archcalc")
     bounds = np.linspace(0, x.shape[0], parts + 1).astype(int)
-    results = list(_pool.map(fn, [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
-    return np.concatenate(results, axis=0, out=s.new())
+    list(_pool.map(fn, [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])], [out[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
+    return out
 
 
 def _pool_split(s: Step, fn, x):
     """Overlapping windows (3x3/2 in AlexNet) gain from threads; 2x2/2 pools are bound by memory and lose."""
-    return by_batch(s, fn, x) if math.prod(a.f for a in s.row.axes) >= 9 else fn(x)
+    return by_batch(s, fn, x) if math.prod(a.f for a in s.row.axes) >= 9 else fn(x, s.new())
 
 
 def run_maxpool(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
-    return _pool_split(s, lambda x: K.maxpool(x, kernel, stride, pads, dilation, out_spatial), xs[0])
+    return _pool_split(s, lambda x, out: K.maxpool(x, kernel, stride, pads, dilation, out_spatial, out), xs[0])
 
 
 def run_avgpool(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
-    return _pool_split(s, lambda x: K.avgpool(x, kernel, stride, pads, dilation, out_spatial), xs[0])
+    return _pool_split(s, lambda x, out: K.avgpool(x, kernel, stride, pads, dilation, out_spatial, out), xs[0])
 
 
 def run_dense(s: Step, xs):
@@ -299,8 +300,8 @@ def run_activation(s: Step, xs):
 
 def run_lrn(s: Step, xs):
     layer = s.layer
-    return by_batch(s, lambda x: K.lrn(x, layer.size, layer.k, layer.alpha, layer.beta,
-                                       alpha_over_n=layer.alpha_over_n), xs[0])
+    return by_batch(s, lambda x, out: K.lrn(x, layer.size, layer.k, layer.alpha, layer.beta,
+                                            alpha_over_n=layer.alpha_over_n, out=out), xs[0])
 
 
 def run_batchnorm(s: Step, xs):

@@ -369,7 +369,7 @@ def _pad_to(x: np.ndarray, pads: Pads, extent: Ints) -> np.ndarray:
 
 
 def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
-            dilation: Ints | None = None, out_spatial: Ints | None = None) -> np.ndarray:
+            dilation: Ints | None = None, out_spatial: Ints | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """y[n, i, c] = max over u of x[n, i*s + u*d - p_before, c], padded cells ignored (-inf)."""
     x = _as_float(x)
     rank = x.ndim - 2
@@ -377,18 +377,18 @@ def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
     if out_spatial is None:
         out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, -np.inf)
-    out = None
-    for offset in np.ndindex(*kernel):
+    out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
+    for i, offset in enumerate(np.ndindex(*kernel)):
         cells = _shifted(xp, offset, out_spatial, stride, dilation)
-        if out is None:
-            out = cells.copy()
+        if i == 0:
+            np.copyto(out, cells)
         else:
             np.maximum(out, cells, out=out)
     return out
 
 
 def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
-            dilation: Ints | None = None, out_spatial: Ints | None = None) -> np.ndarray:
+            dilation: Ints | None = None, out_spatial: Ints | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """y[n, i, c] = mean of x over the window's cells inside the input (padding not counted).
 
     Matches TensorFlow's SAME average pooling and PyTorch's count_include_pad=False;
@@ -401,11 +401,11 @@ def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
     if out_spatial is None:
         out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
-    out = None
-    for offset in np.ndindex(*kernel):
+    out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
+    for i, offset in enumerate(np.ndindex(*kernel)):
         cells = _shifted(xp, offset, out_spatial, stride, dilation)
-        if out is None:
-            out = cells.copy()
+        if i == 0:
+            np.copyto(out, cells)
         else:
             out += cells
     count = np.ones((), dtype=np.int64)
@@ -450,7 +450,7 @@ def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
 
 
 def lrn(x: np.ndarray, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75,
-        alpha_over_n: bool = False) -> np.ndarray:
+        alpha_over_n: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """b_c = a_c / (k + alpha * sum_{c' near c} a_{c'}^2)^beta, across channels (AlexNet).
 
     The sum runs over channels c - size//2 .. c + (size-1)//2 that exist.  With
@@ -458,8 +458,9 @@ def lrn(x: np.ndarray, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta:
     """
     x = _as_float(x)
     channels = x.shape[-1]
-    sq = np.square(x)
-    acc = sq.copy()
+    sq = np.square(x, out=_workspace("lrn", x.shape, x.dtype))
+    acc = _output(out, x.shape, x.dtype)
+    np.copyto(acc, sq)
     for shift in range(1, min(size // 2, channels - 1) + 1):  # neighbours before c
         acc[..., shift:] += sq[..., :channels - shift]
     for shift in range(1, min((size - 1) // 2, channels - 1) + 1):  # neighbours after c
@@ -469,7 +470,7 @@ def lrn(x: np.ndarray, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta:
     acc += x.dtype.type(k)
     if beta == 0.75:
         np.sqrt(acc, out=acc)
-        acc *= np.sqrt(acc)  # s^0.75 = sqrt(s) * sqrt(sqrt(s)), cheaper than pow
+        acc *= np.sqrt(acc, out=sq)  # s^0.75 = sqrt(s) * sqrt(sqrt(s)), cheaper than pow
         np.divide(x, acc, out=acc)
         return acc
     np.power(acc, x.dtype.type(-beta), out=acc)
