@@ -31,7 +31,7 @@ NET_KEYS = ("shape", "params", "macs", "fits", "receptive_field", "output")
 TARGET_KEYS = ("kernel", "stride", "padding", "filters")
 EXERCISE_FIELDS = {"id", "question", "input", "layers", "spec", "set", "values", "rounding", "target", "answer",
                    "layout", "tolerance"}
-ENGINE_FIELDS = ("weights", "biases")  # layer fields for the forward pass, removed before validation
+ENGINE_FIELDS = ("weights", "biases", "gamma", "beta", "moving_mean", "moving_variance")  # for the forward pass, removed before validation
 
 
 class ExerciseError(ArchcalcError):
@@ -324,15 +324,14 @@ def _target_ok(ex: Mapping[str, Any], answer: Mapping[str, Any]) -> bool:
 def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id: str = "?", file: str | None = None):
     """The net's output for one concrete input, as nested lists (whole numbers as ints).
 
-    Runs the engine's NumPy kernels layer by layer (channels last, HWIO weights).  When the
-    spec-level `archcalc.forward(network, x, params)` lands, this is the one place to switch.
+    Runs `archcalc.forward` in float64 (exact on the notes' integer examples) with the exercise's
+    weights laid out as the engine wants them: HWIO conv kernels (or just the kernel for one channel and
+    one filter), (inputs, units) dense weights, `biases` (zeros when omitted), batchnorm's `gamma`,
+    `beta`, `moving_mean`, `moving_variance` (identity when omitted).
     """
-    try:
-        import numpy as np
+    import numpy as np
 
-        from .engine import kernels as K
-    except ImportError as exc:  # pragma: no cover - numpy is a dependency
-        raise ExerciseError(f"exercise {ex_id}: output answers need the NumPy engine ({exc})", file=file) from None
+    from .engine.forward import forward, param_shapes
 
     def err(msg: str) -> ExerciseError:
         return ExerciseError(f"exercise {ex_id}: {msg}", file=file)
@@ -344,88 +343,41 @@ def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id:
             x = x[..., None]
         else:
             raise err(f"values has shape {list(x.shape)}, but the input is {list(in_shape)}")
-    acts: dict[str, Any] = {"input": x[None]}
-    for row, params in zip(report.rows, weights + [{}] * (len(report.rows) - len(weights))):
-        layer = row.layer
-        xs = [acts[n] for n in row.inputs]
-        pads = tuple((a.pb, a.pa) for a in row.axes)
-        kind = row.type
-        if kind == "conv":
-            if "weights" not in params:
-                raise err(f"layer {row.name} needs weights: (HWIO, or just the kernel for one channel and one "
-                          "filter) to compute an output")
-            rank = len(row.axes)
-            kernel = tuple(a.f for a in row.axes)
-            c_g = row.input_shapes[0][-1] // layer.groups
-            hwio = kernel + (c_g, layer.filters)
-            w = np.asarray(params["weights"], dtype=np.float64)
-            if w.shape != hwio:
-                if w.shape == kernel and c_g == 1 and layer.filters == 1:
-                    w = w.reshape(hwio)
-                else:
-                    raise err(f"layer {row.name}: weights have shape {list(w.shape)}, expected {list(hwio)} (HWIO)")
-            b = _bias(params, layer, row, np, err)
-            y = K.conv(xs[0], w, b, tuple(a.s for a in row.axes), pads, tuple(a.d for a in row.axes),
-                       layer.groups, row.output_shape[:rank], algorithm="gemm")
-            y = _activate(y, getattr(layer, "activation", None), K)
-        elif kind in ("maxpool", "avgpool"):
-            fn = K.maxpool if kind == "maxpool" else K.avgpool
-            rank = len(row.axes)
-            y = fn(xs[0], tuple(a.f for a in row.axes), tuple(a.s for a in row.axes), pads, None, row.output_shape[:rank])
-        elif kind == "dense":
-            if "weights" not in params:
-                raise err(f"layer {row.name} needs weights: ({row.input_shapes[0]} inputs x {layer.units} units)")
-            w = np.asarray(params["weights"], dtype=np.float64)
-            n_in = int(np.prod(row.input_shapes[0]))
-            if w.shape != (n_in, layer.units):
-                raise err(f"layer {row.name}: weights have shape {list(w.shape)}, expected [{n_in}, {layer.units}]")
-            y = _activate(K.dense(xs[0], w, _bias(params, layer, row, np, err)), layer.activation, K)
-        elif kind == "flatten":
-            y = K.flatten(xs[0])
-        elif kind == "activation":
-            y = _activate(xs[0], layer.function, K, layer.slope)
-        elif kind in ("dropout",):
-            y = xs[0]
-        elif kind == "global_avgpool":
-            y = K.global_avgpool(xs[0])
-        elif kind == "global_maxpool":
-            y = K.global_maxpool(xs[0])
-        elif kind == "add":
-            y = K.add(xs)
-        elif kind == "concat":
-            y = K.concat(xs, layer.axis)
-        elif kind == "lrn":
-            y = K.lrn(xs[0], layer.size, layer.k, layer.alpha, layer.beta)
-        else:
-            raise err(f"layer {row.name}: output answers do not support {kind} layers yet")
-        acts[row.name] = y
-    out = acts[report.rows[-1].name][0]
+    given_by_name = {row.name: given for row, given in zip(report.rows, weights)}
+    params: dict[str, dict[str, Any]] = {}
+    for name, shapes in param_shapes(report.network, report).items():
+        given = given_by_name.get(name) or {}
+        entry: dict[str, Any] = {}
+        for key, shape in shapes.items():
+            if key == "weight":
+                if "weights" not in given:
+                    raise err(f"layer {name} needs weights: (HWIO for conv, inputs x units for dense) to compute "
+                              "an output")
+                w = np.asarray(given["weights"], dtype=np.float64)
+                if w.shape != shape and w.size == int(np.prod(shape)) and shape[-2:] == (1, 1):
+                    w = w.reshape(shape)  # one channel, one filter: the kernel alone
+                if w.shape != shape:
+                    layout = " (HWIO)" if len(shape) > 2 else " (inputs x units)"
+                    raise err(f"layer {name}: weights have shape {list(w.shape)}, expected {list(shape)}{layout}")
+                entry[key] = w
+            elif key == "bias":
+                b = np.asarray(given.get("biases", np.zeros(shape)), dtype=np.float64)
+                if b.shape != shape and b.size == int(np.prod(shape)):
+                    b = b.reshape(shape)
+                if b.shape != shape:
+                    raise err(f"layer {name}: biases have shape {list(b.shape)}, expected {list(shape)}")
+                entry[key] = b
+            else:  # batchnorm
+                default = np.ones(shape) if key in ("gamma", "moving_variance") else np.zeros(shape)
+                entry[key] = np.asarray(given.get(key, default), dtype=np.float64).reshape(shape)
+        params[name] = entry
+    for row, given in zip(report.rows, weights):
+        if "biases" in given and row.name in params and "bias" not in params[row.name]:
+            raise err(f"layer {row.name} has biases: but bias: false")
+    out = forward(report.network, x[None], params, dtype="float64", report=report)[0]
     if out.ndim > 1 and out.shape[-1] == 1:
         out = out[..., 0]
     return _plain(out.tolist())
-
-
-def _bias(params, layer, row, np, err):
-    if "biases" in params:
-        if not layer.bias:
-            raise err(f"layer {row.name} has biases: but bias: false")
-        b = np.asarray(params["biases"], dtype=np.float64)
-        n = layer.filters if row.type == "conv" else layer.units
-        if layer.bias == "per_position":
-            return b.reshape(row.output_shape)
-        if b.shape != (n,):
-            raise err(f"layer {row.name}: biases have shape {list(b.shape)}, expected [{n}]")
-        return b
-    return None  # bias: true without values means zeros
-
-
-def _activate(y, name, K, slope=None):
-    if not name or name == "linear":
-        return y
-    fn = K.ACTIVATIONS[name]
-    if name in ("leaky_relu", "elu"):
-        return fn(y, slope if slope is not None else (0.1 if name == "leaky_relu" else 1.0))
-    return fn(y)
 
 
 def _plain(value: Any) -> Any:

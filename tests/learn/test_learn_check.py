@@ -140,3 +140,17 @@ def test_unanswered_is_not_ok(tmp_path):
     (result,) = grade(path).results
     assert result.ok is False and result.given is None
     assert result.expected["shape"] == [5, 5, 1] and result.expected["receptive_field"] == [3, 3]
+
+
+def test_output_answers_run_through_the_engine_with_batchnorm(tmp_path):
+    from click.testing import CliRunner
+
+    from archcalc.cli import main
+
+    path = tmp_path / "bn.yaml"
+    path.write_text("exercises:\n  - id: bn\n    input: [2, 2, 1]\n    values: [[1, 2], [3, 4]]\n    layers:\n"
+                    "      - {type: conv, filters: 1, kernel: 1, bias: false, weights: [[1]]}\n"
+                    "      - {type: batchnorm, eps: 1.0e-12, gamma: [2], beta: [1]}\n"
+                    "    answer: {output: [[3, 5], [7, 9]]}\n")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0, result.output
