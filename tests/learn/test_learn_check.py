@@ -151,6 +151,6 @@ def test_output_answers_run_through_the_engine_with_batchnorm(tmp_path):
     path.write_text("exercises:\n  - id: bn\n    input: [2, 2, 1]\n    values: [[1, 2], [3, 4]]\n    layers:\n"
                     "      - {type: conv, filters: 1, kernel: 1, bias: false, weights: [[1]]}\n"
                     "      - {type: batchnorm, eps: 1.0e-12, gamma: [2], beta: [1]}\n"
-                    "    answer: {output: [[3, 5], [7, 9]]}\n")
+                    "    tolerance: 1.0e-9\n    answer: {output: [[3, 5], [7, 9]]}\n")
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 0, result.output
