@@ -1,6 +1,6 @@
 """archcalc.forward on AlexNet and VGG16 against the same nets in PyTorch on the CPU.
 
-    python benchmarks/bench_engine.py [--batch 8] [--repeat 3] [--nets alexnet,vgg16]
+    python benchmarks/bench_engine.py [--batch 8] [--repeat 3] [--rounds 2] [--nets alexnet,vgg16]
 
 Loads specs/alexnet.yaml and specs/vgg16.yaml (VGG16 is built here as a spec
 dict if the file is absent), initialises the weights with ``archcalc.init_params``
@@ -9,13 +9,14 @@ twin (``archcalc.engine.torch_twin``, same weights, NCHW and channels_last,
 the faster reported) side by side, best of ``--repeat`` each after a warm-up,
 and checks that the outputs agree.  Prints the engine's GFLOP/s per conv layer
 (FLOPs = 2 x MACs as ``archcalc show`` counts them) against the measured float32
-matmul rate, and the time ratio engine / torch.  The runs are interleaved (engine, torch NCHW, torch
-channels_last, again), one warm-up round, so load from other processes hits all alike.  PyTorch is optional.
+matmul rate, and the time ratio engine / torch.  Engine and torch are timed in alternating phases
+(``--rounds``, default 2) so that load from other processes on a shared machine hits both.  PyTorch is optional.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -86,6 +87,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of (engine phase, torch phase)")
     ap.add_argument("--nets", default="alexnet,vgg16")
     args = ap.parse_args(argv)
 
@@ -96,7 +98,8 @@ def main(argv=None) -> int:
         print("PyTorch is not installed: timing the engine only (pip install torch to compare).")
 
     peak = matmul_rate(args.repeat)
-    print(f"numpy {np.__version__}, float32 matmul 4096^3: {peak:.0f} GFLOP/s")
+    print(f"numpy {np.__version__}, float32 matmul 4096^3: {peak:.0f} GFLOP/s; load average "
+          f"{os.getloadavg()[0]:.2f} (other processes on a 2-core machine slow OpenBLAS far more than torch)")
     if torch is not None:
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
 
@@ -129,22 +132,24 @@ def main(argv=None) -> int:
             for fmt, last in (("nchw", False), ("channels_last", True)):
                 twins[fmt] = (torch_twin.build(net, params, channels_last=last),
                               torch_twin.to_torch(x, channels_last=last))
-        # interleaved: engine, torch NCHW, torch channels_last, repeat; best of each (load on a shared
-        # machine then hits all three alike)
+        # Phases, not interleaved runs: torch's OpenMP threads keep spinning after a forward pass and
+        # starve OpenBLAS's threads (layers 50x slower).  Two rounds of (engine phase, torch phase),
+        # each a warm-up and --repeat timed runs; best of each.
         results = {fmt: float("inf") for fmt in twins}
         best_t, best_layers, y, ref = float("inf"), {}, None, None
-        for r in range(args.repeat + 1):
-            t, layers, y = timed()
-            if r and t < best_t:
-                best_t, best_layers = t, layers
+        for _ in range(args.rounds):
+            time.sleep(0.5)  # let spinning threads of the previous phase go to sleep
+            timed()
+            for _ in range(args.repeat):
+                t, layers, y = timed()
+                if t < best_t:
+                    best_t, best_layers = t, layers
             for fmt, (twin, xt) in twins.items():
                 with torch.inference_mode():
-                    t0 = time.perf_counter()
                     out = twin(xt)
-                    if r:
-                        results[fmt] = min(results[fmt], time.perf_counter() - t0)
                     if ref is None:
                         ref = torch_twin.from_torch(out)
+                    results[fmt] = min(results[fmt], best_of(lambda: twin(xt), args.repeat))
         print(f"\n== {report.name}, batch {args.batch}: {total_gflop:.1f} GFLOP (2 x MACs)")
         print(f"{'layer':22s} {'ms':>8s} {'GFLOP/s':>8s} {'% matmul':>9s}")
         other = 0.0
