@@ -76,25 +76,27 @@ class BudgetError(ArchcalcError):
 
 # --- sizes -------------------------------------------------------------------------------
 
-_UNITS = {"": 1, "b": 1,
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,  # 8G = 8GiB, as docker and ulimit read it
           "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+_SIZE = re.compile(r"^\s*(\d{1,30}(?:\.\d{1,30})?)\s*([A-Za-z]*)\s*$")  # 30 digits: beyond any memory
 
 
-def parse_size(text: str) -> int:
-    """'8GiB' -> 8589934592, '2GB' -> 2000000000, '512MiB', '1.5GiB', '1000' (bytes)."""
+def parse_size(text: str | int, field: str = "memory") -> int:
+    """'8GiB' or '8G' -> 8589934592, '2GB' -> 2000000000, '512MiB', '1.5GiB', '1000' (bytes); exact integers."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
     m = _SIZE.match(str(text))
     unit = m.group(2).lower() if m else None
     if not m or unit not in _UNITS:
         raise BudgetError(f"cannot read the memory size {text!r}; write e.g. 8GiB or 512MiB (binary, 2**30) or "
-                           "2GB (decimal, 10**9)", field="memory")
+                           "2GB (decimal, 10**9)", field=field)
     number = m.group(1)
     whole, _, frac = number.partition(".")
     scale = _UNITS[unit]
     value = int(whole) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
     if value <= 0:
-        raise BudgetError(f"memory size must be positive, got {text!r}", field="memory")
+        raise BudgetError(f"memory size must be positive, got {text!r}", field=field)
     return value
 
 

@@ -152,7 +152,6 @@ def _per_axis_text(kernel, rank: int) -> str:
 
 
 def _window_lines(row, w: Working, strict: bool) -> None:
-    layer = row.layer
     axes = row.axes
     names = axis_names(len(axes))
     dilated = any(a.d != 1 for a in axes)

@@ -20,6 +20,8 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 8_000_000  # scalars + collections after alias expansion; 100,000 layers need about 2.5 M
 MAX_ERRORS_SHOWN = 3
+MAX_LAYERS = 200_000  # as blocks.MAX_LAYERS: what a spec may expand to
+MAX_INT_BITS = 256  # about 77 digits: no value in a spec comes near (spec.MAX_VALUE is 10**15)
 
 
 # --- YAML -----------------------------------------------------------------------
@@ -93,7 +95,13 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
             kind = type(ev).__name__
             if kind == "ScalarEvent":
                 nodes += 1
-                value = scalar(ev)
+                try:
+                    value = scalar(ev)
+                    if type(value) is int and value.bit_length() > MAX_INT_BITS:
+                        raise ValueError
+                except ValueError:  # also Python's refusal to read an int of more than 4,300 digits
+                    raise _err(f"the number {ev.value[:20]}... is too large; no value in a spec comes near",
+                               ev.start_mark, file) from None
                 if ev.anchor:
                     anchors[ev.anchor] = (value, 1)
                 attach(value, ev.start_mark)
@@ -189,9 +197,13 @@ def read_text(path: str | os.PathLike) -> str:
     """The file's text, or a LoadError that says why not."""
     p = Path(path)
     name = str(path)
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, say
+        raise LoadError(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", file=name) from None
+    if not exists:
         raise LoadError("no such file", file=name)
-    if p.is_dir():
+    if is_dir:
         raise LoadError("is a directory, not a spec file", file=name)
     try:
         size = p.stat().st_size
@@ -210,12 +222,37 @@ def parse_text(text: str, file: str | None = None, *, json_first: bool = False) 
     """YAML or JSON text -> data.  JSON is tried first for .json files (faster, and its errors are clearer)."""
     if json_first:
         try:
-            return json.loads(text)
+            data = json.loads(text, parse_int=_json_int, object_pairs_hook=_json_object)
+            if "\\u" in text:  # a lone surrogate escape ("\ud800") is not text: refuse it now, not when printing
+                json.dumps(data, ensure_ascii=False).encode("utf-8")
+            return data
+        except UnicodeEncodeError:
+            raise LoadError("not valid JSON: a \\u escape gives a lone surrogate, which is not a character",
+                            file=file) from None
+        except LoadError as exc:
+            raise exc.with_file(file) from None
         except RecursionError:
-            raise LoadError(f"nesting deeper than Python can read; a spec is never that deep", file=file) from None
+            raise LoadError("nesting deeper than Python can read; a spec is never that deep", file=file) from None
         except json.JSONDecodeError as exc:
             raise LoadError(f"line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}", file=file) from None
     return parse_yaml(text, file)
+
+
+def _json_int(text: str) -> int:
+    if len(text) > 78:  # MAX_INT_BITS; also keeps clear of Python's 4,300-digit limit
+        raise LoadError(f"the number {text[:20]}... is too large; no value in a spec comes near")
+    return int(text)
+
+
+def _json_object(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise LoadError(f"duplicate key '{key}' in one object")
+            seen.add(key)
+    return obj
 
 
 def read_data(path: str | os.PathLike) -> Any:
@@ -244,6 +281,9 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any], *, set_vars: Mappin
             kind = "empty" if data is None else f"a {type(data).__name__}"
             raise SpecError(f"a spec must be a mapping with input and layers; this file is {kind}")
         data = expand_spec(dict(data), set_vars=set_vars)
+        if isinstance(data.get("layers"), list) and len(data["layers"]) > MAX_LAYERS:
+            raise SpecError(f"the spec has {len(data['layers']):,} layers; at most {MAX_LAYERS:,} are accepted",
+                            field="layers")
         if file and not data.get("name"):
             data = {**data, "name": Path(file).stem}
         net = validate(data)

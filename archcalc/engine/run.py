@@ -6,42 +6,29 @@ The CLI command only parses options, calls ``run_spec`` and prints the result.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..analysis import Report, analyze
-from ..errors import ArchcalcError, LoadError, ShapeError, SpecError
+from ..errors import ArchcalcError, LoadError, ShapeError
 from ..spec import Network
 from .forward import MemoryEstimate, estimate_memory, forward, init_params
 
 DEFAULT_MAX_MEMORY = 2 * 2**30
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,
-          "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
 
 class MemoryBudgetError(ArchcalcError):
     """A run would need more memory than allowed."""
 
 
 def parse_size(text: str | int) -> int:
-    """'512MiB' -> 536870912, '2GiB', '4GB' (decimal), '1.5G' (binary), '1000' (bytes)."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
-    unit = m.group(2).lower() if m else None
-    if not m or unit not in _UNITS:
-        raise SpecError(f"cannot read size {text!r}; write e.g. 512MiB, 2GiB or 4GB", field="max-memory")
-    value = int(float(m.group(1)) * _UNITS[unit])
-    if value <= 0:
-        raise SpecError(f"memory size must be positive, got {text!r}", field="max-memory")
-    return value
+    """'512MiB' -> 536870912, '2GiB', '4GB' (decimal), '1.5G' (binary), '1000' (bytes): conventions.parse_size."""
+    from ..conventions import parse_size as parse
+
+    return parse(text, field="max-memory")
 
 
 def load_input(path: str, network: Network, batch: int | None = None) -> np.ndarray:

@@ -134,8 +134,9 @@ def test_fit(run, alexnet):
     assert small.exit_code == 2 and "even batch 1 needs" in small.stderr
     bad = run("fit", SPECS / "alexnet.yaml", "--memory", "8 gigs")
     assert bad.exit_code == 2 and "cannot read the memory size '8 gigs'" in bad.stderr
+    assert parse_size("8G") == parse_size("8GiB")  # as docker and ulimit read it; run --max-memory alike
     with pytest.raises(BudgetError):
-        parse_size("8G")
+        parse_size("8 gigs")
 
 
 # --- sweep --------------------------------------------------------------------------------------
