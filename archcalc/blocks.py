@@ -291,6 +291,9 @@ class _Expander:
             ins = previous if head.get("inputs") is None else resolve(head["inputs"], name, k)
             what = "use" if kind == "block" else "repeat"
             where = f"{context + ', ' if context else ''}{what} '{prefix}{name}'"
+            if not isinstance(ins, list) or not all(isinstance(i, str) for i in ins):
+                raise self._error(f"{where}: inputs must be a layer name or a list of names, got {head['inputs']!r}",
+                                  k, name, "inputs")
             if kind == "block":
                 _check_keys(item, USE_KEYS, "a block use", name, self, k)
                 args = self.subst(item.get("args", {}), env, where)

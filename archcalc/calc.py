@@ -40,7 +40,10 @@ def parse_padding(text: Any) -> Any:
     if raw in ("same", "valid"):
         return raw
     if "+" in raw:
-        pair = [int(p) for p in raw.split("+")]
+        try:
+            pair = [int(p) for p in raw.split("+")]
+        except ValueError:
+            pair = []
         if len(pair) != 2:
             raise SpecError(f"padding before+after must look like 0+1, got {text!r}", field="padding")
         return pair  # expanded per axis once the rank is known

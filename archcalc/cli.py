@@ -8,6 +8,7 @@ Heavy imports happen inside the commands, so `--help` stays instant.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -359,16 +360,25 @@ def fit(spec, memory, training, set_vars, fmt) -> None:
 @main.command()
 @click.argument("spec")
 @click.option("-o", "--output", "output", required=True, metavar="WEIGHTS.npz", help="Where to write the weights.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the Glorot-uniform init.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed of the Glorot-uniform init.")
 @_set_option
 def init(spec: str, output: str, seed: int, set_vars: tuple[str, ...]) -> None:
     """Write seeded initial weights of SPEC to a .npz (keys <layer>.<weight|bias|...>, float32)."""
+    from .analysis import analyze
     from .engine.forward import init_params
     from .engine.weights import save_params
     from .io import load_spec
 
     net = load_spec(spec, set_vars=parse_set(set_vars))
-    params = init_params(net, seed=seed)
+    if not output.strip() or os.path.isdir(output):
+        raise ArchcalcError(f"-o {output!r} must name a file to write, such as weights.npz", field="output")
+    try:
+        if analyze(net).totals.param_bytes > sys.maxsize:  # more than numpy can even describe
+            raise MemoryError
+        params = init_params(net, seed=seed)
+    except MemoryError:
+        raise ArchcalcError(f"not enough memory for the parameters of {spec}; nothing written") from None
     try:
         save_params(output, params)
     except OSError as exc:
@@ -384,7 +394,8 @@ def init(spec: str, output: str, seed: int, set_vars: tuple[str, ...]) -> None:
               help="Input: an .npy of shape (N, *input) or (*input), or a PNG/JPEG resized to the input (needs Pillow).")
 @click.option("--random", "random_input", is_flag=True, help="Random standard-normal input (seeded by --seed).")
 @click.option("--weights", metavar="W.npz", help="Weights written by `archcalc init` (default: seeded init).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the default weights and --random.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the default weights and --random.")
 @click.option("--save", metavar="OUT.npy", help="Save the net's output to an .npy file.")
 @click.option("--all", "show_all", is_flag=True, help="Show every layer (default: conv and dense layers and the output).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, metavar="N", help="Batch size (default 1, or the .npy's).")
@@ -406,6 +417,7 @@ def run(spec: str, input_path: str | None, random_input: bool, weights: str | No
         raise click.UsageError("give exactly one of --input X.npy and --random")
     net = load_spec(spec, set_vars=parse_set(set_vars))
     budget = R.parse_size(max_memory)
+    R.check_budget(R.estimate_memory(net, batch or 1, dtype), budget)  # before building a --random or --batch input
     if random_input:
         import numpy as np
 

@@ -89,7 +89,7 @@ def parse_size(text: str | int, field: str = "memory") -> int:
     m = _SIZE.match(str(text))
     unit = m.group(2).lower() if m else None
     if not m or unit not in _UNITS:
-        raise BudgetError(f"cannot read the memory size {text!r}; write e.g. 8GiB or 512MiB (binary, 2**30) or "
+        raise BudgetError(f"cannot read the memory size {str(text)[:40]!r}; write e.g. 8GiB or 512MiB (binary, 2**30) or "
                            "2GB (decimal, 10**9)", field=field)
     number = m.group(1)
     whole, _, frac = number.partition(".")

@@ -41,7 +41,10 @@ class ArchcalcError(Exception):
             if self.layer_index is not None:
                 layer += f" {self.layer_index}"
             if self.layer_name:
-                layer += f" ({self.layer_name})" if self.layer_index is not None else f" {self.layer_name}"
+                name = self.layer_name
+                if not name.isprintable():  # a name with control characters is refused; print it escaped
+                    name = repr(name)[1:-1]
+                layer += f" ({name})" if self.layer_index is not None else f" {name}"
             parts.append(layer)
         if self.field:
             parts.append(f"field '{self.field}'")

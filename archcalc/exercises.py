@@ -133,6 +133,9 @@ def _check_structure(ex_id: str, ex: Mapping[str, Any], file: str) -> None:
         raise err("set: is a mapping of spec variables (e.g. set: {k: 128}) and goes with spec:", "set")
     if "question" in ex and not isinstance(ex["question"], str):
         raise err("question must be text", "question")
+    tol = ex.get("tolerance", 0)
+    if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and tol >= 0):  # also refuses nan
+        raise err(f"tolerance is a number >= 0 such as 1e-6, got {tol!r}", "tolerance")
     if ex.get("layout", "hwc") not in ("hwc", "chw"):
         raise err(f"layout is hwc (channels last, the default) or chw (one map per channel), got {ex['layout']!r}",
                   "layout")
@@ -181,8 +184,23 @@ def _check_kind(ex_id: str, key: str, value: Any, file: str) -> None:
         if not ((_is_int(value) and value >= 0) or value in ("same", "valid")):
             raise bad("a whole number of pixels, 'same' or 'valid'")
     elif key == "output":
-        if not _numeric_nested(value):
-            raise bad("a (nested) list of numbers such as [[59]]")
+        if not _numeric_nested(value) or _rows_differ(value):
+            raise bad("a (nested) list of numbers such as [[59]], every row as long as the others")
+
+
+def _rows_differ(value: Any) -> bool:
+    """[[1, 2], [3]] -> True: a nested list that is not a rectangular array."""
+    if not isinstance(value, list) or not value:
+        return False
+    shapes = {_nested_shape(v) for v in value}
+    return len(shapes) > 1 or None in shapes
+
+
+def _nested_shape(value: Any) -> tuple | None:
+    if not isinstance(value, list):
+        return ()
+    inner = {_nested_shape(v) for v in value}
+    return (len(value), *next(iter(inner))) if len(inner) == 1 and None not in inner else None
 
 
 def _numeric_nested(value: Any) -> bool:
@@ -293,6 +311,8 @@ def _compute_target(ex: Mapping[str, Any], ex_id: str, file: str) -> Computed:
     except ValueError as exc:
         raise ExerciseError(f"exercise {ex_id}: {exc}", file=file) from None
     except SolveError as exc:
+        if exc.field:  # the question itself is malformed (axes that do not match, sizes too large to search)
+            raise ExerciseError(f"exercise {ex_id}: {exc.message}", file=file, field="target") from None
         return Computed({"solutions": []}, f"impossible: {exc.message}")
     first = next(s for s in solutions if s.kernel is not None) if any(s.kernel for s in solutions) else solutions[0]
     expected = {"kernel": first.kernel, "stride": first.stride, "padding": first.padding, "filters": first.filters}
@@ -336,8 +356,19 @@ def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id:
     def err(msg: str) -> ExerciseError:
         return ExerciseError(f"exercise {ex_id}: {msg}", file=file)
 
+    def array(value: Any, what: str, shape: tuple | None = None) -> Any:
+        try:
+            a = np.asarray(value, dtype=np.float64)
+            return a if shape is None else a.reshape(shape)
+        except (ValueError, TypeError):
+            text = repr(value)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            shaped = f" of shape {list(shape)}" if shape is not None else ""
+            raise err(f"{what} must be a (nested) list of numbers{shaped}, every row as long as the others; "
+                      f"got {text}") from None
+
     in_shape = report.input_shape
-    x = np.asarray(values, dtype=np.float64)
+    x = array(values, "values")
     if x.shape != in_shape:
         if in_shape[-1] == 1 and x.shape == in_shape[:-1]:
             x = x[..., None]
@@ -353,7 +384,7 @@ def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id:
                 if "weights" not in given:
                     raise err(f"layer {name} needs weights: (HWIO for conv, inputs x units for dense) to compute "
                               "an output")
-                w = np.asarray(given["weights"], dtype=np.float64)
+                w = array(given["weights"], f"layer {name}: weights")
                 if w.shape != shape and w.size == int(np.prod(shape)) and shape[-2:] == (1, 1):
                     w = w.reshape(shape)  # one channel, one filter: the kernel alone
                 if w.shape != shape:
@@ -361,7 +392,7 @@ def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id:
                     raise err(f"layer {name}: weights have shape {list(w.shape)}, expected {list(shape)}{layout}")
                 entry[key] = w
             elif key == "bias":
-                b = np.asarray(given.get("biases", np.zeros(shape)), dtype=np.float64)
+                b = array(given.get("biases", np.zeros(shape)), f"layer {name}: biases")
                 if b.shape != shape and b.size == int(np.prod(shape)):
                     b = b.reshape(shape)
                 if b.shape != shape:
@@ -369,7 +400,7 @@ def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id:
                 entry[key] = b
             else:  # batchnorm
                 default = np.ones(shape) if key in ("gamma", "moving_variance") else np.zeros(shape)
-                entry[key] = np.asarray(given.get(key, default), dtype=np.float64).reshape(shape)
+                entry[key] = array(given.get(key, default), f"layer {name}: {key}", shape)
         params[name] = entry
     for row, given in zip(report.rows, weights):
         if "biases" in given and row.name in params and "bias" not in params[row.name]:

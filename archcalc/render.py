@@ -217,7 +217,7 @@ def report_table(report, console) -> None:
 def make_console(file=None, width: int | None = None):
     from rich.console import Console
 
-    return Console(file=file, width=width, highlight=False, soft_wrap=False)
+    return Console(file=file, width=width, highlight=False, soft_wrap=False, markup=False)  # names are not markup
 
 
 def render(report, fmt: str) -> str:
@@ -357,8 +357,11 @@ def spec_yaml(data) -> str:
     data = _plain(dict(data))
     head = {k: v for k, v in data.items() if k != "layers"}
     out = yaml.safe_dump(head, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None) if head else ""
+    layers = data.get("layers")
+    if not isinstance(layers, list):  # not a spec's layers: print it as it is (load_spec names the problem)
+        return out + yaml.safe_dump({"layers": layers}, sort_keys=False, allow_unicode=True)
     out += "layers:\n"
-    for layer in data.get("layers") or []:
+    for layer in layers:
         line = yaml.safe_dump(layer, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10**6)
         out += "  - " + line.strip() + "\n"
     return out

@@ -20,6 +20,9 @@ class SolveError(ArchcalcError):
     """No layer maps the input to the output, or the question is malformed."""
 
 
+MAX_CANDIDATES = 2_000_000  # (kernel, padding) pairs tried per axis: an unconstrained 1,414-pixel input, about 2 s
+
+
 @dataclass(frozen=True, slots=True)
 class Solution:
     kernel: int | None  # None: any kernel (SAME padding)
@@ -83,6 +86,13 @@ def solve(input_shape: tuple[int, ...], output_shape: tuple[int, ...], *, kernel
     spatial_in, c_in = input_shape[:-1], input_shape[-1]
     spatial_out, filters = output_shape[:-1], output_shape[-1]
     rank = len(spatial_in)
+    n_max = max(spatial_in)
+    tries = (1 if kernel else n_max) * (1 if padding not in (None, "same") else (kernel or n_max))
+    if max(tries, n_max if padding in (None, "same") and not stride else 0) > MAX_CANDIDATES:
+        what = f"input {_t(spatial_in)}" + (f" with kernel {kernel}" if kernel else "")
+        raise SolveError(f"{what} gives too many candidates to try ({tries:,} kernel and padding pairs per axis, "
+                         f"at most {MAX_CANDIDATES:,}); fix --kernel and --padding, or ask about smaller sizes",
+                         field="kernel" if kernel else "input")
     same = padding == "same"
     fixed_pad = None if padding in (None, "same") else int(padding)
     found: list[Solution] = []
@@ -184,12 +194,11 @@ def target_rf(target: int, kernel: int, stride: int = 2, max_downsamples: int | 
         if stride == 1 and m > 0:
             break
         depth = max(m, 1)
-        while True:
-            strides = (stride,) * m + (1,) * (depth - m)
-            size, jump = stack_rf(kernel, strides)
-            if size >= target:
-                break
-            depth += 1
+        size, jump = stack_rf(kernel, (stride,) * m + (1,) * (depth - m))
+        if size < target:  # each further stride-1 layer adds (kernel - 1) * jump: add just enough of them
+            more = -(-(target - size) // ((kernel - 1) * jump))
+            depth, size = depth + more, size + more * (kernel - 1) * jump
+        strides = (stride,) * m + (1,) * (depth - m)
         if not stacks or depth < stacks[-1].depth:
             stacks.append(Stack(kernel, strides, size, jump))
         if depth == m or depth == 1:  # every layer is already strided: more strides cannot make it shallower

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "linear")
 DEFAULT_ALPHA = {"leaky_relu": 0.1, "elu": 1.0}
 RESERVED_NAMES = frozenset({"input"})
+MAX_VALUE = 10**15  # no size, count or per-axis value of a real net comes near; keeps every product printable
 
 
 # --- field types -------------------------------------------------------------
@@ -31,15 +32,23 @@ def parse_shape(value: Any, what: str = "shape") -> tuple[int, ...]:
         try:
             value = [int(p) for p in parts]
         except ValueError:
-            raise ValueError(f"{what} must look like 227x227x3 or [227, 227, 3], got {value!r}") from None
+            raise ValueError(f"{what} must look like 227x227x3 or [227, 227, 3], got {_brief(value)}") from None
     if _is_int(value):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
-        raise ValueError(f"{what} must be a non-empty list of positive ints or a string like 227x227x3, got {value!r}")
+        raise ValueError(f"{what} must be a non-empty list of positive ints or a string like 227x227x3, "
+                         f"got {_brief(value)}")
     for v in value:
         if not _is_int(v) or v < 1:
             raise ValueError(f"{what} entries must be positive ints, got {v!r} in {list(value)!r}")
+        if v > MAX_VALUE:
+            raise ValueError(f"{what} entries must be at most 10**15, got {v}")
     return tuple(value)
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _ints_per_axis(name: str, minimum: int):
@@ -47,11 +56,15 @@ def _ints_per_axis(name: str, minimum: int):
         if _is_int(value):
             if value < minimum:
                 raise ValueError(f"{name} must be >= {minimum}, got {value}")
+            if value > MAX_VALUE:
+                raise ValueError(f"{name} must be at most 10**15, got {value}")
             return value
         if isinstance(value, (list, tuple)) and value and all(_is_int(v) for v in value):
             bad = [v for v in value if v < minimum]
             if bad:
                 raise ValueError(f"{name} must be >= {minimum} on every axis, got {list(value)}")
+            if any(v > MAX_VALUE for v in value):
+                raise ValueError(f"{name} must be at most 10**15 on every axis, got {list(value)}")
             return tuple(value)
         raise ValueError(f"{name} must be an int or one int per spatial axis (e.g. 3 or [3, 3]), got {value!r}")
 
@@ -72,6 +85,10 @@ def _check_padding(value: Any):
         if low in ("valid", "same"):
             return low
         raise ValueError(f"padding must be 'valid', 'same', an int, or per-axis values; got {value!r}")
+    flat = [x for v in (value if isinstance(value, (list, tuple)) else [value])
+            for x in (v if isinstance(v, (list, tuple)) else [v])]
+    if any(_is_int(x) and x > MAX_VALUE for x in flat):
+        raise ValueError(f"padding must be at most 10**15, got {value!r}")
     if _is_int(value):
         if value < 0:
             raise ValueError(f"padding must be >= 0, got {value}")
@@ -91,13 +108,25 @@ def _check_padding(value: Any):
 
 Padding = Annotated[Any, BeforeValidator(_check_padding)]  # 'same' | 'valid' | int | (int, ...) | ((before, after), ...)
 Rounding = Literal["strict", "floor", "ceil"]
-Count = Annotated[int, Strict(), Field(ge=1)]  # a bool or 3.0 is not a count
-NonNegative = Annotated[int, Strict(), Field(ge=0)]
+Count = Annotated[int, Strict(), Field(ge=1, le=MAX_VALUE)]  # a bool or 3.0 is not a count
+NonNegative = Annotated[int, Strict(), Field(ge=0, le=MAX_VALUE)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]  # nan and inf are never a layer's setting
 Activation = Literal["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "linear"]
 
 
 def _lower(v: Any) -> Any:
     return v.strip().lower() if isinstance(v, str) else v
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # free text may keep tabs and line breaks
+
+
+def _printable(v: Any, what: str, pattern: re.Pattern = _CONTROL) -> Any:
+    """Refuse control characters: printed in a table they would be terminal escape sequences."""
+    if isinstance(v, str) and pattern.search(v):
+        raise ValueError(f"{what} must not contain control characters, got {v!r}")
+    return v
 
 
 class Expect(BaseModel):
@@ -135,7 +164,7 @@ class LayerBase(BaseModel):
             return v
         if not isinstance(v, str) or not v.strip():
             raise ValueError(f"name must be a non-empty string, got {v!r}")
-        return v
+        return _printable(v, "name")
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -226,22 +255,22 @@ class Dropout(LayerBase):
 class LRN(LayerBase):
     type: Literal["lrn"]
     size: Count = 5
-    alpha: float = 1e-4
-    beta: float = 0.75
-    k: float = 2.0
+    alpha: Finite = 1e-4
+    beta: Finite = 0.75
+    k: Finite = 2.0
     alpha_over_n: bool = False  # PyTorch/Caffe divide alpha by size; the AlexNet paper does not
 
 
 class BatchNorm(LayerBase):
     type: Literal["batchnorm"]
-    eps: float = Field(default=1e-3, gt=0)
+    eps: float = Field(default=1e-3, gt=0, allow_inf_nan=False)
     momentum: float = Field(default=0.99, ge=0, le=1)
 
 
 class ActivationLayer(LayerBase):
     type: Literal["activation"]
     function: Activation
-    alpha: float | None = None
+    alpha: Finite | None = None
 
     @field_validator("function", mode="before")
     @classmethod
@@ -266,7 +295,7 @@ class Add(LayerBase):
 
 class Concat(LayerBase):
     type: Literal["concat"]
-    axis: Annotated[int, Strict()] = -1
+    axis: Annotated[int, Strict(), Field(ge=-MAX_VALUE, le=MAX_VALUE)] = -1
 
 
 LAYER_MODELS: tuple[type[LayerBase], ...] = (
@@ -289,7 +318,7 @@ class Network(BaseModel):
     name: str = "network"
     source: str | None = None
     description: str | None = None
-    year: Annotated[int, Strict()] | None = None
+    year: Annotated[int, Strict(), Field(ge=-MAX_VALUE, le=MAX_VALUE)] | None = None
     authors: str | None = None
     place: str | None = None
     top5_error: str | None = None
@@ -317,6 +346,11 @@ class Network(BaseModel):
     @classmethod
     def _text(cls, v: Any) -> Any:
         return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+    @field_validator("name", "authors", "place", "top5_error", "source", "description", mode="after")
+    @classmethod
+    def _printable_text(cls, v: Any, info: Any) -> Any:
+        return _printable(v, info.field_name, _CONTROL_TEXT if info.field_name in ("source", "description") else _CONTROL)
 
     @field_validator("rounding", mode="before")
     @classmethod

@@ -61,7 +61,11 @@ def load_params(path: str | os.PathLike, network: Network | None = None) -> dict
     """Read a .npz written by ``save_params``; with a network, check every array against the spec."""
     file = str(path)
     try:
-        with np.load(file, allow_pickle=False) as data:
+        data = np.load(file, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise LoadError("holds a single array (.npy); weights are a .npz archive such as `archcalc init` writes",
+                            file=file)
+        with data:
             flat = {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise LoadError(f"weights file not found: {file}", file=None) from None
@@ -78,16 +82,22 @@ def load_params(path: str | os.PathLike, network: Network | None = None) -> dict
 def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
     """np.save to ``path`` atomically (no .npy suffix is added)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    if not path.name or path.is_dir():
+        raise LoadError(f"cannot write {path}: name a file to write, such as out.npy")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    except FileNotFoundError:
+        raise LoadError(f"cannot write {path}: its directory does not exist") from None
+    except OSError as exc:
+        raise LoadError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             np.save(fh, array, allow_pickle=False)
         os.replace(tmp, path)
-    except FileNotFoundError:
-        os.unlink(tmp) if os.path.exists(tmp) else None
-        raise LoadError(f"cannot write {path}: its directory does not exist") from None
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise LoadError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
     return path
