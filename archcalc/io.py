@@ -297,19 +297,57 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any], *, set_vars: Mappin
 
 
 def validate(data: Mapping[str, Any]):
-    """Run pydantic on plain data; turn its errors into SpecError naming layer and field."""
+    """Run pydantic on plain data; turn its errors into SpecError naming layer and field.
+
+    The net-level fields go through NetworkHeader and each layer through its own model (dispatched on `type`),
+    so only the schemas of the layer kinds a spec uses are ever built; the errors are the same as one
+    discriminated-union validation would give.
+    """
     import gc
 
     from pydantic import ValidationError
 
-    from .spec import Network
+    from .spec import MODEL_BY_TYPE, Network, NetworkHeader, assign_names
 
     enabled = gc.isenabled()
     gc.disable()  # thousands of small frozen models: the cyclic collector only costs time here
     try:
-        return Network.model_validate(data)
-    except ValidationError as exc:
-        raise _translate(exc, data) from None
+        errors: list[dict] = []
+        header = None
+        try:
+            header = NetworkHeader.model_validate(data)
+        except ValidationError as exc:
+            errors += exc.errors(include_url=False)
+        layers = data.get("layers") if isinstance(data, Mapping) else None
+        models = []
+        if isinstance(data, Mapping) and "layers" not in data:
+            errors.append({"loc": ("layers",), "type": "missing", "msg": "Field required", "input": None})
+        elif layers is not None and not isinstance(layers, list):
+            errors.append({"loc": ("layers",), "type": "value_error", "input": layers,
+                           "msg": f"Value error, layers must be a list of layer mappings, got {_short(layers)}"})
+        elif isinstance(layers, list) and not layers:
+            errors.append({"loc": ("layers",), "type": "value_error", "input": layers,
+                           "msg": "Value error, a net needs at least one layer"})
+        elif isinstance(layers, list):
+            for i, item in enumerate(assign_names(layers)):
+                kind = item.get("type") if isinstance(item, dict) else None
+                if not isinstance(item, dict):
+                    errors.append({"loc": ("layers", i), "type": "model_type", "msg": "", "input": item})
+                elif "type" not in item:
+                    errors.append({"loc": ("layers", i), "type": "union_tag_not_found", "msg": "", "input": item})
+                elif not isinstance(kind, str) or kind not in MODEL_BY_TYPE:
+                    errors.append({"loc": ("layers", i), "type": "union_tag_invalid", "msg": "", "input": item,
+                                   "ctx": {"tag": kind}})
+                else:
+                    try:
+                        models.append(MODEL_BY_TYPE[kind].model_validate(item))
+                    except ValidationError as exc:
+                        for err in exc.errors(include_url=False):
+                            errors.append({**err, "loc": ("layers", i, kind, *err["loc"])})
+        if errors:
+            raise _translate(errors, data)
+        fields = {name: getattr(header, name) for name in NetworkHeader.model_fields if name != "layers"}
+        return Network.model_construct(**fields, layers=tuple(models))
     finally:
         if enabled:
             gc.enable()
@@ -324,7 +362,7 @@ def _layer_names(data: Mapping[str, Any]) -> list:
     return [l.get("name") if isinstance(l, dict) else None for l in assign_names(layers)]
 
 
-def _translate(exc, data: Mapping[str, Any]) -> SpecError:
+def _translate(errors: list[dict], data: Mapping[str, Any]) -> SpecError:
     import difflib
 
     from .spec import LAYER_TYPES, MODEL_BY_TYPE, Network
@@ -332,7 +370,7 @@ def _translate(exc, data: Mapping[str, Any]) -> SpecError:
     names = _layer_names(data)
     problems: list[SpecError] = []
     seen: set = set()
-    for err in exc.errors(include_url=False):
+    for err in errors:
         loc = list(err["loc"])
         kind = err["type"]
         layer_index = layer_name = None

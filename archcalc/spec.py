@@ -310,8 +310,8 @@ Layer = Annotated[Union[tuple(LAYER_MODELS)], Field(discriminator="type")]  # ty
 
 # --- the network ---------------------------------------------------------------
 
-class Network(BaseModel):
-    """A validated net: input shape (no batch axis, channels last) and its layers with names and inputs resolved."""
+class _NetFields(BaseModel):
+    """The net-level fields and their checks, shared by Network and NetworkHeader."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -324,8 +324,6 @@ class Network(BaseModel):
     top5_error: str | None = None
     input_shape: tuple[int, ...] = Field(alias="input")
     rounding: Rounding = "strict"
-    layers: tuple[Layer, ...]  # type: ignore[valid-type]
-    _file: str | None = PrivateAttr(default=None)
 
     @field_validator("input_shape", mode="before")
     @classmethod
@@ -334,13 +332,6 @@ class Network(BaseModel):
         if len(shape) > 4:
             raise ValueError(f"input has at most 3 spatial axes and a channel axis ([D, H, W, C]), got {list(shape)}")
         return shape
-
-    @field_validator("layers", mode="after")
-    @classmethod
-    def _not_empty(cls, v: tuple) -> tuple:
-        if not v:
-            raise ValueError("a net needs at least one layer")
-        return v
 
     @field_validator("place", "top5_error", mode="before")
     @classmethod
@@ -356,6 +347,33 @@ class Network(BaseModel):
     @classmethod
     def _rounding(cls, v: Any) -> Any:
         return _lower(v)
+
+
+
+class NetworkHeader(_NetFields):
+    """Everything but the layers: io.validate checks these here and each layer with its own model, so a spec only
+    pays (in start-up time) for building the schemas of the layer kinds it uses."""
+
+    layers: Any = None
+
+
+class Network(_NetFields):
+    """A validated net: input shape (no batch axis, channels last) and its layers with names and inputs resolved.
+
+    `archcalc.load_spec` builds it (io.validate); `Network.model_validate(data)` works too and checks the same.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+
+    layers: tuple[Layer, ...]  # type: ignore[valid-type]
+    _file: str | None = PrivateAttr(default=None)
+
+    @field_validator("layers", mode="after")
+    @classmethod
+    def _not_empty(cls, v: tuple) -> tuple:
+        if not v:
+            raise ValueError("a net needs at least one layer")
+        return v
 
     @model_validator(mode="before")
     @classmethod
