@@ -25,6 +25,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import best_of, matmul_rate, optional_torch  # noqa: E402
 
 import archcalc  # noqa: E402
 from archcalc.engine.forward import forward  # noqa: E402
@@ -55,25 +58,6 @@ def load(name: str):
     raise SystemExit(f"no spec {path}")
 
 
-def best_of(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def matmul_rate(repeat: int) -> float:
-    """GFLOP/s of numpy's float32 matrix product, 4096^3."""
-    rng = np.random.default_rng(1)
-    a = rng.standard_normal((4096, 4096), dtype=np.float32)
-    b = rng.standard_normal((4096, 4096), dtype=np.float32)
-    out = np.empty_like(a)
-    return 2 * 4096**3 / best_of(lambda: np.matmul(a, b, out=out), repeat) / 1e9
-
-
 def params_for(net, seed: int = 0):
     params = archcalc.init_params(net, seed)
     rng = np.random.default_rng(seed + 1)
@@ -91,11 +75,7 @@ def main(argv=None) -> int:
     ap.add_argument("--nets", default="alexnet,vgg16")
     args = ap.parse_args(argv)
 
-    try:
-        import torch
-    except ImportError:
-        torch = None
-        print("PyTorch is not installed: timing the engine only (pip install torch to compare).")
+    torch = optional_torch()
 
     peak = matmul_rate(args.repeat)
     print(f"numpy {np.__version__}, float32 matmul 4096^3: {peak:.0f} GFLOP/s; load average "

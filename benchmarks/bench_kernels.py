@@ -21,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import best_of, matmul_rate, optional_torch  # noqa: E402
 
 from archcalc.engine import kernels as K  # noqa: E402
 
@@ -37,17 +40,6 @@ for _filters, _reps in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]:
 VGG16 += [("fc", 4096), ("fc", 4096), ("fc", 1000)]
 NETS = {"alexnet": (ALEXNET, 227), "vgg16": (VGG16, 224)}
 LRN = dict(size=5, k=2.0, alpha=1e-4, beta=0.75)
-
-
-def best_of(fn, repeat: int) -> float:
-    """Seconds of the fastest of ``repeat`` timed calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def init_params(layers, channels: int, size: int, seed: int = 0):
@@ -154,15 +146,6 @@ def _permute_cls():
 Permute = _permute_cls()
 
 
-def matmul_rate(repeat: int) -> float:
-    """GFLOP/s of numpy's float32 matrix product on a large square problem."""
-    a = np.random.default_rng(1).standard_normal((4096, 4096), dtype=np.float32)
-    b = np.random.default_rng(2).standard_normal((4096, 4096), dtype=np.float32)
-    out = np.empty_like(a)
-    t = best_of(lambda: np.matmul(a, b, out=out), repeat)
-    return 2 * 4096**3 / t / 1e9
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=8)
@@ -170,11 +153,7 @@ def main(argv=None) -> int:
     ap.add_argument("--nets", default="alexnet,vgg16")
     args = ap.parse_args(argv)
 
-    try:
-        import torch
-    except ImportError:
-        torch = None
-        print("PyTorch is not installed: timing the engine only (pip install torch to compare).")
+    torch = optional_torch()
 
     peak = matmul_rate(args.repeat)
     print(f"numpy {np.__version__}, float32 matmul 4096^3: {peak:.0f} GFLOP/s")
