@@ -113,7 +113,7 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
         return
     report = analyze(load_spec(spec, set_vars=parse_set(set_vars)))
     if depth is not None:
-        from .collapse import collapse
+        from .analysis.collapse import collapse
 
         report = collapse(report, depth)
     if convention or batch or training:
@@ -134,7 +134,7 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
 def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None, batch: int | None) -> None:
     """One row per net: year, depth, params, MACs, memory, receptive field, place and top-5 error."""
     from . import render
-    from .compare import compare as compare_nets
+    from .learn.compare import compare as compare_nets
 
     rows = compare_nets(specs, sort=sort, convention=convention, batch=batch or 1)
     if fmt == "table":
@@ -193,7 +193,7 @@ def calc(kind, input_shape, kernel, stride, padding, filters, units, dilation, g
     """
     import json
 
-    from .calc import calc as calc_layer
+    from .learn.calc import calc as calc_layer
 
     w = calc_layer(kind, input_shape, kernel=kernel, stride=stride, padding=padding, filters=filters, units=units,
                    dilation=dilation, groups=groups, bias=not no_bias, mode=mode, rounding=rounding)
@@ -210,7 +210,7 @@ def explain(spec: str, layer: str | None, set_vars: tuple[str, ...], fmt: str) -
     import json
 
     from .analysis import analyze
-    from .explain import explain as explain_report
+    from .learn.explain import explain as explain_report
     from .io import load_spec
 
     workings = explain_report(analyze(load_spec(spec, set_vars=parse_set(set_vars))), layer)
@@ -231,7 +231,7 @@ def check(exercises: str, key: bool, fmt: str) -> None:
     """
     import json
 
-    from .exercises import answer_text, grade
+    from .learn.exercises import answer_text, grade
 
     outcome = grade(exercises, key_only=key)
     if fmt == "json":
@@ -270,7 +270,7 @@ def solve(input_shape, output_shape, kernel, stride, padding, target_rf, limit, 
     """
     import json
 
-    from .solve import SolveError, solve as solve_shapes, target_rf as solve_rf
+    from .learn.solve import SolveError, solve as solve_shapes, target_rf as solve_rf
     from .spec import parse_shape
 
     if target_rf is not None:
@@ -320,7 +320,7 @@ def solve(input_shape, output_shape, kernel, stride, padding, target_rf, limit, 
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def sweep(spec, vary, set_vars, convention, batch, training, fmt) -> None:
     """One row per combination of variable values: params, MACs, memory (e.g. --vary k=128,192,256,384)."""
-    from .sweep import parse_vary, render_sweep, sweep as run_sweep
+    from .learn.sweep import parse_vary, render_sweep, sweep as run_sweep
 
     rows = run_sweep(spec, parse_vary(vary), set_vars=parse_set(set_vars), convention=convention,
                      batch=batch or 1, training=training)

@@ -268,7 +268,7 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any], *, set_vars: Mappin
     Raises `SpecError` (one family, printed as one line per problem) for anything wrong.
     """
     from .expand import expand_spec
-    from .graph import check_graph
+    from .analysis.graph import check_graph
 
     file = None
     if isinstance(source, Mapping):

@@ -4,6 +4,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import archcalc
 from archcalc.engine import kernels as K
 from archcalc.engine import reference as R
 
@@ -144,4 +145,6 @@ def test_dense_matches_reference(batch, inputs, units, data):
     x = arrays(data.draw, (batch, 2, inputs))
     w = arrays(data.draw, (2 * inputs, units))
     b = arrays(data.draw, (units,))
-    np.testing.assert_allclose(K.dense(x, w, b), R.dense(x, w, b), rtol=1e-12, atol=1e-12)
+    net = archcalc.load_spec({"input": [2, inputs], "layers": [{"type": "dense", "units": units, "name": "d"}]})
+    y = archcalc.forward(net, x, {"d": {"weight": w, "bias": b}}, dtype="float64")
+    np.testing.assert_allclose(y, R.dense(x, w, b), rtol=1e-12, atol=1e-12)

@@ -5,9 +5,9 @@ from hypothesis import given, settings, strategies as st
 
 import archcalc
 from archcalc import arith
-from archcalc.calc import calc
-from archcalc.explain import explain
-from archcalc.solve import solve
+from archcalc.learn.calc import calc
+from archcalc.learn.explain import explain
+from archcalc.learn.solve import solve
 from archcalc.strategies import conv_layers, pool_layers, specs
 
 FAST = settings(max_examples=60, deadline=None)
@@ -100,6 +100,7 @@ def test_strategies_without_hypothesis_say_so(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "hypothesis", None)
     monkeypatch.delitem(sys.modules, "archcalc.strategies", raising=False)
+    monkeypatch.delitem(sys.modules, "archcalc.testing.strategies", raising=False)
     with pytest.raises(ImportError, match="archcalc.strategies needs hypothesis: pip install hypothesis"):
         importlib.import_module("archcalc.strategies")
     monkeypatch.undo()

@@ -7,8 +7,8 @@ module checks that promise and reports the first place it is broken.
 
 from __future__ import annotations
 
-from .errors import SpecError
-from .spec import RESERVED_NAMES, Network
+from ..errors import SpecError
+from ..spec import RESERVED_NAMES, Network
 
 
 def check_graph(net: Network) -> dict[str, int]:

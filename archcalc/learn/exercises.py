@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ArchcalcError, ShapeError
+from ..errors import ArchcalcError, ShapeError
 
 NET_KEYS = ("shape", "params", "macs", "fits", "receptive_field", "output")
 TARGET_KEYS = ("kernel", "stride", "padding", "filters")
@@ -79,7 +79,7 @@ class Outcome:
 
 def load_exercises(path: str | Path) -> tuple[str, list[dict[str, Any]], Path]:
     """Read and check the file's structure; returns (title, exercises, base directory)."""
-    from .io import read_data
+    from ..io import read_data
 
     data = read_data(path)
     file = str(path)
@@ -165,7 +165,7 @@ def _check_kind(ex_id: str, key: str, value: Any, file: str) -> None:
                              field=f"answer.{key}")
 
     if key == "shape":
-        from .spec import parse_shape
+        from ..spec import parse_shape
         try:
             parse_shape(value, "shape")
         except ValueError:
@@ -222,9 +222,9 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
     ex_id = str(ex["id"])
     if "target" in ex:
         return _compute_target(ex, ex_id, file)
-    from .analysis import analyze
+    from ..analysis import analyze
     from .explain import explain
-    from .io import load_spec
+    from ..io import load_spec
 
     weights: list[dict[str, Any]] = []
     try:
@@ -289,9 +289,9 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
 
 def _not_fitting_working(net, exc: ShapeError) -> str:
     """The calc-style working (what frameworks would give, what would fit) for layers that do not fit."""
-    from .analysis import analyze
+    from ..analysis import analyze
     from .explain import working
-    from .spec import Network
+    from ..spec import Network
 
     try:
         floored = Network.model_validate({**net.to_data(), "rounding": "floor"})
@@ -302,7 +302,7 @@ def _not_fitting_working(net, exc: ShapeError) -> str:
 
 def _compute_target(ex: Mapping[str, Any], ex_id: str, file: str) -> Computed:
     from .solve import SolveError, solve
-    from .spec import parse_shape
+    from ..spec import parse_shape
 
     try:
         src = parse_shape(ex["input"], "input")
@@ -325,9 +325,9 @@ def _compute_target(ex: Mapping[str, Any], ex_id: str, file: str) -> Computed:
 
 def _target_ok(ex: Mapping[str, Any], answer: Mapping[str, Any]) -> bool:
     """A target answer is right when its layer maps the input exactly to the target shape."""
-    from .analysis import analyze
-    from .io import load_spec
-    from .spec import parse_shape
+    from ..analysis import analyze
+    from ..io import load_spec
+    from ..spec import parse_shape
 
     if "kernel" not in answer:
         return False
@@ -351,7 +351,7 @@ def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id:
     """
     import numpy as np
 
-    from .engine.forward import forward, param_shapes
+    from ..engine.forward import forward, param_shapes
 
     def err(msg: str) -> ExerciseError:
         return ExerciseError(f"exercise {ex_id}: {msg}", file=file)
@@ -435,7 +435,7 @@ def _same(key: str, given: Any, expected: Any, ex: Mapping[str, Any]) -> bool:
     if expected is None:
         return False
     if key == "shape":
-        from .spec import parse_shape
+        from ..spec import parse_shape
         return list(parse_shape(given)) == list(expected)
     if key == "receptive_field":
         return (list(given) if isinstance(given, list) else [given] * len(expected)) == list(expected)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .analysis import ExpectResult, LayerRow, Report
+from .records import ExpectResult, LayerRow, Report
 
 
 def group_name(name: str, depth: int) -> str:

@@ -1,4 +1,4 @@
-"""One-layer calculator: `archcalc calc conv|pool|dense` with the working shown.
+"""One-layer calculator: `archcalc calc conv|maxpool|avgpool|pool|dense` with the working shown.
 
 The layer is built as a one-layer `Network` and analysed by analysis.py, so the
 numbers are exactly those of `show`; explain.py writes the working.  When the
@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .errors import ArchcalcError, SpecError
+from ..errors import ArchcalcError, SpecError
+from ..layers import REGISTRY
 from .explain import Working, working
 
-KINDS = ("conv", "pool", "dense")
+#: what `archcalc calc KIND` offers: every layer kind with a calc entry, and `pool` (maxpool or avgpool by --mode)
+KINDS: tuple[str, ...] = tuple(tag for tag, kind in REGISTRY.items() if kind.calc is not None) + ("pool",)
 
 
 def parse_per_axis(text: Any, what: str) -> int | list[int]:
@@ -32,7 +34,7 @@ def parse_per_axis(text: Any, what: str) -> int | list[int]:
     return values[0] if len(values) == 1 else values
 
 
-def parse_padding(text: Any) -> Any:
+def parse_padding(text: Any, rank: int) -> Any:
     """'same' / 'valid' / '1' / '1x2' (per axis) / '0+1' (before+after, every axis)."""
     if text is None:
         return 0
@@ -46,48 +48,35 @@ def parse_padding(text: Any) -> Any:
             pair = []
         if len(pair) != 2:
             raise SpecError(f"padding before+after must look like 0+1, got {text!r}", field="padding")
-        return pair  # expanded per axis once the rank is known
+        return [pair] * rank
     return parse_per_axis(raw, "padding")
 
 
 def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: Any = None, filters: int | None = None,
                units: int | None = None, dilation: Any = None, groups: int = 1, bias: bool = True,
                mode: str = "max", rounding: str | None = None, rank: int = 2) -> dict[str, Any]:
-    """The spec mapping of one layer from calc's options."""
+    """The spec mapping of one layer from calc's options (each kind's module builds its own, `Kind.calc`)."""
     if kind not in KINDS:
         raise SpecError(f"calc knows {', '.join(KINDS)}, not {kind!r}")
-    if kind == "dense":
-        if units is None:
-            raise SpecError("dense needs --units (the number of outputs)", field="units")
-        return {"type": "dense", "units": units, "bias": bias}
-    if kernel is None:
-        raise SpecError(f"{kind} needs --kernel", field="kernel")
-    pad = parse_padding(padding)
-    if isinstance(pad, list) and len(pad) == 2 and isinstance(padding, str) and "+" in padding:
-        pad = [pad] * rank
-    layer: dict[str, Any] = {"kernel": parse_per_axis(kernel, "kernel"), "padding": pad}
-    if stride is not None:
-        layer["stride"] = parse_per_axis(stride, "stride")
-    if rounding:
-        layer["rounding"] = rounding
-    if kind == "conv":
-        if filters is None:
-            raise SpecError("conv needs --filters (the number of filters, i.e. output channels)", field="filters")
-        layer.update(type="conv", filters=filters, groups=groups, bias=bias)
-        if dilation is not None:
-            layer["dilation"] = parse_per_axis(dilation, "dilation")
-    else:
+    if kind == "pool":
         if mode not in ("max", "avg"):
             raise SpecError(f"pool mode is max or avg, not {mode!r}", field="mode")
-        layer["type"] = f"{mode}pool"
-    return layer
+        kind = f"{mode}pool"
+    options = {"kind": kind, "filters": filters, "units": units, "groups": groups, "bias": bias,
+               "rounding": rounding or None, "padding": parse_padding(padding, rank),
+               "kernel": None if kernel is None else parse_per_axis(kernel, "kernel"),
+               "stride": None if stride is None else parse_per_axis(stride, "stride"),
+               "dilation": None if dilation is None else parse_per_axis(dilation, "dilation")}
+    build = REGISTRY[kind].calc
+    assert build is not None
+    return build(options)
 
 
 def calc(kind: str, input_shape: Any, **options: Any) -> Working:
     """Analyse one layer on `input_shape` and return its working (see explain.working)."""
-    from .analysis import analyze
-    from .io import load_spec
-    from .spec import parse_shape
+    from ..analysis import analyze
+    from ..io import load_spec
+    from ..spec import parse_shape
 
     try:
         shape = parse_shape(input_shape, "input")
@@ -97,12 +86,11 @@ def calc(kind: str, input_shape: Any, **options: Any) -> Working:
     layer = layer_spec(kind, rank=len(shape) - 1, **{k: v for k, v in options.items() if k != "rounding"},
                        rounding=rounding or None)
     strict = rounding in (None, "strict")
-    if strict and layer["type"] != "dense":
+    if strict and "kernel" in layer:
         layer = {**layer, "rounding": "floor"}  # analyse as frameworks do; the working says it does not fit
     net = load_spec({"name": "calc", "input": list(shape), "layers": [{"name": kind, **layer}]})
     try:
         report = analyze(net)
-    except ArchcalcError as exc:
-        exc.layer_index = None
-        raise
+    except ArchcalcError as exc:  # one layer: name the field, not the layer
+        raise type(exc)(exc.message, file=exc.file, field=exc.field, hint=exc.hint) from None
     return working(report.rows[0], strict=strict)

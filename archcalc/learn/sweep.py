@@ -11,9 +11,9 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .conventions import Costing, costing
-from .expand import parse_value
-from .errors import ArchcalcError
+from ..conventions import Costing, costing
+from ..expand import parse_value
+from ..errors import ArchcalcError
 
 MAX_COMBINATIONS = 10_000
 
@@ -51,8 +51,8 @@ def parse_vary(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
 def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Mapping[str, Any] | None = None,
           convention: str | None = None, batch: int = 1, training: str | None = None) -> list[SweepRow]:
     """Analyse `spec` once per combination of the varied values."""
-    from .analysis import analyze
-    from .io import load_spec
+    from ..analysis import analyze
+    from ..io import load_spec
 
     if not vary:
         raise ArchcalcError("give at least one --vary NAME=V1,V2,...", field="vary")
@@ -95,7 +95,7 @@ def render_sweep(rows: Sequence[SweepRow], fmt: str):
         for r in rows:
             w.writerow(["x".join(map(str, v)) if isinstance(v, list) else v for v in r.to_dict().values()])
         return buf.getvalue()
-    from .render import grouped, human_bytes
+    from ..render import grouped, human_bytes
 
     memory = "Memory" + (f" (training, {first.training})" if first.training else "")
     columns = [(n, "right") for n in names] + [("Params", "right"), (label, "right"), ("Activations", "right"),

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import arith
-from .errors import ArchcalcError
+from .. import arith
+from ..errors import ArchcalcError
 
 
 class SolveError(ArchcalcError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from .analysis import WEIGHTED_TYPES, Report
+from ..analysis import WEIGHTED_TYPES, Report
 
 SORT_KEYS = ("params", "macs", "year")
 
@@ -82,7 +82,7 @@ def final_receptive_field(report: Report) -> tuple[str | None, tuple[int, ...] |
 def summarize(report: Report, convention: str | None = None, batch: int = 1) -> NetSummary:
     """One row; `convention` (fvcore, torchinfo, flops) and `batch` scale the compute column and the
     input + activation memory (parameters are stored once)."""
-    from .conventions import get
+    from ..conventions import get
 
     net, t = report.network, report.totals
     conv = get(convention)
@@ -114,9 +114,9 @@ def sort_summaries(rows: Sequence[NetSummary], key: str | None) -> list[NetSumma
 def compare(sources: Iterable[Any], sort: str | None = "year", convention: str | None = None,
             batch: int = 1) -> list[NetSummary]:
     """Spec paths (or mappings, or Networks) -> one NetSummary per net, sorted."""
-    from .analysis import analyze
-    from .io import load_spec
-    from .spec import Network
+    from ..analysis import analyze
+    from ..io import load_spec
+    from ..spec import Network
 
     rows = []
     for source in sources:
