@@ -97,6 +97,8 @@ def lrn(x, size=5, k=2.0, alpha=1e-4, beta=0.75, alpha_over_n=False):
 def batchnorm(x, gamma, beta, moving_mean, moving_variance, eps=1e-3):
     """gamma * (x - mean) / sqrt(var + eps) + beta, channel by channel."""
     x = np.asarray(x, dtype=np.float64)
+    gamma, beta, moving_mean, moving_variance = (None if a is None else np.asarray(a, dtype=np.float64)
+                                                 for a in (gamma, beta, moving_mean, moving_variance))
     y = np.zeros_like(x)
     for c in range(x.shape[-1]):
         g = 1.0 if gamma is None else gamma[c]
