@@ -378,6 +378,7 @@ def _translate(errors: list[dict], data: Mapping[str, Any]) -> SpecError:
         if loc[:1] == ["layers"] and len(loc) >= 2 and isinstance(loc[1], int):
             layer_index = loc[1]
             layer_name = names[layer_index] if layer_index < len(names) else None
+            layer_name = layer_name if isinstance(layer_name, str) else None  # a bad name is the error itself
             loc = loc[2:]
             if loc and loc[0] in MODEL_BY_TYPE:
                 model_fields = set(MODEL_BY_TYPE[loc[0]].model_fields)
