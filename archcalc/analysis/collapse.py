@@ -39,8 +39,8 @@ def _merge(run: list[LayerRow], depth: int) -> LayerRow:
     first, last = run[0], run[-1]
     name = group_name(first.name, depth)
     if len(run) == 1 and name == first.name:
-        outer = tuple(group_name(ref, depth) for ref in first.inputs)
-        return first if outer == first.inputs else replace(first, inputs=outer)
+        renamed = tuple(group_name(ref, depth) for ref in first.inputs)
+        return first if renamed == first.inputs else replace(first, inputs=renamed)
     members = {r.name for r in run}
     inputs: list[str] = []
     shapes: list[tuple[int, ...]] = []

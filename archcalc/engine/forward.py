@@ -29,7 +29,7 @@ from ..layers.fields import DEFAULT_ALPHA
 from ..spec import Network
 from . import kernels as K
 
-DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+DTYPES: dict[str, np.dtype[Any]] = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 
 class EngineShapeError(ShapeError):
@@ -86,7 +86,7 @@ def check_params(network: Network, params: Mapping[str, Mapping[str, Any]], repo
     """Every layer's arrays present, none unknown, each of the spec's shape; else ParamsError naming layer and key."""
     expected = param_shapes(network, report)
     index = {layer.name: i for i, layer in enumerate(network.layers)}
-    for name, entry in params.items():
+    for name in params:
         if name not in expected:
             known = ", ".join(expected) or "none"
             what = "has no parameters" if name in index else "is not a layer of the spec"

@@ -213,8 +213,8 @@ def _concat_twin(row, xs, p):
 
 
 def _add_twin(row, xs, p):
-    y = np.zeros(np.asarray(xs[0]).shape)
-    for index in itertools.product(*(range(n) for n in y.shape)):
+    y: np.ndarray = np.zeros(np.asarray(xs[0]).shape)
+    for index in itertools.product(*(range(size) for size in y.shape)):
         y[index] = sum(float(x[index]) for x in xs)
     return y
 

@@ -172,7 +172,7 @@ def build(network: Network, params: Mapping[str, Mapping[str, np.ndarray]], chan
         for ref in layer.inputs:
             last_use[ref] = i
 
-    class Twin(torch.nn.Module):  # type: ignore[misc,name-defined]
+    class Twin(torch.nn.Module):
         def forward(self, x: Any) -> Any:
             values = {"input": x.contiguous(memory_format=fmt) if x.ndim == 4 else x}
             for row in rows:

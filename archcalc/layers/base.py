@@ -43,10 +43,11 @@ class LayerBase(BaseModel):
     per_axis_fields: ClassVar[tuple[tuple[str, bool], ...]] = ()  # (field, holds pairs), filled per subclass
 
     type: str
-    name: Name = Field(None, description="unique layer name (default: type + running count, e.g. conv1); "
-                                          "block layers get 'block/name'")  # type: ignore[assignment]
-    inputs: tuple[str, ...] = Field(None, description="the layer(s) it reads: a name, a list of names, or "
-                                                        "'input' (default: the layer above)")  # type: ignore[assignment]
+    # name and inputs are typed as a layer inside a Network holds them: the load pipeline fills in the defaults
+    name: Name = Field(None, description="unique layer name (default: type + running count, e.g. conv1); "  # type: ignore[assignment]
+                                          "block layers get 'block/name'")
+    inputs: tuple[str, ...] = Field(None, description="the layer(s) it reads: a name, a list of names, or "  # type: ignore[arg-type]
+                                                        "'input' (default: the layer above)")
     expect: Expect | None = Field(None, description="expected output shape (shorthand: the shape alone), params "
                                                      "or MACs; show checks them")
 
@@ -106,20 +107,30 @@ class Out:
 class Row(Protocol):
     """What explain and weight shapes read of an analysed layer (archcalc.analysis.LayerRow)."""
 
-    name: str
-    type: str
-    inputs: tuple[str, ...]
-    input_shapes: tuple[tuple[int, ...], ...]
-    output_shape: tuple[int, ...]
-    params: int
-    trainable_params: int
-    macs: int
-    axes: tuple[AxisCalc, ...]
-    receptive_field: ReceptiveField | None
-    layer: Any
-
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def inputs(self) -> tuple[str, ...]: ...
+    @property
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]: ...
+    @property
+    def output_shape(self) -> tuple[int, ...]: ...
+    @property
+    def params(self) -> int: ...
+    @property
+    def trainable_params(self) -> int: ...
     @property
     def non_trainable_params(self) -> int: ...
+    @property
+    def macs(self) -> int: ...
+    @property
+    def axes(self) -> tuple[AxisCalc, ...]: ...
+    @property
+    def receptive_field(self) -> ReceptiveField | None: ...
+    @property
+    def layer(self) -> Any: ...
 
 
 Shapes = Sequence[tuple[int, ...]]

@@ -24,8 +24,8 @@ class Conv(Windowed):
 
     type: Literal["conv"] = Field(description="convolution")
     filters: Count = Field(description="number of filters (output channels)")
-    stride: Stride = Field(1, description="step between windows: an int or one int per spatial axis")  # type: ignore[assignment]
-    dilation: Dilation = Field(1, description="spacing of the kernel taps (1: none): an int or one per axis")  # type: ignore[assignment]
+    stride: Stride = Field(1, description="step between windows: an int or one int per spatial axis")  # type: ignore[arg-type]
+    dilation: Dilation = Field(1, description="spacing of the kernel taps (1: none): an int or one per axis")  # type: ignore[arg-type]
     groups: Count = Field(1, description="split input channels and filters into this many groups")
     bias: Union[bool, Literal["per_position"]] = Field(True, description="a bias per filter (true), none "
                                                                          "(false), or one per output position "
@@ -114,7 +114,7 @@ def weights(row: Row) -> dict[str, tuple[int, ...]]:
     """weight (*kernel, C_in / groups, filters) (HWIO, Keras's layout); bias (filters,) or the output's shape."""
     layer = row.layer
     c_in = row.input_shapes[0][-1]
-    shapes = {"weight": (*layer.kernel, c_in // layer.groups, layer.filters)}
+    shapes: dict[str, tuple[int, ...]] = {"weight": (*layer.kernel, c_in // layer.groups, layer.filters)}
     if layer.bias == "per_position":
         shapes["bias"] = row.output_shape
     elif layer.bias:

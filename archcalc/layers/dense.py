@@ -56,7 +56,7 @@ def explain(row: Row, w: Working, strict: bool) -> None:
 def weights(row: Row) -> dict[str, tuple[int, ...]]:
     """weight (inputs, units) (Keras's layout), bias (units,)."""
     units = row.layer.units
-    shapes = {"weight": (prod(row.input_shapes[0]), units)}
+    shapes: dict[str, tuple[int, ...]] = {"weight": (prod(row.input_shapes[0]), units)}
     if row.layer.bias:
         shapes["bias"] = (units,)
     return shapes

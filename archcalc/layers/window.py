@@ -15,7 +15,8 @@ from .working import Working, receptive_field_line, setting_text, window_lines
 
 class Windowed(LayerBase):
     kernel: Kernel = Field(description="window size: an int (every spatial axis) or one int per axis")
-    padding: Padding = Field(0, description="zero padding: an int, one per axis, [before, after] per axis, "  # type: ignore[assignment]
+    # per-axis defaults are written as ints; Network expands them to tuples (layers.fields)
+    padding: Padding = Field(0, description="zero padding: an int, one per axis, [before, after] per axis, "  # type: ignore[arg-type]
                                             "'valid' or 'same'")
     rounding: Rounding | None = Field(None, description="when the windows do not tile the padded input: strict "
                                                          "(an error), floor (PyTorch/Keras) or ceil (ceil_mode); "
@@ -37,7 +38,7 @@ def slide(layer: Any, shape: tuple[int, ...], stride: tuple[int, ...], dilation:
 
 
 class Pool(Windowed):
-    stride: Kernel | None = Field(None, description="step between windows: an int or one per axis; "  # type: ignore[assignment]
+    stride: Kernel = Field(None, description="step between windows: an int or one per axis; "  # type: ignore[arg-type]
                                                     "default: the kernel (windows do not overlap)")
 
     def with_rank(self, rank: int, index: int | None = None) -> "Pool":

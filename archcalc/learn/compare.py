@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from ..analysis import WEIGHTED_TYPES, Report
+from ..analysis import WEIGHTED_TYPES, LayerRow, Report
 
 SORT_KEYS = ("params", "macs", "year")
 
@@ -74,9 +74,14 @@ def final_receptive_field(report: Report) -> tuple[str | None, tuple[int, ...] |
         if not spatial:
             return None, None
         last = [r for r in report.rows if r.name in spatial][-1]
-        return last.name, last.receptive_field.size
-    best = max(ends, key=lambda r: (r.receptive_field.size, r.index))
-    return best.name, best.receptive_field.size
+        return last.name, _rf_size(last)
+    best = max(ends, key=lambda r: (_rf_size(r), r.index))
+    return best.name, _rf_size(best)
+
+
+def _rf_size(row: LayerRow) -> tuple[int, ...]:
+    assert row.receptive_field is not None  # only rows of spatial layers are asked
+    return row.receptive_field.size
 
 
 def summarize(report: Report, convention: str | None = None, batch: int = 1) -> NetSummary:

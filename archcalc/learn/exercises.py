@@ -200,7 +200,8 @@ def _nested_shape(value: Any) -> tuple | None:
     if not isinstance(value, list):
         return ()
     inner = {_nested_shape(v) for v in value}
-    return (len(value), *next(iter(inner))) if len(inner) == 1 and None not in inner else None
+    first = next(iter(inner), None)
+    return (len(value), *first) if len(inner) == 1 and first is not None else None
 
 
 def _numeric_nested(value: Any) -> bool:

@@ -10,6 +10,7 @@ candidates even for a 227-pixel input: bounded and instant.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from .. import arith
@@ -171,7 +172,7 @@ class Stack:
 
 def stack_rf(kernel: int, strides: tuple[int, ...], dilation: int = 1) -> tuple[int, int]:
     """Receptive field and jump after a stack: size += (F-1)*jump, jump *= S, layer by layer (arith.rf_step)."""
-    size, jump, start = 1, 1, 0
+    size, jump, start = 1, 1, Fraction(0)
     for s in strides:
         size, jump, start = arith.rf_step(size, jump, start, kernel, s, 0, dilation)
     return size, jump
@@ -188,7 +189,7 @@ def target_rf(target: int, kernel: int, stride: int = 2, max_downsamples: int | 
     if target > 10**6:
         raise SolveError(f"receptive field {target:,} is beyond any input size; give at most 1,000,000",
                          field="target_rf")
-    stacks = []
+    stacks: list[Stack] = []
     limit = max_downsamples if max_downsamples is not None else 64
     for m in range(0, limit + 1):
         if stride == 1 and m > 0:

@@ -68,10 +68,10 @@ def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Map
     names = [n for n, _ in vary]
     rows = []
     for combo in itertools.product(*(values for _, values in vary)):
-        values = dict(zip(names, combo))
-        net = load_spec(dict(spec) if isinstance(spec, Mapping) else spec, set_vars={**fixed, **values})
+        chosen = dict(zip(names, combo))
+        net = load_spec(dict(spec) if isinstance(spec, Mapping) else spec, set_vars={**fixed, **chosen})
         report = analyze(net)
-        rows.append(SweepRow(values, net.name, report.totals.params, costing(report, convention, batch, training),
+        rows.append(SweepRow(chosen, net.name, report.totals.params, costing(report, convention, batch, training),
                              report.output_shape))
     return rows
 

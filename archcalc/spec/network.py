@@ -8,7 +8,7 @@ consumer downstream sees tuples: `kernel` (3, 3), `padding` ((1, 1), (1, 1)) or 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator, model_validator
 
@@ -17,7 +17,10 @@ from ..layers.fields import CONTROL, CONTROL_TEXT, MAX_VALUE, Rounding, lower, p
 
 RESERVED_NAMES = frozenset({"input"})
 
-Layer = Annotated[Union[tuple(MODELS)], Field(discriminator="type")]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    Layer = LayerBase
+else:  # the discriminated union of every kind's model, on `type`
+    Layer = Annotated[Union[tuple(MODELS)], Field(discriminator="type")]
 
 
 # --- the network ---------------------------------------------------------------
@@ -81,7 +84,7 @@ class Network(_NetFields):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
-    layers: tuple[Layer, ...]  # type: ignore[valid-type]
+    layers: tuple[Layer, ...]
     _file: str | None = PrivateAttr(default=None)
 
     @field_validator("layers", mode="after")

@@ -38,7 +38,7 @@ _SHAPE = {
     ],
 }
 _NAMES = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
-_HEADER_OVERRIDES = {
+_HEADER_OVERRIDES: dict[str, dict[str, Any]] = {
     "input": {**_SHAPE, "description": "input shape without the batch axis, channels last: [H, W, C] ([N, C], "
                                        "[D, H, W, C]) or '227x227x3'"},
     "place": {"description": "competition result or venue, e.g. 'ILSVRC 2012, 1st'", "type": ["string", "number"]},
@@ -74,8 +74,7 @@ def json_schema() -> dict[str, Any]:
     for key, prop in header["properties"].items():
         if key == "layers":
             continue
-        prop = _HEADER_OVERRIDES.get(key, prop)
-        properties[key] = _with_variables(_plain(prop))
+        properties[key] = _with_variables(_plain(_HEADER_OVERRIDES.get(key, prop)))
     properties["vars"] = {
         "description": "variables: {k: 192}; a field written $k takes the value (--set k=256 overrides it)",
         "type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}, "default": {}}
