@@ -370,23 +370,28 @@ def _pad_to(x: np.ndarray, pads: Pads, extent: Ints) -> np.ndarray:
 # pooling
 
 
-def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
-            dilation: Ints | None = None, out_spatial: Ints | None = None, out: np.ndarray | None = None) -> np.ndarray:
-    """y[n, i, c] = max over u of x[n, i*s + u*d - p_before, c], padded cells ignored (-inf)."""
-    x = _as_float(x)
+def _reduce_windows(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints | None,
+                    out_spatial: Ints | None, out: np.ndarray | None, fill: float, combine) -> tuple[np.ndarray, Ints]:
+    """out = combine(...combine(tap 0, tap 1)..., last tap) over the kernel's taps of every window, padding `fill`."""
     rank = x.ndim - 2
     dilation = dilation or _ones(rank)
     if out_spatial is None:
         out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
-    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, -np.inf)
+    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, fill)
     out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
     for i, offset in enumerate(np.ndindex(*kernel)):
         cells = _shifted(xp, offset, out_spatial, stride, dilation)
         if i == 0:
             np.copyto(out, cells)
         else:
-            np.maximum(out, cells, out=out)
-    return out
+            combine(out, cells, out=out)
+    return out, out_spatial
+
+
+def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
+            dilation: Ints | None = None, out_spatial: Ints | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """y[n, i, c] = max over u of x[n, i*s + u*d - p_before, c], padded cells ignored (-inf)."""
+    return _reduce_windows(_as_float(x), kernel, stride, pads, dilation, out_spatial, out, -np.inf, np.maximum)[0]
 
 
 def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
@@ -395,24 +400,14 @@ def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
 
     Matches TensorFlow's SAME average pooling and PyTorch's count_include_pad=False;
     cells of windows that hang off the end in ceil mode are not counted either.  A
-    window lying wholly in the padding has no mean (nan); the calculator rejects it.
+    window lying wholly in the padding would have no mean; the calculator refuses such
+    a pool (padding on a side at least the kernel).
     """
     x = _as_float(x)
-    rank = x.ndim - 2
-    dilation = dilation or _ones(rank)
-    if out_spatial is None:
-        out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
-    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
-    out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
-    for i, offset in enumerate(np.ndindex(*kernel)):
-        cells = _shifted(xp, offset, out_spatial, stride, dilation)
-        if i == 0:
-            np.copyto(out, cells)
-        else:
-            out += cells
+    out, out_spatial = _reduce_windows(x, kernel, stride, pads, dilation, out_spatial, out, 0.0, np.add)
+    dilation = dilation or _ones(x.ndim - 2)
     count = np.ones((), dtype=np.int64)
-    for ax, (n, f, s, (p0, _), d, o) in enumerate(
-            zip(x.shape[1:-1], kernel, stride, pads, dilation, out_spatial)):
+    for n, f, s, (p0, _), d, o in zip(x.shape[1:-1], kernel, stride, pads, dilation, out_spatial):
         pos = np.arange(o)[:, None] * s + np.arange(f)[None, :] * d - p0  # window i, tap u
         inside = ((pos >= 0) & (pos < n)).sum(axis=1)
         count = np.multiply.outer(count, inside)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ShapeError
 from .fields import Name, NonNegative, expand_axes, is_int, parse_shape
 from .geometry import AxisCalc, ReceptiveField
+from .row import LayerRow as Row
 
 if TYPE_CHECKING:
     from .working import Working
@@ -102,35 +103,6 @@ class Out:
                  warnings: list[str] | None = None) -> None:
         self.shape, self.params, self.trainable, self.macs = shape, params, trainable, macs
         self.bias_adds, self.rf, self.axes, self.warnings = bias_adds, rf, axes, warnings if warnings is not None else []
-
-
-class Row(Protocol):
-    """What explain and weight shapes read of an analysed layer (archcalc.analysis.LayerRow)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def inputs(self) -> tuple[str, ...]: ...
-    @property
-    def input_shapes(self) -> tuple[tuple[int, ...], ...]: ...
-    @property
-    def output_shape(self) -> tuple[int, ...]: ...
-    @property
-    def params(self) -> int: ...
-    @property
-    def trainable_params(self) -> int: ...
-    @property
-    def non_trainable_params(self) -> int: ...
-    @property
-    def macs(self) -> int: ...
-    @property
-    def axes(self) -> tuple[AxisCalc, ...]: ...
-    @property
-    def receptive_field(self) -> ReceptiveField | None: ...
-    @property
-    def layer(self) -> Any: ...
 
 
 Shapes = Sequence[tuple[int, ...]]
