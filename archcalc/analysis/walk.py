@@ -1,7 +1,8 @@
 """The walk: every layer in spec order through its kind's rule (`archcalc.layers.REGISTRY`), then the totals.
 
 All counts are exact Python ints.  Because a layer may only read layers above it, spec order is a topological
-order, and one pass suffices.
+order, and one pass suffices.  The cyclic garbage collector stays on: on the 40,000-layer benchmark it costs about a
+third of the walk (collections over the rows built so far), and load + analyse stays within its targets.
 """
 
 from __future__ import annotations

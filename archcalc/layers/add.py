@@ -9,7 +9,7 @@ from pydantic import Field
 from ..errors import ShapeError
 from .base import Kind, LayerBase, Out, RFs, Row, Shapes, no_heading, no_weights
 from .geometry import merged_rf, shape_text
-from .merge import need_two
+from .merge import listed, need_two
 from .working import Working
 
 
@@ -20,9 +20,9 @@ class Add(LayerBase):
 
 
 def rule(layer: Add, shapes: Shapes, rfs: RFs, rounding: str) -> Out:
-    listed = need_two(layer, shapes)
+    need_two(layer, shapes)
     if any(s != shapes[0] for s in shapes[1:]):
-        raise ShapeError(f"add needs inputs of one shape; got {listed}", field="inputs",
+        raise ShapeError(f"add needs inputs of one shape; got {listed(layer, shapes)}", field="inputs",
                          hint="project the shortcut with a 1x1 conv to match channels and stride")
     return Out(shape=shapes[0], rf=merged_rf(rfs))
 

@@ -10,7 +10,7 @@ from ..errors import ShapeError
 from .base import Kind, LayerBase, Out, RFs, Row, Shapes, no_heading, no_weights
 from .fields import MAX_VALUE
 from .geometry import merged_rf, shape_text
-from .merge import need_two
+from .merge import listed, need_two
 from .working import Working
 
 
@@ -23,10 +23,10 @@ class Concat(LayerBase):
 
 
 def rule(layer: Concat, shapes: Shapes, rfs: RFs, rounding: str) -> Out:
-    listed = need_two(layer, shapes)
+    need_two(layer, shapes)
     rank = len(shapes[0])
     if any(len(s) != rank for s in shapes):
-        raise ShapeError(f"concat needs inputs with the same number of axes; got {listed}", field="inputs")
+        raise ShapeError(f"concat needs inputs with the same number of axes; got {listed(layer, shapes)}", field="inputs")
     axis = layer.axis
     if not -rank <= axis < rank:
         raise ShapeError(f"axis {axis} is out of range for inputs with {rank} axes (batch axis not counted)",
@@ -34,7 +34,7 @@ def rule(layer: Concat, shapes: Shapes, rfs: RFs, rounding: str) -> Out:
     axis %= rank
     for i in range(rank):
         if i != axis and len({s[i] for s in shapes}) > 1:
-            raise ShapeError(f"concat along axis {axis} needs every other axis equal; axis {i} differs: {listed}",
+            raise ShapeError(f"concat along axis {axis} needs every other axis equal; axis {i} differs: {listed(layer, shapes)}",
                              field="inputs")
     shape = tuple(sum(s[i] for s in shapes) if i == axis else shapes[0][i] for i in range(rank))
     return Out(shape=shape, rf=merged_rf(rfs))

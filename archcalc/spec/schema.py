@@ -207,3 +207,8 @@ def _block() -> dict[str, Any]:
         "required": ["layers"], "additionalProperties": False,
     }
 
+
+
+if __name__ == "__main__":  # python -m archcalc.spec.schema: rewrite the shipped file after changing a layer kind
+    SCHEMA_FILE.write_text(schema_text(), encoding="utf-8")
+    print(f"wrote {SCHEMA_FILE}")
