@@ -143,6 +143,17 @@ def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None,
         click.echo(render.render_compare(rows, fmt), nl=False)
 
 
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (what archcalc/schema/archcalc.schema.json holds).
+
+    Point an editor at it: a first line `# yaml-language-server: $schema=PATH` in a spec, or VS Code's yaml.schemas.
+    """
+    from .spec.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
 # --- learning and design tools (issue 5): calc, explain, check, solve, sweep, fit -----------------
 
 def echo_report_costing(report, fmt: str, convention: str | None, batch: int | None, training: str | None) -> None:

@@ -25,6 +25,16 @@ def test_the_shipped_file_is_the_schema():
     assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == SCHEMA
 
 
+def test_archcalc_schema_prints_the_shipped_file():
+    from click.testing import CliRunner
+
+    from archcalc.cli import main
+
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 0
+    assert result.stdout == SCHEMA_FILE.read_text(encoding="utf-8")
+
+
 def test_the_schema_is_a_valid_draft_2020_12_schema():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
 
