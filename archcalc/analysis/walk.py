@@ -55,7 +55,7 @@ def analyze(net: Network) -> Report:
         if layer.expect is not None:
             expect = _check_expect(layer.expect, out.shape, row_params, out.macs)
         row = LayerRow(i, layer.name, layer.type, layer.inputs, tuple(in_shapes), out.shape, row_params,
-                       row_trainable, out.macs, out.bias_adds, out.rf, out.axes, out.warnings, expect, layer)
+                       row_trainable, out.macs, out.bias_adds, out.rf, out.axes, list(out.warnings), expect, layer)
         rows.append(row)
         shapes[layer.name] = out.shape
         rfs[layer.name] = out.rf

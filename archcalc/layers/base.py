@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -93,16 +93,17 @@ class LayerBase(BaseModel):
         return self.model_copy(update=update) if update else self
 
 
-class Out:
+class Out(NamedTuple):
     """What a rule returns for one layer (trainable None: all params trainable)."""
 
-    __slots__ = ("shape", "params", "trainable", "macs", "bias_adds", "rf", "axes", "warnings")
-
-    def __init__(self, shape: tuple[int, ...], params: int = 0, trainable: int | None = None, macs: int = 0,
-                 bias_adds: int = 0, rf: ReceptiveField | None = None, axes: tuple[AxisCalc, ...] = (),
-                 warnings: list[str] | None = None) -> None:
-        self.shape, self.params, self.trainable, self.macs = shape, params, trainable, macs
-        self.bias_adds, self.rf, self.axes, self.warnings = bias_adds, rf, axes, warnings if warnings is not None else []
+    shape: tuple[int, ...]
+    params: int = 0
+    trainable: int | None = None
+    macs: int = 0
+    bias_adds: int = 0
+    rf: ReceptiveField | None = None
+    axes: tuple[AxisCalc, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 Shapes = Sequence[tuple[int, ...]]

@@ -76,7 +76,7 @@ def spatial_input(kind: str, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
 
 
 def windows(name: str, spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
-            dilation: tuple[int, ...], padding: Any, rounding: str) -> tuple[tuple[AxisCalc, ...], list[str]]:
+            dilation: tuple[int, ...], padding: Any, rounding: str) -> tuple[tuple[AxisCalc, ...], tuple[str, ...]]:
     """The sliding window on every axis (output size and paddings), with any rounding warning."""
     axes = []
     for i, n in enumerate(spatial):
@@ -105,7 +105,7 @@ def windows(name: str, spatial: tuple[int, ...], kernel: tuple[int, ...], stride
     return tuple(axes), _rounding_warnings(name, axes)
 
 
-def _rounding_warnings(name: str, axes: Sequence[AxisCalc]) -> list[str]:
+def _rounding_warnings(name: str, axes: Sequence[AxisCalc]) -> tuple[str, ...]:
     """'conv1: 224 -> 112.5 floored to 112, the last row and column of the padded input are never read'."""
     names = axis_names(len(axes))
     groups: dict[tuple[int, str, str, int, int], list[str]] = {}
@@ -127,7 +127,7 @@ def _rounding_warnings(name: str, axes: Sequence[AxisCalc]) -> list[str]:
         else:
             tail = "the windows end exactly at the padded input's edge"
         out.append(f"{name}: {n} -> {exact} {verb} to {o}, {tail}")
-    return out
+    return tuple(out)
 
 
 def rf_through(rf: ReceptiveField | None, axes: Sequence[AxisCalc]) -> ReceptiveField | None:

@@ -29,7 +29,7 @@ class Windowed(LayerBase):
 
 
 def slide(layer: Any, shape: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
-          rounding: str) -> tuple[tuple[int, ...], int, tuple[AxisCalc, ...], list[str]]:
+          rounding: str) -> tuple[tuple[int, ...], int, tuple[AxisCalc, ...], tuple[str, ...]]:
     """(input spatial, channels, per-axis arithmetic, warnings) of a window layer on `shape`."""
     spatial, channels = spatial_input(layer.type, shape)
     axes, warnings = windows(layer.name, spatial, layer.kernel, stride, dilation, layer.padding,
