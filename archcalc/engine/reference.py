@@ -242,25 +242,15 @@ def adaptive_maxpool(x, output):
 
 def avgpool_include_pad(x, kernel, stride, pads, dilation=None, out_spatial=None):
     """Sum of the window's input cells / the number of its taps inside input + padding (PyTorch count_include_pad)."""
-    x = np.asarray(x, dtype=np.float64)
-    rank = x.ndim - 2
-    spatial = x.shape[1:-1]
-    dilation = dilation or (1,) * rank
-    if out_spatial is None:
-        out_spatial = tuple((n + p0 + p1 - d * (f - 1) - 1) // s + 1
-                            for n, f, s, (p0, p1), d in zip(spatial, kernel, stride, pads, dilation))
-    y = np.zeros((x.shape[0], *out_spatial, x.shape[-1]))
-    for n in range(x.shape[0]):
-        for i in _positions(out_spatial):
-            taps = list(_taps(i, kernel, stride, dilation, pads, spatial))
-            counted = 0
-            for u, _ in taps:
-                q = [ii * s + uu * d - p0 for ii, uu, s, d, (p0, _) in zip(i, u, stride, dilation, pads)]
-                counted += all(-p0 <= qq < m + p1 for qq, m, (p0, p1) in zip(q, spatial, pads))
-            for c in range(x.shape[-1]):
-                total = sum(x[(n, *pos, c)] for _, pos in taps if pos is not None)
-                y[(n, *i, c)] = total / counted if counted else 0.0
-    return y
+    sums = _pool(x, kernel, stride, pads, dilation, out_spatial, sum)
+    dilation = dilation or (1,) * len(kernel)
+    bounds = [(-p0, n + p1) for n, (p0, p1) in zip(np.shape(x)[1:-1], pads)]
+    divisor = np.zeros(sums.shape[1:-1])
+    for i in _positions(divisor.shape):
+        for u in _positions(kernel):
+            q = [ii * s + uu * d - p0 for ii, uu, s, d, (p0, _) in zip(i, u, stride, dilation, pads)]
+            divisor[i] += all(lo <= qq < hi for qq, (lo, hi) in zip(q, bounds))
+    return sums / divisor[..., None]
 
 
 def layernorm(x, gamma, beta, eps=1e-6):

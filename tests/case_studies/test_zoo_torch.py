@@ -49,16 +49,13 @@ def test_twin_counts_are_the_zoo_numbers(name):
 
 
 def random_params(net, seed):
-    """Glorot weights plus random biases, norm and scale factors, batchnorm statistics: every parameter matters."""
+    """Glorot weights, then random biases, norm and scale factors and batchnorm statistics, so every one matters."""
     rng = np.random.default_rng(seed)
-    params = archcalc.init_params(net, seed)
-    for entry in params.values():
-        for key, arr in entry.items():
-            if key in ("bias", "beta", "moving_mean"):
-                entry[key] = (rng.standard_normal(arr.shape) * 0.1).astype(np.float32)
-            elif key in ("gamma", "moving_variance"):
-                entry[key] = (rng.random(arr.shape) + 0.5).astype(np.float32)
-    return params
+    small = lambda a: rng.standard_normal(a.shape) * 0.1  # noqa: E731
+    near_one = lambda a: rng.random(a.shape) + 0.5  # noqa: E731
+    draw = {"bias": small, "beta": small, "moving_mean": small, "gamma": near_one, "moving_variance": near_one}
+    return {layer: {key: (draw[key](arr) if key in draw else arr).astype(np.float32) for key, arr in entry.items()}
+            for layer, entry in archcalc.init_params(net, seed).items()}
 
 
 def _torch_layout(arr: np.ndarray, module, key: str) -> np.ndarray:

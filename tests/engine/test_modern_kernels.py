@@ -20,6 +20,11 @@ def arrays(draw, shape, dtype=np.float64):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
+def sizes(rank, high, low=1):
+    """A tuple of ``rank`` sizes in [low, high]."""
+    return st.tuples(*[st.integers(low, high)] * rank)
+
+
 def close(got, want, tol=1e-10):
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
@@ -98,8 +103,7 @@ def test_conv_transpose_is_the_adjoint_of_conv():
 @FAST
 @given(st.integers(1, 3), st.sampled_from(["nearest", "bilinear"]), st.data())
 def test_upsample_matches_reference(rank, mode, data):
-    spatial = tuple(data.draw(st.integers(1, {1: 6, 2: 4, 3: 3}[rank])) for _ in range(rank))
-    scale = tuple(data.draw(st.integers(1, 3)) for _ in range(rank))
+    spatial, scale = data.draw(sizes(rank, {1: 6, 2: 4, 3: 3}[rank])), data.draw(sizes(rank, 3))
     x = arrays(data.draw, (2, *spatial, 2))
     got = K.upsample(x, scale, mode)
     assert got.shape[1:-1] == tuple(arith.upsample_out_size(n, s) for n, s in zip(spatial, scale))
@@ -114,7 +118,7 @@ def pairs(draw, rank, high):
 @FAST
 @given(st.integers(1, 3), st.floats(-5, 5), st.data())
 def test_pad_and_crop_match_reference_and_undo_each_other(rank, value, data):
-    spatial = tuple(data.draw(st.integers(1, 4)) for _ in range(rank))
+    spatial = data.draw(sizes(rank, 4))
     pads = data.draw(pairs(rank, 2))
     x = arrays(data.draw, (1, *spatial, 3))
     padded = K.pad(x, pads, value)
@@ -158,8 +162,7 @@ def test_channel_shuffle_by_hand():
 @FAST
 @given(st.integers(1, 3), st.sampled_from(["avg", "max"]), st.data())
 def test_adaptive_pools_match_reference(rank, kind, data):
-    spatial = tuple(data.draw(st.integers(1, 7)) for _ in range(rank))
-    output = tuple(data.draw(st.integers(1, 7)) for _ in range(rank))
+    spatial, output = data.draw(sizes(rank, 7)), data.draw(sizes(rank, 7))
     x = arrays(data.draw, (2, *spatial, 2))
     fast, slow = (K.adaptive_avgpool, R.adaptive_avgpool) if kind == "avg" else (K.adaptive_maxpool, R.adaptive_maxpool)
     got = fast(x, output)
@@ -295,6 +298,13 @@ def test_float32_stays_float32():
 # against PyTorch's functional ops (torch marker)
 
 
+def torch_property(*strategies):
+    """A hypothesis property against PyTorch: torch marker, FAST settings, the given strategies."""
+    def wrap(fn):
+        return pytest.mark.torch(FAST(given(*strategies)(fn)))
+    return wrap
+
+
 def _torch():
     return pytest.importorskip("torch")
 
@@ -309,9 +319,7 @@ def _nhwc(t):
     return np.moveaxis(t.detach().numpy(), 1, -1)
 
 
-@pytest.mark.torch
-@FAST
-@given(transpose_settings(), st.integers(1, 3), st.integers(1, 2), st.integers(1, 2), st.data())
+@torch_property(transpose_settings(), st.integers(1, 3), st.integers(1, 2), st.integers(1, 2), st.data())
 def test_conv_transpose_matches_torch(geo, groups, c_g, f_g, data):
     torch = _torch()
     spatial, kernel, stride, dilation, pads, extra = geo
@@ -327,13 +335,10 @@ def test_conv_transpose_matches_torch(geo, groups, c_g, f_g, data):
     close(K.conv_transpose(x, w, b, stride, pads, extra, dilation, groups), _nhwc(want))
 
 
-@pytest.mark.torch
-@FAST
-@given(st.integers(1, 3), st.sampled_from(["nearest", "bilinear"]), st.data())
+@torch_property(st.integers(1, 3), st.sampled_from(["nearest", "bilinear"]), st.data())
 def test_upsample_matches_torch(rank, mode, data):
     torch = _torch()
-    spatial = tuple(data.draw(st.integers(1, 5)) for _ in range(rank))
-    scale = tuple(data.draw(st.integers(1, 3)) for _ in range(rank))
+    spatial, scale = data.draw(sizes(rank, 5)), data.draw(sizes(rank, 3))
     x = arrays(data.draw, (1, *spatial, 2))
     torch_mode = mode if mode == "nearest" else {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]
     want = torch.nn.functional.interpolate(_nc(x), scale_factor=scale, mode=torch_mode,
@@ -341,22 +346,17 @@ def test_upsample_matches_torch(rank, mode, data):
     close(K.upsample(x, scale, mode), _nhwc(want))
 
 
-@pytest.mark.torch
-@FAST
-@given(st.integers(1, 3), st.sampled_from(["avg", "max"]), st.data())
+@torch_property(st.integers(1, 3), st.sampled_from(["avg", "max"]), st.data())
 def test_adaptive_pools_match_torch(rank, kind, data):
     torch = _torch()
-    spatial = tuple(data.draw(st.integers(1, 7)) for _ in range(rank))
-    output = tuple(data.draw(st.integers(1, 7)) for _ in range(rank))
+    spatial, output = data.draw(sizes(rank, 7)), data.draw(sizes(rank, 7))
     x = arrays(data.draw, (1, *spatial, 2))
     fn = getattr(torch.nn.functional, f"adaptive_{kind}_pool{rank}d")
     ours = K.adaptive_avgpool if kind == "avg" else K.adaptive_maxpool
     close(ours(x, output), _nhwc(fn(_nc(x), output)))
 
 
-@pytest.mark.torch
-@FAST
-@given(st.integers(1, 2), st.booleans(), st.data())
+@torch_property(st.integers(1, 2), st.booleans(), st.data())
 def test_avgpool_include_pad_matches_torch(rank, ceil, data):
     torch = _torch()
     f, s = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
