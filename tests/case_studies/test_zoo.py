@@ -4,8 +4,8 @@ Every number below was counted on an independent, hand-written PyTorch twin of t
 (torch_zoo.py: sum(p.numel()), batchnorm running statistics, conv/conv_transpose/linear MACs by
 forward hooks, the output shape), whose parameter count equals torchvision's builder of the same name
 (test_zoo_torch.py checks both when torch is installed).  Specs that use issue 11's new layer kinds
-(or avgpool's count_include_pad) cannot load until those kinds exist: their tests are expected to
-fail until then (xfail, not strict).
+(or avgpool's count_include_pad) cannot load until those kinds exist: they wait in specs/pending/ and
+their tests are expected to fail until then (xfail, not strict).
 """
 
 from pathlib import Path
@@ -15,6 +15,13 @@ import pytest
 from archcalc import analyze, load_spec
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+def spec_path(name: str) -> Path:
+    """specs/NAME.yaml; specs that need issue 11's kinds wait in specs/pending/ (not globbed by the
+    every-spec tests) until the kinds are integrated and they move up."""
+    path = SPECS / f"{name}.yaml"
+    return path if path.exists() else SPECS / "pending" / f"{name}.yaml"
 
 # name: (trainable params, non-trainable params, MACs, output shape)
 ZOO = {
@@ -55,7 +62,7 @@ def reports():
 
     def get(name):
         if name not in cache:
-            cache[name] = analyze(load_spec(SPECS / f"{name}.yaml"))
+            cache[name] = analyze(load_spec(spec_path(name)))
         return cache[name]
     return get
 

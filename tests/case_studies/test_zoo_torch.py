@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 import archcalc  # noqa: E402
 
 from . import torch_zoo  # noqa: E402
-from .test_zoo import SPECS, ZOO, zoo_params  # noqa: E402
+from .test_zoo import ZOO, spec_path, zoo_params  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -89,7 +89,7 @@ def load_into_twin(model, params) -> None:
 
 @pytest.mark.parametrize("name", zoo_params(sorted(ZOO)))
 def test_engine_matches_twin(name):
-    net = archcalc.load_spec(SPECS / f"{name}.yaml")
+    net = archcalc.load_spec(spec_path(name))
     params = random_params(net, 1)
     rng = np.random.default_rng(0)
     build, shape = torch_zoo.BUILDERS[name]
