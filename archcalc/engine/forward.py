@@ -397,19 +397,31 @@ def estimate_memory(network: Network, batch: int = 1, dtype: Any = "float32", ke
     totals = report.totals
     elems = totals.input_elements + totals.activation_elements if keep_all else totals.peak_activation_elements
     params = totals.params * 4 + (totals.params * dt.itemsize if dt.itemsize != 4 else 0)
-    scratch = 0
-    for row in report.rows:
-        if row.type not in ("conv", "maxpool", "avgpool"):
-            continue
-        c_in = row.input_shapes[0][-1]
-        padded = math.prod(a.n + a.pb + a.pa for a in row.axes) * c_in * batch * dt.itemsize
-        work = 0
-        if row.type == "conv":
-            taps = math.prod(a.f for a in row.axes)
-            unfolded = math.prod(row.output_shape[:-1]) * batch * taps * (c_in // row.layer.groups) * dt.itemsize
-            line = unfolded // max(1, batch * row.output_shape[0])
-            chunk = min(unfolded, max(K.IM2COL_CHUNK_BYTES, line))
-            wino = 3 * K.WINOGRAD_CHUNK_BYTES * max(1, row.output_shape[-1] // max(1, c_in))
-            work = max(chunk, wino if taps == 9 else 0) * (2 if row.layer.groups > 1 else 1)
-        scratch = max(scratch, padded + work)
+    scratch = max((SCRATCH[row.type](row, batch, dt.itemsize) for row in report.rows if row.type in SCRATCH),
+                  default=0)
     return MemoryEstimate(elems * batch * dt.itemsize, params, scratch)
+
+
+def _padded_bytes(row: LayerRow, batch: int, itemsize: int) -> int:
+    """The padded copy of a window layer's input."""
+    return math.prod(a.n + a.pb + a.pa for a in row.axes) * row.input_shapes[0][-1] * batch * itemsize
+
+
+def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> int:
+    """The padded input plus the unfolded (im2col) or Winograd chunk; twice that with groups."""
+    c_in = row.input_shapes[0][-1]
+    taps = math.prod(a.f for a in row.axes)
+    unfolded = math.prod(row.output_shape[:-1]) * batch * taps * (c_in // row.layer.groups) * itemsize
+    line = unfolded // max(1, batch * row.output_shape[0])
+    chunk = min(unfolded, max(K.IM2COL_CHUNK_BYTES, line))
+    wino = 3 * K.WINOGRAD_CHUNK_BYTES * max(1, row.output_shape[-1] // max(1, c_in))
+    work = max(chunk, wino if taps == 9 else 0) * (2 if row.layer.groups > 1 else 1)
+    return _padded_bytes(row, batch, itemsize) + work
+
+
+#: bytes a kind's kernel allocates besides its output, by `type` tag (kinds not listed: none)
+SCRATCH: dict[str, Callable[[LayerRow, int, int], int]] = {
+    "conv": _conv_scratch,
+    "maxpool": _padded_bytes,
+    "avgpool": _padded_bytes,
+}
