@@ -1,10 +1,12 @@
 """Repeated structure as plain data: named `blocks:` with arguments, and `repeat:`.
 
 A spec may define blocks once and use them many times; both expand to plain
-layers before validation (`expand.expand_spec` calls `expand_blocks`), so
+layers before validation (step 3 of loading, after vars), so
 everything downstream sees an ordinary list of layers.  No code is executed:
 a value is either `$name` (the argument as given) or a tiny integer expression
-(`$filters * 4`, `($c + 1) // 2`) read with `ast` over a whitelist of nodes.
+(`$filters * 4`, `($c + 1) // 2`; see exprs.py).  Every value that a use or an
+iteration copies is counted against the spec's value budget (limits.Budget)
+before it is copied.
 
     blocks:
       bottleneck:
@@ -29,84 +31,20 @@ repeat applies to that last layer.
 
 from __future__ import annotations
 
-import ast
 import difflib
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import SpecError
-
-MAX_LAYERS = 200_000
-MAX_EXPR_CHARS = 200
-MAX_INT = 10**15
+from ..errors import SpecError, brief, brief_text
+from .exprs import substitute
+from .limits import MAX_LAYERS, Budget
+from .names import next_name
 
 USE_KEYS = frozenset({"block", "name", "args", "inputs", "expect"})
 REPEAT_KEYS = frozenset({"repeat", "name", "index", "start", "layers", "block", "args", "inputs", "expect"})
 BLOCK_KEYS = frozenset({"params", "layers", "description"})
 
-_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_EXACT = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
-_ARITH_CHARS = re.compile(r"^[0-9+\-*/() \t]*$")
 _REQUIRED = object()
-
-
-# --- the safe integer evaluator ------------------------------------------------------------
-
-def eval_int(text: str, env: Mapping[str, Any]) -> int:
-    """'$filters * 4' with env {'filters': 64} -> 256.  Only ints, + - * // and parentheses; never eval()."""
-    if len(text) > MAX_EXPR_CHARS:
-        raise ValueError(f"expression longer than {MAX_EXPR_CHARS} characters")
-    names: list[str] = []
-
-    def slot(m: re.Match) -> str:
-        names.append(m.group(1))
-        return f" v{len(names) - 1} "
-
-    rest = _REF.sub("", text)
-    if not _ARITH_CHARS.match(rest):
-        raise ValueError(f"{text!r} is not an integer expression: use $names, ints, + - * // and parentheses")
-    source = _REF.sub(slot, text)
-    for name in names:
-        if name not in env:
-            raise KeyError(name)
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError:
-        raise ValueError(f"{text!r} is not a well-formed expression") from None
-    return _eval_node(tree.body, [env[n] for n in names], text)
-
-
-def _eval_node(node: ast.AST, slots: list, text: str) -> int:
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return _bounded(node.value, text)
-    if isinstance(node, ast.Name) and node.id.startswith("v") and node.id[1:].isdigit():
-        value = slots[int(node.id[1:])]
-        if type(value) is not int:
-            raise ValueError(f"{text!r}: arithmetic needs int values, got {value!r}")
-        return _bounded(value, text)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        v = _eval_node(node.operand, slots, text)
-        return -v if isinstance(node.op, ast.USub) else v
-    if isinstance(node, ast.BinOp):
-        if isinstance(node.op, ast.Div):
-            raise ValueError(f"{text!r}: use // for division (results are whole numbers)")
-        if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)):
-            raise ValueError(f"{text!r}: only + - * // and parentheses are allowed")
-        a = _eval_node(node.left, slots, text)
-        b = _eval_node(node.right, slots, text)
-        if isinstance(node.op, ast.FloorDiv):
-            if b == 0:
-                raise ValueError(f"{text!r}: division by zero")
-            return a // b
-        return _bounded(a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else a * b, text)
-    raise ValueError(f"{text!r}: only ints, $names, + - * // and parentheses are allowed")
-
-
-def _bounded(v: int, text: str) -> int:
-    if abs(v) > MAX_INT:
-        raise ValueError(f"{text!r}: value {v} is out of range (|v| <= 10**15)")
-    return v
 
 
 # --- definitions ----------------------------------------------------------------------------
@@ -126,18 +64,18 @@ def parse_blocks(raw: Any) -> dict[str, Block]:
         raise SpecError("blocks must be a mapping of block names to {params, layers}", field="blocks")
     out = {}
     for name, body in raw.items():
-        where = f"blocks.{name}"
+        where = f"blocks.{brief_text(name)}"
         if not isinstance(name, str) or not name.strip():
-            raise SpecError(f"block names must be non-empty strings, got {name!r}", field="blocks")
+            raise SpecError(f"block names must be non-empty strings, got {brief(name)}", field="blocks")
         if not isinstance(body, Mapping):
-            raise SpecError(f"block '{name}' must be a mapping with params and layers", field=where)
+            raise SpecError(f"block {brief(name)} must be a mapping with params and layers", field=where)
         extra = set(body) - BLOCK_KEYS
         if extra:
-            raise SpecError(f"block '{name}' has unknown key '{sorted(map(str, extra))[0]}'; a block has "
+            raise SpecError(f"block {brief(name)} has unknown key '{sorted(map(str, extra))[0]}'; a block has "
                             f"{', '.join(sorted(BLOCK_KEYS))}", field=where)
         layers = body.get("layers")
         if not isinstance(layers, list) or not layers:
-            raise SpecError(f"block '{name}' needs a non-empty list of layers", field=f"{where}.layers")
+            raise SpecError(f"block {brief(name)} needs a non-empty list of layers", field=f"{where}.layers")
         out[name] = Block(name, _parse_params(name, body.get("params")), layers)
     return out
 
@@ -156,15 +94,15 @@ def _parse_params(block: str, raw: Any) -> dict[str, Any]:
             elif isinstance(entry, Mapping) and len(entry) == 1:
                 items.extend(entry.items())
             else:
-                raise SpecError(f"block '{block}': each parameter is a name or {{name: default}}, got {entry!r}",
+                raise SpecError(f"block '{block}': each parameter is a name or {{name: default}}, got {brief(entry)}",
                                 field=where)
     else:
         raise SpecError(f"block '{block}': params is a list (e.g. [filters, {{stride: 1}}]) or a mapping of "
-                        f"defaults, got {raw!r}", field=where)
+                        f"defaults, got {brief(raw)}", field=where)
     params: dict[str, Any] = {}
     for name, default in items:
         if not isinstance(name, str) or not name.isidentifier():
-            raise SpecError(f"block '{block}': parameter names must be identifiers, got {name!r}", field=where)
+            raise SpecError(f"block '{block}': parameter names must be identifiers, got {brief(name)}", field=where)
         if name in params:
             raise SpecError(f"block '{block}': parameter '{name}' is declared twice", field=where)
         params[name] = default
@@ -179,36 +117,36 @@ def uses_blocks(data: Mapping[str, Any]) -> bool:
                                 and any(isinstance(l, Mapping) and ("block" in l or "repeat" in l) for l in layers))
 
 
-def expand_blocks(data: dict[str, Any], values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def expand_blocks(data: dict[str, Any], values: Mapping[str, Any] | None = None,
+                  budget: Budget | None = None) -> tuple[dict[str, Any], list[str | None]]:
     """Replace block uses and repeats in `data["layers"]` by plain layers with explicit names and inputs.
 
-    `values` are the spec's variables (vars: and --set), visible in every block body.
-    A spec without `blocks:` or any use is returned unchanged.
+    `values` are the spec's variables (vars: and set_vars), visible in every block body; they are substituted in
+    every layer.  -> (the new data, for each layer the use or repeat it came from, None for a layer written out).
     """
-    if not uses_blocks(data):
-        return data
     data = dict(data)
     blocks = parse_blocks(data.pop("blocks", None))
     layers = data.get("layers")
     if not isinstance(layers, list):
-        return data  # validation reports the missing or malformed layers
-    expander = _Expander(blocks, dict(values or {}))
+        return data, []  # validation reports the missing or malformed layers
+    expander = _Expander(blocks, dict(values or {}), budget or Budget())
     out, _ = expander.scope(layers, prefix="", inputs=["input"], env=dict(values or {}), top=True, stack=())
-    return {**data, "layers": out}
+    return {**data, "layers": out}, expander.origins
 
 
 class _Expander:
-    def __init__(self, blocks: dict[str, Block], variables: dict[str, Any]) -> None:
+    def __init__(self, blocks: dict[str, Block], variables: dict[str, Any], budget: Budget) -> None:
         self.blocks = blocks
         self.vars = variables
-        self.count = 0
+        self.budget = budget
+        self.origins: list[str | None] = []  # for each layer produced so far: the use or repeat it came from
 
     # one list of layers sharing a namespace: the spec's layers, a block body, a repeat body
     def scope(self, items: Any, *, prefix: str, inputs: list[str], env: dict, top: bool, stack: tuple,
               context: str = "") -> tuple[list, str]:
         """-> (plain layers, full name of the last one)."""
         if not isinstance(items, list) or not items:
-            raise SpecError(f"{context}: needs a non-empty list of layers", field="layers")
+            raise SpecError(f"{context}: needs a non-empty list of layers, got {brief(items)}", field="layers")
         explicit = {it["name"] for it in items if isinstance(it, Mapping) and isinstance(it.get("name"), str)}
         taken = set(explicit)
         counters: dict[str, int] = {}
@@ -218,17 +156,7 @@ class _Expander:
                                and _kind(items[0]) == "layer" and items[0].get("name") is None) else None
         out: list = []
         previous = list(inputs)
-
-        def auto(base: str) -> str:
-            base = base if base.isidentifier() else "layer"
-            n = counters.get(base, 0)
-            while True:
-                n += 1
-                name = f"{base}{n}"
-                if name not in taken:
-                    counters[base] = n
-                    taken.add(name)
-                    return name
+        origin = context or None
 
         def resolve(refs: Any, who: str, k: int) -> list:
             if isinstance(refs, str):
@@ -246,62 +174,72 @@ class _Expander:
                 elif "/" in ref and ref.split("/", 1)[0] in scopes:
                     resolved.append(prefix + ref)
                 elif top:
-                    resolved.append(ref)  # check_graph names a dangling or later reference
+                    resolved.append(ref)  # the graph check names a dangling or later reference
                 elif ref in explicit:
-                    raise self._error(f"{context}, layer '{who}': inputs names '{ref}', which comes later in the "
-                                      "block; a layer may only take inputs from layers above it", k, who, "inputs")
+                    raise self.fail(f"{context}, layer '{who}': inputs names '{ref}', which comes later in the "
+                                    "block; a layer may only take inputs from layers above it", prefix + who, "inputs",
+                                    origin)
                 else:
                     known = sorted(local) + ["input"]
                     match = difflib.get_close_matches(ref, known, n=1)
                     hint = f" (did you mean '{match[0]}'?)" if match else ""
-                    raise self._error(f"{context}, layer '{who}': inputs names '{ref}', which is neither a layer "
-                                      f"of the block nor 'input'{hint}; known here: {', '.join(known)}", k, who, "inputs")
+                    raise self.fail(f"{context}, layer '{who}': inputs names {brief(ref)}, which is neither a layer "
+                                    f"of the block nor 'input'{hint}; known here: {', '.join(known)}", prefix + who,
+                                    "inputs", origin)
             return resolved
 
         for k, item in enumerate(items):
             if not isinstance(item, Mapping):
                 if top:
                     out.append(item)  # validation says a layer must be a mapping
+                    self.origins.append(None)
                     continue
-                raise SpecError(f"{context}: each layer must be a mapping of fields, got {item!r}", field="layers")
+                raise SpecError(f"{context}: each layer must be a mapping of fields, got {brief(item)}", field="layers")
             kind = _kind(item)
             if kind == "layer":
-                layer = dict(item) if top else self.subst(item, env, f"{context}, layer {k}")
+                raw_name = item.get("name")
+                full_raw = solo if solo is not None else prefix + raw_name if isinstance(raw_name, str) else raw_name
+                layer = self.subst(item, env, top, full_raw, origin, charge=not top)
                 name = layer.get("name")
                 if name is None:
-                    name = auto(layer.get("type") if isinstance(layer.get("type"), str) else "layer")
+                    name = next_name(layer.get("type") if isinstance(layer.get("type"), str) else "layer", counters, taken)
                 full = solo if solo is not None else (prefix + name if isinstance(name, str) else name)
                 refs = layer.get("inputs")
                 layer["inputs"] = previous if refs is None else resolve(refs, str(name), k)
                 layer = {"name": full, **{key: v for key, v in layer.items() if key != "name"}}
                 out.append(layer)
-                self._count(context or "layers")
+                self.origins.append(origin)
+                if len(self.origins) > MAX_LAYERS:
+                    raise SpecError(f"the expansion gives more than {MAX_LAYERS:,} layers (reached in "
+                                    f"{context or 'layers'}); check the repeat counts", field="layers")
                 if isinstance(name, str):
                     local[name] = full
                     previous = [full]
                 continue
+            raw = item.get("name")
             head = {key: v for key, v in item.items() if key not in ("layers", "args")}
-            head = self.subst(head, env, f"{context or 'layers'}[{k}]")
+            head = self.subst(head, env, top, prefix + raw if isinstance(raw, str) else raw, origin)
             default = head.get("block") if isinstance(head.get("block"), str) else "repeat"
             name = head.get("name")
             if name is None:
-                name = auto(default)
+                name = next_name(default, counters, taken)
             if not isinstance(name, str) or not name.strip():
-                raise self._error(f"the name of a {kind} must be a non-empty string, got {name!r}", k, None, "name")
+                raise self.fail(f"the name of a {kind} must be a non-empty string, got {brief(name)}", name, "name",
+                                origin)
             ins = previous if head.get("inputs") is None else resolve(head["inputs"], name, k)
             what = "use" if kind == "block" else "repeat"
-            where = f"{context + ', ' if context else ''}{what} '{prefix}{name}'"
+            where = f"{context + ', ' if context else ''}{what} {brief(prefix + name)}"
             if not isinstance(ins, list) or not all(isinstance(i, str) for i in ins):
-                raise self._error(f"{where}: inputs must be a layer name or a list of names, got {head['inputs']!r}",
-                                  k, name, "inputs")
+                raise self.fail(f"{where}: inputs must be a layer name or a list of names, got "
+                                f"{brief(head['inputs'])}", prefix + name, "inputs", origin)
+            _check_keys(item, USE_KEYS if kind == "block" else REPEAT_KEYS, f"a {'block use' if kind == 'block' else 'repeat'}",
+                        name)
             if kind == "block":
-                _check_keys(item, USE_KEYS, "a block use", name, self, k)
-                args = self.subst(item.get("args", {}), env, where)
-                layers, last = self.use(head["block"], args, name, prefix, ins, stack, k, where)
+                args = self.subst(item.get("args", {}), env, top, prefix + name, origin, path=("args",))
+                layers, last = self.use(head["block"], args, name, prefix, ins, stack, where, origin)
                 iter_names: list[tuple[str, str]] = []
             else:
-                _check_keys(item, REPEAT_KEYS, "a repeat", name, self, k)
-                layers, last, iter_names = self.repeat(item, head, name, prefix, ins, env, stack, k, where)
+                layers, last, iter_names = self.repeat(item, head, name, prefix, ins, env, stack, where, origin)
             if "expect" in head and layers:
                 layers[-1] = {**layers[-1], "expect": head["expect"]}
             out.extend(layers)
@@ -314,54 +252,58 @@ class _Expander:
         last_name = out[-1]["name"] if out and isinstance(out[-1], Mapping) else None
         return out, last_name  # type: ignore[return-value]
 
-    def use(self, block_name: Any, args: Any, name: str, prefix: str, inputs: list, stack: tuple, k: int,
-            where: str) -> tuple[list, str]:
+    def use(self, block_name: Any, args: Any, name: str, prefix: str, inputs: list, stack: tuple, where: str,
+            origin: str | None) -> tuple[list, str]:
+        full = prefix + name
         if not isinstance(block_name, str) or block_name not in self.blocks:
             known = ", ".join(sorted(self.blocks)) or "none (define them under blocks:)"
             match = difflib.get_close_matches(str(block_name), list(self.blocks), n=1)
             hint = f" (did you mean '{match[0]}'?)" if match else ""
-            raise self._error(f"{where}: unknown block '{block_name}'{hint}; defined blocks: {known}", k, name, "block")
+            raise self.fail(f"{where}: unknown block {brief(block_name)}{hint}; defined blocks: {known}", full,
+                            "block", origin)
         if block_name in stack:
             chain = " -> ".join(list(stack[stack.index(block_name):]) + [block_name])
-            raise self._error(f"{where}: block '{block_name}' uses itself ({chain}); blocks may not recurse",
-                              k, name, "block")
+            raise self.fail(f"{where}: block '{block_name}' uses itself ({chain}); blocks may not recurse",
+                            full, "block", origin)
         block = self.blocks[block_name]
         if not isinstance(args, Mapping):
-            raise self._error(f"{where}: args must be a mapping of parameter names to values, got {args!r}",
-                              k, name, "args")
+            raise self.fail(f"{where}: args must be a mapping of parameter names to values, got {brief(args)}",
+                            full, "args", origin)
         for arg in args:
             if arg not in block.params:
                 params = ", ".join(block.params) or "none"
                 match = difflib.get_close_matches(str(arg), list(block.params), n=1)
                 hint = f" (did you mean '{match[0]}'?)" if match else ""
-                raise self._error(f"{where}: block '{block_name}' has no parameter '{arg}'{hint}; its parameters: "
-                                  f"{params}", k, name, f"args.{arg}")
+                raise self.fail(f"{where}: block '{block_name}' has no parameter {brief(arg)}{hint}; its "
+                                f"parameters: {params}", full, f"args.{brief_text(arg)}", origin)
         env = dict(self.vars)
         for param, default in block.params.items():
             if param in args:
                 env[param] = args[param]
             elif default is _REQUIRED:
-                raise self._error(f"{where}: missing argument '{param}' of block '{block_name}' (its parameters: "
-                                  f"{', '.join(block.params)})", k, name, "args")
+                raise self.fail(f"{where}: missing argument '{param}' of block '{block_name}' (its parameters: "
+                                f"{', '.join(block.params)})", full, "args", origin)
             else:
                 env[param] = default
-        return self.scope(block.layers, prefix=f"{prefix}{name}/", inputs=inputs, env=env, top=False,
-                          stack=stack + (block_name,), context=f"block '{block_name}' (used as '{prefix}{name}')")
+        return self.scope(block.layers, prefix=f"{full}/", inputs=inputs, env=env, top=False,
+                          stack=stack + (block_name,), context=f"block '{block_name}' (used as '{full}')")
 
     def repeat(self, item: Mapping, head: dict, name: str, prefix: str, inputs: list, env: dict, stack: tuple,
-               k: int, where: str) -> tuple[list, str, list]:
+               where: str, origin: str | None) -> tuple[list, str, list]:
+        full = prefix + name
         times, start, index = head.get("repeat"), head.get("start", 1), head.get("index")
         if type(times) is not int or times < 1:
-            raise self._error(f"{where}: repeat must be a positive int (how many times), got {times!r}", k, name,
-                              "repeat")
+            raise self.fail(f"{where}: repeat must be a positive int (how many times), got {brief(times)}", full,
+                            "repeat", origin)
         if type(start) is not int:
-            raise self._error(f"{where}: start must be an int, got {start!r}", k, name, "start")
+            raise self.fail(f"{where}: start must be an int, got {brief(start)}", full, "start", origin)
         if index is not None and (not isinstance(index, str) or not index.isidentifier()):
-            raise self._error(f"{where}: index must be a variable name such as i, got {index!r}", k, name, "index")
+            raise self.fail(f"{where}: index must be a variable name such as i, got {brief(index)}", full, "index",
+                            origin)
         inline, block = item.get("layers"), head.get("block")
         if (inline is None) == (block is None):
-            raise self._error(f"{where}: a repeat needs either layers: [...] or block: NAME (one of them)", k, name,
-                              "repeat")
+            raise self.fail(f"{where}: a repeat needs either layers: [...] or block: NAME (one of them)", full,
+                            "repeat", origin)
         out: list = []
         iter_names = []
         last = inputs[-1] if inputs else "input"
@@ -374,41 +316,26 @@ class _Expander:
                 layers, last = self.scope(inline, prefix=f"{prefix}{iname}/", inputs=ins, env=env_i, top=False,
                                           stack=stack, context=f"repeat '{prefix}{iname}'")
             else:
-                args = self.subst(item.get("args", {}), env_i, where)
-                layers, last = self.use(block, args, iname, prefix, ins, stack, k, where)
+                args = self.subst(item.get("args", {}), env_i, False, prefix + iname, origin, path=("args",))
+                layers, last = self.use(block, args, iname, prefix, ins, stack, where, origin)
             out.extend(layers)
             iter_names.append((iname, last))
         return out, last, iter_names
 
-    def subst(self, value: Any, env: Mapping[str, Any], where: str) -> Any:
-        if isinstance(value, str):
-            if "$" not in value:
-                return value
-            m = _EXACT.match(value)
-            try:
-                if m:
-                    return env[m.group(1)]
-                return eval_int(value, env)
-            except KeyError as exc:
-                known = ", ".join(sorted(env)) or "none"
-                raise SpecError(f"{where}: unknown name ${exc.args[0]} (known here: {known})", field="args") from None
-            except ValueError as exc:
-                raise SpecError(f"{where}: {exc}", field="args") from None
-        if isinstance(value, Mapping):
-            return {key: self.subst(v, env, where) for key, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.subst(v, env, where) for v in value]
-        return value
+    def subst(self, value: Any, env: Mapping[str, Any], top: bool, name: Any, origin: str | None, *,
+              charge: bool = True, path: tuple = ()) -> Any:
+        """`value` with `$names` and expressions replaced, counted against the budget before it is copied; an
+        error names the layer this value becomes (its index in the expanded net, its name, where it came from)."""
+        try:
+            if charge:
+                self.budget.charge(value, origin or "layers")
+            return substitute(value, env, self.budget, what="variable" if top else "name", path=path)
+        except SpecError as exc:
+            raise exc.in_layer(len(self.origins), name, origin) from None
 
-    def _count(self, where: str) -> None:
-        self.count += 1
-        if self.count > MAX_LAYERS:
-            raise SpecError(f"the expansion gives more than {MAX_LAYERS:,} layers (reached in {where}); "
-                            "check the repeat counts", field="layers")
-
-    @staticmethod
-    def _error(message: str, k: int, name: str | None, field: str) -> SpecError:
-        return SpecError(message, field=field)
+    def fail(self, message: str, name: Any, field: str, origin: str | None) -> SpecError:
+        """An error about the use, repeat or layer that would be the next layer of the expanded net."""
+        return SpecError(message, layer_index=len(self.origins), layer_name=name, field=field, origin=origin)
 
 
 def _kind(item: Mapping) -> str:
@@ -416,42 +343,16 @@ def _kind(item: Mapping) -> str:
         return "repeat"
     if "block" in item:
         if "type" in item:
-            raise SpecError(f"a layer has both type and block ({item.get('type')!r}, {item.get('block')!r}); "
+            raise SpecError(f"a layer has both type and block ({brief(item.get('type'))}, {brief(item.get('block'))}); "
                             "a block use has no type", field="block")
         return "block"
     return "layer"
 
 
-def _check_keys(item: Mapping, allowed: frozenset, what: str, name: str, expander: _Expander, k: int) -> None:
+def _check_keys(item: Mapping, allowed: frozenset, what: str, name: str) -> None:
     extra = [str(key) for key in item if key not in allowed]
     if extra:
         match = difflib.get_close_matches(extra[0], sorted(allowed), n=1)
         hint = f" (did you mean '{match[0]}'?)" if match else ""
-        raise SpecError(f"{what} '{name}' has unknown key '{extra[0]}'{hint}; valid keys: {', '.join(sorted(allowed))}",
-                        field=extra[0])
-
-
-def expanded_data(source: Any, *, set_vars: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A spec file (or mapping) with vars, blocks and repeats expanded and every layer named and wired: plain data
-    that `load_spec` reads back into the same net (what `archcalc show --expand` prints)."""
-    from .expand import expand_spec
-    from .io import read_data
-    from .spec import assign_names
-
-    file = None
-    if isinstance(source, Mapping):
-        data: Any = dict(source)
-    else:
-        file = str(source)
-        data = read_data(source)
-    if not isinstance(data, Mapping):
-        raise SpecError("a spec must be a mapping with input and layers", file=file)
-    try:
-        data = expand_spec(dict(data), set_vars=set_vars)
-    except SpecError as exc:
-        raise exc.with_file(file) from None
-    layers = data.get("layers")
-    if isinstance(layers, list):
-        data = {**data, "layers": [{**l, "inputs": list(l["inputs"])} if isinstance(l, dict) else l
-                                   for l in assign_names(layers)]}
-    return data
+        raise SpecError(f"{what} {brief(name)} has unknown key {brief(extra[0])}{hint}; valid keys: "
+                        f"{', '.join(sorted(allowed))}", field=brief_text(extra[0]))

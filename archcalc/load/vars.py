@@ -1,42 +1,66 @@
-"""Spec-level conveniences that expand to plain data before validation.
+"""Step 2 of loading a spec: variables.
 
-`vars: {k: 192}` declares variables; a field written `$k` takes the value, and
-`--set k=256` (or `set_vars`) overrides it.  A string such as `$k * 2` is
-integer arithmetic (ints, + - * // and parentheses, parsed by blocks.eval_int,
-never eval).  `blocks:` and `repeat:` are expanded by blocks.py.
+`vars: {k: 192}` declares variables; a field written `$k` takes the value, and `--set k=256` (or `set_vars`)
+overrides it.  A string such as `$k * 2` is integer arithmetic (see exprs.py).  Block bodies and repeats see the
+variables too; blocks.py substitutes inside them, this module everywhere else.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 
-from .errors import SpecError
+from ..errors import SpecError, brief
+from .exprs import substitute
+from .limits import Budget
+from .names import assign_names
 
-_VAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
-_EXPR = re.compile(r"^[\s0-9$A-Za-z_+\-*/()]+$")  # '$k * 2', '($c + 1) // 2': integer arithmetic, as in blocks
 
-
-def expand_spec(data: dict[str, Any], *, set_vars: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Substitute declared variables; refuse unknown ones with the place they are used."""
+def declared_values(data: dict[str, Any], set_vars: Any = None) -> dict[str, Any]:
+    """Pop `vars:` from `data`; -> the variables' values, `set_vars` overriding.  Unknown overrides are refused."""
+    if set_vars is not None and not isinstance(set_vars, Mapping):
+        raise TypeError(f"set_vars must be a mapping of variable names to values, such as {{'k': 256}}, "
+                        f"not {type(set_vars).__name__}")
     declared = data.pop("vars", None)
     if declared is None:
         declared = {}
     if not isinstance(declared, dict) or not all(isinstance(k, str) and k.isidentifier() for k in declared):
-        raise SpecError("vars must be a mapping of names to values, e.g. vars: {k: 192}", field="vars")
+        raise SpecError(f"vars must be a mapping of names to values, e.g. vars: {{k: 192}}, got {brief(declared)}",
+                        field="vars")
     values = dict(declared)
     for name, value in (set_vars or {}).items():
         if name not in declared:
             known = ", ".join(sorted(declared)) or "none"
-            raise SpecError(f"--set {name}=...: the spec declares no variable '{name}' (declared: {known})", field="vars")
+            raise SpecError(f"the spec declares no variable {brief(name)} to set (declared: {known})", field="vars")
         values[name] = value
-    if _uses_blocks(data):  # blocks: and repeat: -> plain layers (their bodies see vars too)
-        from .blocks import expand_blocks  # only then: its imports cost start-up time on every `show`
+    return values
 
-        data = expand_blocks(data, values)
-    if not values:
-        return data  # an undeclared `$name` then fails validation, which names it (see io._translate)
-    return _substitute(data, values, [])
+
+def substitute_vars(data: dict[str, Any], values: Mapping[str, Any], budget: Budget, *,
+                    layers_done: bool = False) -> dict[str, Any]:
+    """`data` with `$name` and expressions replaced by the variables' values (the layers too unless `layers_done`).
+
+    An error in a layer names the layer (its index and name) and the field.
+    """
+    out = {}
+    for key, value in data.items():
+        if key != "layers":
+            out[key] = substitute(value, values, budget, path=(key,))
+        elif layers_done or not isinstance(value, list):
+            out[key] = value
+        else:
+            out[key] = _layers(value, values, budget)
+    return out
+
+
+def _layers(layers: list, values: Mapping[str, Any], budget: Budget) -> list:
+    out = []
+    for i, layer in enumerate(layers):
+        try:
+            out.append(substitute(layer, values, budget))
+        except SpecError as exc:
+            named = assign_names(layers)[i]  # the name the layer will have, for the message
+            raise exc.in_layer(i, named.get("name") if isinstance(named, Mapping) else None) from None
+    return out
 
 
 def parse_value(raw: str) -> Any:
@@ -47,49 +71,3 @@ def parse_value(raw: str) -> Any:
         except ValueError:
             pass
     return raw.lower() == "true" if raw.lower() in ("true", "false") else raw
-
-
-def _uses_blocks(data: Mapping[str, Any]) -> bool:
-    layers = data.get("layers")
-    return "blocks" in data or (isinstance(layers, list)
-                                and any(isinstance(l, dict) and ("block" in l or "repeat" in l) for l in layers))
-
-
-def _substitute(data: Any, values: Mapping[str, Any], path: list) -> Any:
-    if isinstance(data, str):
-        m = _VAR.match(data)
-        if not m:
-            if "$" in data and _EXPR.match(data):
-                return _arithmetic(data, values, path)
-            return data
-        if m.group(1) not in values:
-            where = _where(path)
-            known = ", ".join(sorted(values)) or "none"
-            raise SpecError(f"unknown variable ${m.group(1)} (declared: {known}); declare it under vars:",
-                            layer_index=where[0], field=where[1])
-        return values[m.group(1)]
-    if isinstance(data, dict):
-        return {k: _substitute(v, values, path + [k]) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_substitute(v, values, path + [i]) for i, v in enumerate(data)]
-    return data
-
-
-def _arithmetic(text: str, values: Mapping[str, Any], path: list) -> int:
-    from .blocks import eval_int
-
-    where = _where(path)
-    try:
-        return eval_int(text, values)
-    except KeyError as exc:
-        known = ", ".join(sorted(values)) or "none"
-        raise SpecError(f"unknown variable ${exc.args[0]} in {text!r} (declared: {known})",
-                        layer_index=where[0], field=where[1]) from None
-    except ValueError as exc:
-        raise SpecError(f"cannot evaluate {text!r}: {exc}", layer_index=where[0], field=where[1]) from None
-
-
-def _where(path: list) -> tuple[int | None, str | None]:
-    if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
-        return path[1], ".".join(str(p) for p in path[2:]) or None
-    return None, ".".join(str(p) for p in path) or None
