@@ -73,6 +73,8 @@ def _bounded_repr(value: Any, limit: int, depth: int = 0) -> str:
             piece = (", " if i else "") + piece
             parts.append(piece)
             used += len(piece)
+        if isinstance(value, tuple) and len(value) == 1:
+            parts.append(",")
         parts.append(closing)
         return "".join(parts)
     try:

@@ -143,8 +143,9 @@ class _Expander:
 
     # one list of layers sharing a namespace: the spec's layers, a block body, a repeat body
     def scope(self, items: Any, *, prefix: str, inputs: list[str], env: dict, top: bool, stack: tuple,
-              context: str = "") -> tuple[list, str]:
-        """-> (plain layers, full name of the last one)."""
+              context: str = "", charged: bool = False) -> tuple[list, str]:
+        """-> (plain layers, full name of the last one).  `charged`: the items' own values are already counted
+        against the budget (a repeat counts all its iterations before the first)."""
         if not isinstance(items, list) or not items:
             raise SpecError(f"{context}: needs a non-empty list of layers, got {brief(items)}", field="layers")
         explicit = {it["name"] for it in items if isinstance(it, Mapping) and isinstance(it.get("name"), str)}
@@ -199,7 +200,7 @@ class _Expander:
             if kind == "layer":
                 raw_name = item.get("name")
                 full_raw = solo if solo is not None else prefix + raw_name if isinstance(raw_name, str) else raw_name
-                layer = self.subst(item, env, top, full_raw, origin, charge=not top)
+                layer = self.subst(item, env, top, full_raw, origin, charge=not (top or charged))
                 name = layer.get("name")
                 if name is None:
                     name = next_name(layer.get("type") if isinstance(layer.get("type"), str) else "layer", counters, taken)
@@ -235,7 +236,8 @@ class _Expander:
             _check_keys(item, USE_KEYS if kind == "block" else REPEAT_KEYS, f"a {'block use' if kind == 'block' else 'repeat'}",
                         name)
             if kind == "block":
-                args = self.subst(item.get("args", {}), env, top, prefix + name, origin, path=("args",))
+                args = self.subst(item.get("args", {}), env, top, prefix + name, origin, charge=not charged,
+                                  path=("args",))
                 layers, last = self.use(head["block"], args, name, prefix, ins, stack, where, origin)
                 iter_names: list[tuple[str, str]] = []
             else:
@@ -253,7 +255,7 @@ class _Expander:
         return out, last_name  # type: ignore[return-value]
 
     def use(self, block_name: Any, args: Any, name: str, prefix: str, inputs: list, stack: tuple, where: str,
-            origin: str | None) -> tuple[list, str]:
+            origin: str | None, charged: bool = False) -> tuple[list, str]:
         full = prefix + name
         if not isinstance(block_name, str) or block_name not in self.blocks:
             known = ", ".join(sorted(self.blocks)) or "none (define them under blocks:)"
@@ -286,7 +288,8 @@ class _Expander:
             else:
                 env[param] = default
         return self.scope(block.layers, prefix=f"{full}/", inputs=inputs, env=env, top=False,
-                          stack=stack + (block_name,), context=f"block '{block_name}' (used as '{full}')")
+                          stack=stack + (block_name,), context=f"block '{block_name}' (used as '{full}')",
+                          charged=charged)
 
     def repeat(self, item: Mapping, head: dict, name: str, prefix: str, inputs: list, env: dict, stack: tuple,
                where: str, origin: str | None) -> tuple[list, str, list]:
@@ -304,6 +307,16 @@ class _Expander:
         if (inline is None) == (block is None):
             raise self.fail(f"{where}: a repeat needs either layers: [...] or block: NAME (one of them)", full,
                             "repeat", origin)
+        if times > MAX_LAYERS:
+            raise self.fail(f"{where}: the expansion gives more than {MAX_LAYERS:,} layers (repeat {times:,}); check "
+                            "the repeat counts", full, "repeat", origin)
+        body = inline if inline is not None else getattr(self.blocks.get(block), "layers", []) \
+            if isinstance(block, str) else []
+        per_iteration = self.budget.size(item.get("args", {})) + self.budget.size(body)
+        try:
+            self.budget.spend(times * per_iteration, where)  # every iteration, before the first is copied
+        except SpecError as exc:
+            raise exc.in_layer(len(self.origins), full, origin) from None
         out: list = []
         iter_names = []
         last = inputs[-1] if inputs else "input"
@@ -314,10 +327,11 @@ class _Expander:
             ins = inputs if i == start else [last]
             if inline is not None:
                 layers, last = self.scope(inline, prefix=f"{prefix}{iname}/", inputs=ins, env=env_i, top=False,
-                                          stack=stack, context=f"repeat '{prefix}{iname}'")
+                                          stack=stack, context=f"repeat '{prefix}{iname}'", charged=True)
             else:
-                args = self.subst(item.get("args", {}), env_i, False, prefix + iname, origin, path=("args",))
-                layers, last = self.use(block, args, iname, prefix, ins, stack, where, origin)
+                args = self.subst(item.get("args", {}), env_i, False, prefix + iname, origin, charge=False,
+                                  path=("args",))
+                layers, last = self.use(block, args, iname, prefix, ins, stack, where, origin, charged=True)
             out.extend(layers)
             iter_names.append((iname, last))
         return out, last, iter_names

@@ -123,10 +123,10 @@ def substitute(value: Any, env: Mapping[str, Any], budget: Budget | None = None,
             raise SpecError(f"unknown {what} ${exc.args[0]}{inside} (known here: {known})", field=_dotted(path)) from None
         except ValueError as exc:
             raise SpecError(f"cannot evaluate {brief(value)}: {exc}", field=_dotted(path)) from None
-    if isinstance(value, Mapping):
-        return {key: substitute(v, env, budget, what=what, path=path + (key,)) for key, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [substitute(v, env, budget, what=what, path=path + (i,)) for i, v in enumerate(value)]
+    if isinstance(value, dict) or (not isinstance(value, (int, float)) and isinstance(value, Mapping)):
+        return {key: substitute(v, env, budget, what=what, path=path + (key,)) for key, v in value.items()}
     return value
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..errors import ArchcalcError, SpecError
 from .limits import MAX_LAYERS, Budget
 from .names import assign_names
-from .read import STDIN, read_data
+from .read import STDIN, STDIN_NAME, read_data
 from .vars import declared_values, substitute_vars
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,12 +78,14 @@ def prepare(data: Any, file: str | None, set_vars: Any = None) -> tuple[dict[str
     elif values:
         data = substitute_vars(data, values, budget)
     layers = data.get("layers")
+    if isinstance(layers, tuple):  # from the Python API
+        layers = list(layers)
     if isinstance(layers, list):
         if len(layers) > MAX_LAYERS:
             raise SpecError(f"the spec has {len(layers):,} layers; at most {MAX_LAYERS:,} are accepted", field="layers")
         data["layers"] = assign_names(layers)
     if file and not data.get("name"):
-        data["name"] = "stdin" if file == STDIN else Path(file).stem
+        data["name"] = "stdin" if file == STDIN_NAME else Path(file).stem
     return data, origins
 
 
@@ -91,7 +93,7 @@ def _read(source: Any) -> tuple[str | None, Any]:
     if isinstance(source, Mapping):
         return None, source
     if isinstance(source, (str, os.PathLike)):
-        return str(source), read_data(source)
+        return STDIN_NAME if str(source) == STDIN else str(source), read_data(source)
     raise TypeError(f"a spec is a file path or a mapping, not {type(source).__name__}")
 
 

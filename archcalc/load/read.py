@@ -220,6 +220,7 @@ def _err(message: str, mark, file: str | None) -> LoadError:
 # --- files ------------------------------------------------------------------------
 
 STDIN = "-"  # an explicit `-` reads standard input, under the same cap as a file
+STDIN_NAME = "<stdin>"  # how messages name it
 _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
@@ -233,7 +234,9 @@ def read_bytes(path: str | os.PathLike, *, limit: int = MAX_BYTES, what: str = "
     """
     name = str(path)
     if name == STDIN:
-        return _bounded(sys.stdin.buffer, name, limit, what)
+        return _bounded(sys.stdin.buffer, STDIN_NAME, limit, what)
+    if not name:
+        raise LoadError("no file name given (an empty name)")
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -285,7 +288,8 @@ def read_text(path: str | os.PathLike) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise LoadError(f"not UTF-8 text (byte {exc.start}); is this a spec file?", file=str(path)) from None
+        name = STDIN_NAME if str(path) == STDIN else str(path)
+        raise LoadError(f"not UTF-8 text (byte {exc.start}); is this a spec file?", file=name) from None
 
 
 def parse_text(text: str, file: str | None = None, *, json_first: bool = False) -> Any:
@@ -328,4 +332,5 @@ def _json_object(pairs: list) -> dict:
 def read_data(path: str | os.PathLike) -> Any:
     """A YAML or JSON file (or `-` for standard input) -> plain data."""
     text = read_text(path)
-    return parse_text(text, str(path), json_first=str(path).lower().endswith(".json"))
+    name = STDIN_NAME if str(path) == STDIN else str(path)
+    return parse_text(text, name, json_first=name.lower().endswith(".json"))

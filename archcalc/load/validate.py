@@ -100,6 +100,8 @@ def _message(err: dict, kind: str, loc: list, field: str | None, layer_index: in
              layer_types: tuple) -> str:
     msg = err["msg"]
     given = err.get("input")
+    if "Exceeds the limit" in msg and "integer string conversion" in msg:  # a validator printed a huge int
+        return "a number of more than 4,300 digits; no value in a spec comes near (they are at most 10**15)"
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"
         match = difflib.get_close_matches(key, sorted(model_fields - {"type"}), n=1, cutoff=0.6)
