@@ -84,6 +84,19 @@ def _bounded_repr(value: Any, limit: int, depth: int = 0) -> str:
     return text[: limit + 1]
 
 
+MAX_MESSAGE_CHARS = 500
+
+
+def _clip(message: str) -> str:
+    """A safety net under `brief`: a message line that still echoes a long value keeps its start and its end."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    lines = [line if len(line) <= MAX_MESSAGE_CHARS else
+             f"{line[:MAX_MESSAGE_CHARS - 140]}… ({len(line):,} characters in all) …{line[-60:]}"
+             for line in message.splitlines()]
+    return "\n".join(lines)
+
+
 class ArchcalcException(Exception):
     """What every archcalc error shares: the place (file, layer, field) and how it prints.  Not raised itself."""
 
@@ -161,7 +174,8 @@ class ArchcalcException(Exception):
 
     def _text(self) -> str:
         where = self.where()
-        text = f"{where}: {self.message}" if where else str(self.message)
+        message = _clip(str(self.message))
+        text = f"{where}: {message}" if where else message
         if self.hint:
             text += f"\n  hint: {self.hint}"
         for other in self.more:

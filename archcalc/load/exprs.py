@@ -13,7 +13,7 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from ..errors import SpecError, brief
+from ..errors import SpecError, brief, brief_text
 from .limits import MAX_EXPR_CHARS, MAX_INT, Budget
 
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -114,13 +114,16 @@ def substitute(value: Any, env: Mapping[str, Any], budget: Budget | None = None,
             if exact:
                 found = env[exact.group(1)]
                 if budget is not None and isinstance(found, (dict, list)):
-                    budget.charge(found, f"${exact.group(1)}")
+                    try:
+                        budget.charge(found, f"${exact.group(1)}")
+                    except SpecError as exc:
+                        raise exc.located(field=_dotted(path)) from None
                 return found
             return eval_int(value, env)
         except KeyError as exc:
             known = ", ".join(sorted(env)) or "none; declare variables under vars:"
             inside = "" if exact else f" in {brief(value)}"
-            raise SpecError(f"unknown {what} ${exc.args[0]}{inside} (known here: {known})", field=_dotted(path)) from None
+            raise SpecError(f"unknown {what} ${brief_text(exc.args[0], 40)}{inside} (known here: {known})", field=_dotted(path)) from None
         except ValueError as exc:
             raise SpecError(f"cannot evaluate {brief(value)}: {exc}", field=_dotted(path)) from None
     if isinstance(value, (list, tuple)):

@@ -53,8 +53,7 @@ class Budget:
         self.left -= n
         if self.left < 0:
             raise SpecError(f"{where}: the spec expands to more than {self.limit:,} values once its aliases, "
-                            "variables, blocks and repeats are expanded; refusing it (a real net is far smaller)",
-                            field="layers")
+                            "variables, blocks and repeats are expanded; refusing it (a real net is far smaller)")
 
     def charge(self, value: Any, where: str) -> None:
         """Count `value` (a container counted as many times as it will be copied)."""
