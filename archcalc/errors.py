@@ -59,7 +59,8 @@ def _bounded_repr(value: Any, limit: int, depth: int = 0) -> str:
     if depth > 20:
         return "…"
     if isinstance(value, (list, tuple, dict)):
-        opening, closing = {dict: "{}", tuple: "()"}.get(type(value), "[]")
+        brackets = {dict: "{}", tuple: "()"}.get(type(value), "[]")
+        opening, closing = brackets[0], brackets[1]
         parts = [opening]
         used = 1
         items = value.items() if isinstance(value, dict) else value

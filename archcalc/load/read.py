@@ -241,7 +241,7 @@ def read_bytes(path: str | os.PathLike, *, limit: int = MAX_BYTES, what: str = "
         info = os.stat(path)
     except FileNotFoundError:
         if os.path.islink(path):
-            raise LoadError(f"is a symbolic link to {brief(os.readlink(path))}, which does not exist", file=name) from None
+            raise LoadError(f"is a symbolic link to {brief(os.readlink(name))}, which does not exist", file=name) from None
         raise LoadError("no such file", file=name) from None
     except (OSError, ValueError) as exc:  # a name too long, a NUL in the name, ...
         raise LoadError(_os_problem(exc), file=name) from None

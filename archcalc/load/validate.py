@@ -25,7 +25,7 @@ def validate(data: Mapping[str, Any]) -> "Network":
 
     from ..spec import MODEL_BY_TYPE, Network, NetworkHeader
 
-    errors: list[dict] = []
+    errors: list[Any] = []
     header = None
     try:
         header = NetworkHeader.model_validate(data)
