@@ -51,6 +51,13 @@ def brief_text(text: Any, limit: int = BRIEF_CHARS) -> str:
     return brief(text, limit)
 
 
+def listing(names: Any, most: int = 12) -> str:
+    """'a, b, c', each name shortened, and '… (and 40 more)' past `most` names."""
+    names = list(names)
+    shown = ", ".join(brief_text(n, 40) for n in names[:most])
+    return shown + (f", … (and {len(names) - most:,} more)" if len(names) > most else "")
+
+
 def _bounded_repr(value: Any, limit: int, depth: int = 0) -> str:
     """repr(value), stopping once about `limit` characters are written (never the full repr of a huge value)."""
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)

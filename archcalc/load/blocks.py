@@ -35,7 +35,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import SpecError, brief, brief_text
+from ..errors import SpecError, brief, brief_text, listing
 from .exprs import substitute
 from .limits import MAX_LAYERS, Budget
 from .names import next_name
@@ -64,14 +64,14 @@ def parse_blocks(raw: Any) -> dict[str, Block]:
         raise SpecError("blocks must be a mapping of block names to {params, layers}", field="blocks")
     out = {}
     for name, body in raw.items():
-        where = f"blocks.{brief_text(name)}"
+        where = f"blocks.{brief_text(name, 40)}"
         if not isinstance(name, str) or not name.strip():
             raise SpecError(f"block names must be non-empty strings, got {brief(name)}", field="blocks")
         if not isinstance(body, Mapping):
             raise SpecError(f"block {brief(name)} must be a mapping with params and layers", field=where)
         extra = set(body) - BLOCK_KEYS
         if extra:
-            raise SpecError(f"block {brief(name)} has unknown key '{sorted(map(str, extra))[0]}'; a block has "
+            raise SpecError(f"block {brief(name)} has unknown key {brief(sorted(map(str, extra))[0])}; a block has "
                             f"{', '.join(sorted(BLOCK_KEYS))}", field=where)
         layers = body.get("layers")
         if not isinstance(layers, list) or not layers:
@@ -94,17 +94,17 @@ def _parse_params(block: str, raw: Any) -> dict[str, Any]:
             elif isinstance(entry, Mapping) and len(entry) == 1:
                 items.extend(entry.items())
             else:
-                raise SpecError(f"block '{block}': each parameter is a name or {{name: default}}, got {brief(entry)}",
+                raise SpecError(f"block {brief(block)}: each parameter is a name or {{name: default}}, got {brief(entry)}",
                                 field=where)
     else:
-        raise SpecError(f"block '{block}': params is a list (e.g. [filters, {{stride: 1}}]) or a mapping of "
+        raise SpecError(f"block {brief(block)}: params is a list (e.g. [filters, {{stride: 1}}]) or a mapping of "
                         f"defaults, got {brief(raw)}", field=where)
     params: dict[str, Any] = {}
     for name, default in items:
         if not isinstance(name, str) or not name.isidentifier():
-            raise SpecError(f"block '{block}': parameter names must be identifiers, got {brief(name)}", field=where)
+            raise SpecError(f"block {brief(block)}: parameter names must be identifiers, got {brief(name)}", field=where)
         if name in params:
-            raise SpecError(f"block '{block}': parameter '{name}' is declared twice", field=where)
+            raise SpecError(f"block {brief(block)}: parameter '{name}' is declared twice", field=where)
         params[name] = default
     return params
 
@@ -177,15 +177,15 @@ class _Expander:
                 elif top:
                     resolved.append(ref)  # the graph check names a dangling or later reference
                 elif ref in explicit:
-                    raise self.fail(f"{context}, layer '{who}': inputs names '{ref}', which comes later in the "
+                    raise self.fail(f"{context}, layer {brief(who)}: inputs names {brief(ref)}, which comes later in the "
                                     "block; a layer may only take inputs from layers above it", prefix + who, "inputs",
                                     origin)
                 else:
                     known = sorted(local) + ["input"]
                     match = difflib.get_close_matches(ref, known, n=1)
                     hint = f" (did you mean '{match[0]}'?)" if match else ""
-                    raise self.fail(f"{context}, layer '{who}': inputs names {brief(ref)}, which is neither a layer "
-                                    f"of the block nor 'input'{hint}; known here: {', '.join(known)}", prefix + who,
+                    raise self.fail(f"{context}, layer {brief(who)}: inputs names {brief(ref)}, which is neither a layer "
+                                    f"of the block nor 'input'{hint}; known here: {listing(known)}", prefix + who,
                                     "inputs", origin)
             return resolved
 
@@ -258,14 +258,14 @@ class _Expander:
             origin: str | None, charged: bool = False) -> tuple[list, str]:
         full = prefix + name
         if not isinstance(block_name, str) or block_name not in self.blocks:
-            known = ", ".join(sorted(self.blocks)) or "none (define them under blocks:)"
+            known = listing(sorted(self.blocks)) or "none (define them under blocks:)"
             match = difflib.get_close_matches(str(block_name), list(self.blocks), n=1)
             hint = f" (did you mean '{match[0]}'?)" if match else ""
             raise self.fail(f"{where}: unknown block {brief(block_name)}{hint}; defined blocks: {known}", full,
                             "block", origin)
         if block_name in stack:
             chain = " -> ".join(list(stack[stack.index(block_name):]) + [block_name])
-            raise self.fail(f"{where}: block '{block_name}' uses itself ({chain}); blocks may not recurse",
+            raise self.fail(f"{where}: block {brief(block_name)} uses itself ({brief_text(chain, 200)}); blocks may not recurse",
                             full, "block", origin)
         block = self.blocks[block_name]
         if not isinstance(args, Mapping):
@@ -273,22 +273,22 @@ class _Expander:
                             full, "args", origin)
         for arg in args:
             if arg not in block.params:
-                params = ", ".join(block.params) or "none"
+                params = listing(block.params) or "none"
                 match = difflib.get_close_matches(str(arg), list(block.params), n=1)
                 hint = f" (did you mean '{match[0]}'?)" if match else ""
-                raise self.fail(f"{where}: block '{block_name}' has no parameter {brief(arg)}{hint}; its "
+                raise self.fail(f"{where}: block {brief(block_name)} has no parameter {brief(arg)}{hint}; its "
                                 f"parameters: {params}", full, f"args.{brief_text(arg)}", origin)
         env = dict(self.vars)
         for param, default in block.params.items():
             if param in args:
                 env[param] = args[param]
             elif default is _REQUIRED:
-                raise self.fail(f"{where}: missing argument '{param}' of block '{block_name}' (its parameters: "
-                                f"{', '.join(block.params)})", full, "args", origin)
+                raise self.fail(f"{where}: missing argument '{param}' of block {brief(block_name)} (its parameters: "
+                                f"{listing(block.params)})", full, "args", origin)
             else:
                 env[param] = default
         return self.scope(block.layers, prefix=f"{full}/", inputs=inputs, env=env, top=False,
-                          stack=stack + (block_name,), context=f"block '{block_name}' (used as '{full}')",
+                          stack=stack + (block_name,), context=f"block {brief(block_name, 40)} (used as {brief(full, 60)})",
                           charged=charged)
 
     def repeat(self, item: Mapping, head: dict, name: str, prefix: str, inputs: list, env: dict, stack: tuple,
@@ -327,7 +327,7 @@ class _Expander:
             ins = inputs if i == start else [last]
             if inline is not None:
                 layers, last = self.scope(inline, prefix=f"{prefix}{iname}/", inputs=ins, env=env_i, top=False,
-                                          stack=stack, context=f"repeat '{prefix}{iname}'", charged=True)
+                                          stack=stack, context=f"repeat {brief(prefix + iname, 60)}", charged=True)
             else:
                 args = self.subst(item.get("args", {}), env_i, False, prefix + iname, origin, charge=False,
                                   path=("args",))

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from ..errors import SpecError, brief, brief_text
+from ..errors import SpecError, brief, brief_text, listing
 from .limits import MAX_EXPR_CHARS, MAX_INT, Budget
 
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -121,7 +121,7 @@ def substitute(value: Any, env: Mapping[str, Any], budget: Budget | None = None,
                 return found
             return eval_int(value, env)
         except KeyError as exc:
-            known = ", ".join(sorted(env)) or "none; declare variables under vars:"
+            known = listing(sorted(env)) or "none; declare variables under vars:"
             inside = "" if exact else f" in {brief(value)}"
             raise SpecError(f"unknown {what} ${brief_text(exc.args[0], 40)}{inside} (known here: {known})", field=_dotted(path)) from None
         except ValueError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import SpecError, brief
+from ..errors import SpecError, brief, listing
 from .exprs import substitute
 from .limits import Budget
 from .names import assign_names
@@ -29,7 +29,7 @@ def declared_values(data: dict[str, Any], set_vars: Any = None) -> dict[str, Any
     values = dict(declared)
     for name, value in (set_vars or {}).items():
         if name not in declared:
-            known = ", ".join(sorted(declared)) or "none"
+            known = listing(sorted(declared)) or "none"
             raise SpecError(f"the spec declares no variable {brief(name)} to set (declared: {known})", field="vars")
         values[name] = value
     return values

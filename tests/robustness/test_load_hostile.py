@@ -450,3 +450,15 @@ def test_api_set_vars_with_an_unknown_name():
 
 def test_api_tuple_layers_are_layers():
     assert archcalc.load_spec({**GOOD, "layers": tuple(GOOD["layers"])}).layers[0].units == 2
+
+
+@pytest.mark.parametrize("text,says", [
+    ("blocks:\n  " + "B" * 1000 + ": {params: 5, layers: [{type: dense, units: 2}]}\n" + HEAD + "layers:\n  - {block: x}\n",
+     ["field 'blocks.'BBBB", "(1,000 characters)", "params is a list"]),
+    ("blocks:\n" + "".join(f"  b{i}: {{layers: [{{type: dense, units: 2}}]}}\n" for i in range(500)) + HEAD
+     + "layers:\n  - {block: nope}\n", ["unknown block 'nope'", "(and 488 more)"]),
+    ("vars:\n" + "".join(f"  v{i}: 1\n" for i in range(500)) + HEAD + "layers:\n  - {type: dense, units: $nope}\n",
+     ["unknown variable $nope", "(and 488 more)"]),
+], ids=["long-block-name", "many-blocks", "many-vars"])
+def test_long_names_and_long_lists_are_shortened(tmp_path, text, says):
+    show(tmp_path, text, says=says)
