@@ -81,7 +81,7 @@ def parse_blocks(raw: Any) -> dict[str, Block]:
 
 
 def _parse_params(block: str, raw: Any) -> dict[str, Any]:
-    where = f"blocks.{block}.params"
+    where = f"blocks.{brief_text(block, 40)}.params"
     if raw is None:
         return {}
     items: list[tuple[Any, Any]] = []
