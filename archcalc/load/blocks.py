@@ -200,10 +200,11 @@ class _Expander:
             if kind == "layer":
                 raw_name = item.get("name")
                 full_raw = solo if solo is not None else prefix + raw_name if isinstance(raw_name, str) else raw_name
-                layer = self.subst(item, env, top, full_raw, origin, charge=not (top or charged))
+                layer = dict(self.subst(item, env, top, full_raw, origin, charge=not (top or charged)))
                 name = layer.get("name")
                 if name is None:
-                    name = next_name(layer.get("type") if isinstance(layer.get("type"), str) else "layer", counters, taken)
+                    kind_name = layer.get("type")
+                    name = next_name(kind_name if isinstance(kind_name, str) else "layer", counters, taken)
                 full = solo if solo is not None else (prefix + name if isinstance(name, str) else name)
                 refs = layer.get("inputs")
                 layer["inputs"] = previous if refs is None else resolve(refs, str(name), k)
@@ -219,8 +220,9 @@ class _Expander:
                 continue
             raw = item.get("name")
             head = {key: v for key, v in item.items() if key not in ("layers", "args")}
-            head = self.subst(head, env, top, prefix + raw if isinstance(raw, str) else raw, origin)
-            default = head.get("block") if isinstance(head.get("block"), str) else "repeat"
+            head = dict(self.subst(head, env, top, prefix + raw if isinstance(raw, str) else raw, origin))
+            used = head.get("block")
+            default = used if isinstance(used, str) else "repeat"
             name = head.get("name")
             if name is None:
                 name = next_name(default, counters, taken)

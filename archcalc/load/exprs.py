@@ -101,36 +101,72 @@ def _bounded(v: int, text: str) -> int:
 
 def substitute(value: Any, env: Mapping[str, Any], budget: Budget | None = None, *, what: str = "variable",
                path: tuple = ()) -> Any:
-    """`value` with every `$name` and expression in it replaced from `env` (a new structure; `value` is untouched).
+    """`value` with every `$name` and expression in it replaced from `env`; `value` itself is never changed.
 
-    A `$name` whose value is a list or mapping is counted against `budget` before it is placed.  Errors are a
-    SpecError whose `field` is the path inside `value` where the problem is (callers add the layer).
+    Parts without a `$` are shared, not copied, and a part that appears many times (a YAML alias) is looked at once,
+    so this costs the size of the text as written, not of its expansion.  A `$name` whose value is a list or mapping
+    is counted against `budget` before it is placed.  Errors are a SpecError whose `field` is the path inside `value`
+    where the problem is (callers add the layer).
     """
-    if isinstance(value, str):
-        if "$" not in value or not is_expression(value):
-            return value
+    return _Substitution(env, budget, what).run(value, path)
+
+
+class _Substitution:
+    __slots__ = ("env", "budget", "what", "done", "added")
+
+    def __init__(self, env: Mapping[str, Any], budget: Budget | None, what: str) -> None:
+        self.env = env
+        self.budget = budget
+        self.what = what
+        self.done: dict[int, tuple[Any, Any, int]] = {}  # id(container) -> (container, result, values it added)
+        self.added = 0  # values placed by `$name` so far (each counted against the budget)
+
+    def run(self, value: Any, path: tuple) -> Any:
+        if isinstance(value, str):
+            return self.text(value, path) if "$" in value and is_expression(value) else value
+        if not isinstance(value, (list, tuple, dict)):
+            if isinstance(value, (int, float)) or not isinstance(value, Mapping):
+                return value
+        hit = self.done.get(id(value))
+        if hit is not None:  # an alias: its values are placed again, so they count again
+            if hit[2]:
+                self.charge(hit[2], "an alias", path)
+            return hit[1]
+        before = self.added
+        if isinstance(value, (list, tuple)):
+            items = [self.run(v, path + (i,)) for i, v in enumerate(value)]
+            same = all(a is b for a, b in zip(items, value))
+            result: Any = value if same and isinstance(value, list) else items
+        else:
+            pairs = {key: self.run(v, path + (key,)) for key, v in value.items()}
+            result = value if isinstance(value, dict) and all(pairs[k] is v for k, v in value.items()) else pairs
+        self.done[id(value)] = (value, result, self.added - before)
+        return result
+
+    def charge(self, n: int, where: str, path: tuple) -> None:
+        if self.budget is not None:
+            try:
+                self.budget.spend(n, where)
+            except SpecError as exc:
+                raise exc.located(field=_dotted(path)) from None
+        self.added += n
+
+    def text(self, value: str, path: tuple) -> Any:
         exact = _EXACT.match(value)
         try:
             if exact:
-                found = env[exact.group(1)]
-                if budget is not None and isinstance(found, (dict, list)):
-                    try:
-                        budget.charge(found, f"${exact.group(1)}")
-                    except SpecError as exc:
-                        raise exc.located(field=_dotted(path)) from None
+                found = self.env[exact.group(1)]
+                if self.budget is not None and isinstance(found, (dict, list)):
+                    self.charge(self.budget.size(found), f"${exact.group(1)}", path)
                 return found
-            return eval_int(value, env)
+            return eval_int(value, self.env)
         except KeyError as exc:
-            known = listing(sorted(env)) or "none; declare variables under vars:"
+            known = listing(sorted(self.env)) or "none; declare variables under vars:"
             inside = "" if exact else f" in {brief(value)}"
-            raise SpecError(f"unknown {what} ${brief_text(exc.args[0], 40)}{inside} (known here: {known})", field=_dotted(path)) from None
+            raise SpecError(f"unknown {self.what} ${brief_text(exc.args[0], 40)}{inside} (known here: {known})",
+                            field=_dotted(path)) from None
         except ValueError as exc:
             raise SpecError(f"cannot evaluate {brief(value)}: {exc}", field=_dotted(path)) from None
-    if isinstance(value, (list, tuple)):
-        return [substitute(v, env, budget, what=what, path=path + (i,)) for i, v in enumerate(value)]
-    if isinstance(value, dict) or (not isinstance(value, (int, float)) and isinstance(value, Mapping)):
-        return {key: substitute(v, env, budget, what=what, path=path + (key,)) for key, v in value.items()}
-    return value
 
 
 def _dotted(path: tuple) -> str | None:

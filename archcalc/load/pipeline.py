@@ -70,6 +70,8 @@ def prepare(data: Any, file: str | None, set_vars: Any = None) -> tuple[dict[str
         raise SpecError(f"a spec must be a mapping with input and layers; this {'file' if file else 'value'} is {kind}")
     data = dict(data)
     budget = Budget()
+    if data.get("vars") or uses_blocks(data):  # the document (aliases expanded) counts first: one budget for all
+        budget.charge(data, "the spec")
     values = declared_values(data, set_vars)
     origins: list[str | None] = []
     if uses_blocks(data):
