@@ -13,7 +13,6 @@ a megabyte of input never becomes a megabyte of message.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Sequence, TypeVar
 
 E = TypeVar("E", bound="ArchcalcException")
@@ -141,6 +140,8 @@ class ArchcalcException(Exception):
         unknown = set(changes) - {"file", "layer_index", "layer_name", "field", "hint", "origin", "more", "hidden"}
         if unknown:
             raise TypeError(f"located() got unknown fields: {', '.join(sorted(unknown))}")
+        import copy
+
         other = copy.copy(self)
         other.__dict__.update(changes)
         if "more" in changes:

@@ -8,9 +8,7 @@ with what is wrong in it (a character that is not allowed, an attribute, a name 
 
 from __future__ import annotations
 
-import ast
 import re
-import unicodedata
 from typing import Any, Mapping
 
 from ..errors import SpecError, brief, brief_text, listing
@@ -45,6 +43,8 @@ def eval_int(text: str, env: Mapping[str, Any]) -> int:
     if bad is not None:
         raise ValueError(f"it is not an integer expression: {_describe(bad, text)}; use $names, ints (digits 0-9), "
                          "+ - * // and parentheses")
+    import ast  # only when a spec has an expression: start-up time of every `show`
+
     source = _REF.sub(slot, text)
     for name in names:
         if name not in env:
@@ -57,6 +57,8 @@ def eval_int(text: str, env: Mapping[str, Any]) -> int:
 
 
 def _describe(char: str, text: str) -> str:
+    import unicodedata
+
     if char == "." and re.search(r"\$[A-Za-z_][A-Za-z0-9_]*\.", text):
         return "'.' after a name: attributes are not allowed"
     if char == "$":
@@ -67,7 +69,9 @@ def _describe(char: str, text: str) -> str:
     return f"{brief(char)} ({name}) is not allowed"
 
 
-def _eval_node(node: ast.AST, slots: list, text: str) -> int:
+def _eval_node(node: Any, slots: list, text: str) -> int:
+    import ast
+
     if isinstance(node, ast.Constant) and type(node.value) is int:
         return _bounded(node.value, text)
     if isinstance(node, ast.Name) and node.id.startswith("v") and node.id[1:].isdigit():
