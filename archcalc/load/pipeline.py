@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..errors import ArchcalcError, SpecError
 from .limits import MAX_LAYERS, Budget
 from .names import assign_names
-from .read import STDIN, STDIN_NAME, read_data
+from .read import STDIN_NAME, is_stdin, read_data
 from .vars import declared_values, substitute_vars
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,7 +95,7 @@ def _read(source: Any) -> tuple[str | None, Any]:
     if isinstance(source, Mapping):
         return None, source
     if isinstance(source, (str, os.PathLike)):
-        return STDIN_NAME if str(source) == STDIN else str(source), read_data(source)
+        return STDIN_NAME if is_stdin(source) else str(source), read_data(source)
     raise TypeError(f"a spec is a file path or a mapping, not {type(source).__name__}")
 
 

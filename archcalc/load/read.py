@@ -219,7 +219,7 @@ def _err(message: str, mark, file: str | None) -> LoadError:
 
 # --- files ------------------------------------------------------------------------
 
-STDIN = "-"  # an explicit `-` reads standard input, under the same cap as a file
+STDIN = "-"  # the string "-" reads standard input, under the same cap as a file
 STDIN_NAME = "<stdin>"  # how messages name it
 _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -233,7 +233,7 @@ def read_bytes(path: str | os.PathLike, *, limit: int = MAX_BYTES, what: str = "
     on a pipe with no writer or read an endless device.
     """
     name = str(path)
-    if name == STDIN:
+    if is_stdin(path):
         return _bounded(sys.stdin.buffer, STDIN_NAME, limit, what)
     if not name:
         raise LoadError("no file name given (an empty name)")
@@ -258,6 +258,11 @@ def read_bytes(path: str | os.PathLike, *, limit: int = MAX_BYTES, what: str = "
             return _bounded(f, name, limit, what)
         except OSError as exc:
             raise LoadError(_os_problem(exc), file=name) from None
+
+
+def is_stdin(path: object) -> bool:
+    """Only the string "-" means standard input; a Path("-") (an exercise's `spec: -`, say) is a file named "-"."""
+    return isinstance(path, str) and path == STDIN
 
 
 def _check_regular(mode: int, name: str) -> None:
@@ -288,7 +293,7 @@ def read_text(path: str | os.PathLike) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        name = STDIN_NAME if str(path) == STDIN else str(path)
+        name = STDIN_NAME if is_stdin(path) else str(path)
         raise LoadError(f"not UTF-8 text (byte {exc.start}); is this a spec file?", file=name) from None
 
 
@@ -332,5 +337,5 @@ def _json_object(pairs: list) -> dict:
 def read_data(path: str | os.PathLike) -> Any:
     """A YAML or JSON file (or `-` for standard input) -> plain data."""
     text = read_text(path)
-    name = STDIN_NAME if str(path) == STDIN else str(path)
+    name = STDIN_NAME if is_stdin(path) else str(path)
     return parse_text(text, name, json_first=name.lower().endswith(".json"))

@@ -483,3 +483,11 @@ def test_an_aliased_layer_that_places_a_big_variable_counts_every_time(tmp_path)
     start = time.perf_counter()
     show(tmp_path, text, says=[f"more than {MAX_NODES:,} values", "field 'expect.shape'"])
     assert time.perf_counter() - start < 5
+
+
+def test_only_the_string_dash_is_stdin(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LoadError, match="no such file"):
+        archcalc.load_spec(Path("-"))  # an exercise's `spec: -` joined to its folder: a file named "-", never stdin
+    (tmp_path / "-").write_text("input: [4]\nlayers: [{type: dense, units: 3}]\n")
+    assert archcalc.load_spec(Path("-")).layers[0].units == 3
