@@ -40,6 +40,8 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any], *, set_vars: M
     origins: list[str | None] = []
     try:
         data, origins = prepare(data, file, set_vars)
+        if file and not data.get("name"):  # a net is called after its file
+            data["name"] = "stdin" if file == STDIN_NAME else Path(file).stem
         net = validate(data)
         net._file = file
         check_graph(net)
@@ -86,8 +88,6 @@ def prepare(data: Any, file: str | None, set_vars: Any = None) -> tuple[dict[str
         if len(layers) > MAX_LAYERS:
             raise SpecError(f"the spec has {len(layers):,} layers; at most {MAX_LAYERS:,} are accepted", field="layers")
         data["layers"] = assign_names(layers)
-    if file and not data.get("name"):
-        data["name"] = "stdin" if file == STDIN_NAME else Path(file).stem
     return data, origins
 
 
