@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .. import arith
-from .base import Row
+from .row import LayerRow as Row
 from .geometry import axis_names, shape_text
 
 __all__ = ["Working", "shape_text", "count_text", "product_text", "setting_text", "window_lines", "fit_text"]

@@ -21,14 +21,14 @@ from ..layers.global_avgpool import GlobalAvgPool
 from ..layers.global_maxpool import GlobalMaxPool
 from ..layers.lrn import LRN
 from ..layers.maxpool import MaxPool
-from .network import RESERVED_NAMES, Layer, Network, NetworkHeader, assign_names
+from .network import RESERVED_NAMES, Layer, Network, NetworkHeader
 
 LAYER_MODELS = MODELS
 MODEL_BY_TYPE: dict[str, type[LayerBase]] = {tag: kind.model for tag, kind in REGISTRY.items()}
 
 __all__ = [
     "Network", "NetworkHeader", "Layer", "LayerBase", "Expect", "MODEL_BY_TYPE", "LAYER_TYPES", "LAYER_MODELS",
-    "parse_shape", "MAX_VALUE", "DEFAULT_ALPHA", "RESERVED_NAMES", "assign_names",
+    "parse_shape", "MAX_VALUE", "DEFAULT_ALPHA", "RESERVED_NAMES",
     "Conv", "MaxPool", "AvgPool", "GlobalAvgPool", "GlobalMaxPool", "Dense", "Flatten", "Dropout", "LRN",
     "BatchNorm", "ActivationLayer", "Add", "Concat",
 ]

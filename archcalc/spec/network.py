@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator
 
 from ..layers import MODELS, LayerBase
 from ..layers.fields import CONTROL, CONTROL_TEXT, MAX_VALUE, Rounding, lower, parse_shape, printable
@@ -70,7 +70,7 @@ class _NetFields(BaseModel):
 
 
 class NetworkHeader(_NetFields):
-    """Everything but the layers: io.validate checks these here and each layer with its own model, so a spec only
+    """Everything but the layers: load.validate checks these here and each layer with its own model, so a spec only
     pays (in start-up time) for building the schemas of the layer kinds it uses."""
 
     layers: Any = None
@@ -79,7 +79,8 @@ class NetworkHeader(_NetFields):
 class Network(_NetFields):
     """A validated net: input shape (no batch axis, channels last) and its layers with names and inputs resolved.
 
-    `archcalc.load_spec` builds it (io.validate); `Network.model_validate(data)` works too and checks the same.
+    `archcalc.load_spec` builds it (archcalc.load); `Network.model_validate(data)` checks the same for data whose
+    layers are already named and wired (every layer has `name` and `inputs`, as `to_data()` gives).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
@@ -93,13 +94,6 @@ class Network(_NetFields):
         if not v:
             raise ValueError("a net needs at least one layer")
         return v
-
-    @model_validator(mode="before")
-    @classmethod
-    def _names_and_inputs(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
-            return data
-        return {**data, "layers": assign_names(data["layers"])}
 
     def model_post_init(self, context: Any) -> None:
         """Expand every layer's per-axis fields to one entry per spatial axis of the input."""
@@ -124,35 +118,3 @@ class Network(_NetFields):
         """Plain data that `load_spec` reads back into the same network."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
-
-def assign_names(layers: list[Any]) -> list[Any]:
-    """Give every layer dict a name (type + running count, skipping names taken) and default inputs (the previous layer)."""
-    taken = {l["name"] for l in layers if isinstance(l, dict) and isinstance(l.get("name"), str)}
-    counters: dict[str, int] = {}
-    out = []
-    previous = "input"
-    for layer in layers:
-        if not isinstance(layer, dict):
-            out.append(layer)
-            continue
-        name = layer.get("name")
-        if name is None or layer.get("inputs") is None:
-            layer = dict(layer)
-        if name is None:
-            kind = layer.get("type")
-            base = kind if isinstance(kind, str) and kind.isidentifier() else "layer"
-            n = counters.get(base, 0)
-            while True:
-                n += 1
-                name = f"{base}{n}"
-                if name not in taken:
-                    break
-            counters[base] = n
-            taken.add(name)
-            layer["name"] = name
-        if layer.get("inputs") is None:
-            layer["inputs"] = (previous,)
-        if isinstance(name, str):
-            previous = name
-        out.append(layer)
-    return out
