@@ -74,34 +74,3 @@ def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Map
         rows.append(SweepRow(values, net.name, report.totals.params, costing(report, convention, batch, training),
                              report.output_shape))
     return rows
-
-
-def render_sweep(rows: Sequence[SweepRow], fmt: str):
-    """csv/json text, or for `table` the (columns, cells, title) that render.print_table draws."""
-    import csv
-    import io
-    import json
-
-    if fmt == "json":
-        return json.dumps([r.to_dict() for r in rows], indent=2) + "\n"
-    first = rows[0].costing
-    names = list(rows[0].values)
-    label = first.convention.label
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        keys = list(rows[0].to_dict())
-        w.writerow(keys)
-        for r in rows:
-            w.writerow(["x".join(map(str, v)) if isinstance(v, list) else v for v in r.to_dict().values()])
-        return buf.getvalue()
-    from .render import grouped, human_bytes
-
-    memory = "Memory" + (f" (training, {first.training})" if first.training else "")
-    columns = [(n, "right") for n in names] + [("Params", "right"), (label, "right"), ("Activations", "right"),
-                                                (memory, "right")]
-    cells = [[str(r.values[n]) for n in names] + [grouped(r.params), grouped(r.costing.compute),
-                                                  human_bytes(r.costing.activation_bytes),
-                                                  human_bytes(r.costing.total_bytes)] for r in rows]
-    title = f"{rows[0].name}: {label} ({first.convention.name}), batch {first.batch}, float32"
-    return columns, cells, title
