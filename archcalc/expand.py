@@ -28,7 +28,8 @@ def expand_spec(data: dict[str, Any], *, set_vars: Mapping[str, Any] | None = No
     for name, value in (set_vars or {}).items():
         if name not in declared:
             known = ", ".join(sorted(declared)) or "none"
-            raise SpecError(f"--set {name}=...: the spec declares no variable '{name}' (declared: {known})", field="vars")
+            raise SpecError(f"cannot give '{name}' a value: the spec declares no variable '{name}' "
+                            f"(declared: {known})", field="vars")
         values[name] = value
     if _uses_blocks(data):  # blocks: and repeat: -> plain layers (their bodies see vars too)
         from .blocks import expand_blocks  # only then: its imports cost start-up time on every `show`

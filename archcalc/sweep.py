@@ -1,8 +1,8 @@
-"""Sweeps: one analysis per combination of variable values (`--vary k=128,192,256,384`).
+"""Sweeps: one analysis per combination of variable values (`archcalc sweep --vary k=128,192,256,384`).
 
 Each combination is passed to `load_spec(..., set_vars=...)`, so a sweep can only
-vary variables the spec declares under `vars:` (the same check as `--set`).
-Several `--vary` give the product, in the order given.
+vary variables the spec declares under `vars:` (the same check as `set_vars`).
+Several varied variables give the product, in the order given.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from .conventions import Costing, costing
-from .expand import parse_value
 from .errors import ArchcalcError
 
 MAX_COMBINATIONS = 10_000
@@ -33,21 +32,6 @@ class SweepRow:
                 "total_bytes": c.total_bytes, "output_shape": list(self.output_shape)}
 
 
-def parse_vary(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
-    """('k=128,192', 'b=1,2') -> [('k', [128, 192]), ('b', [1, 2])]; numbers become numbers."""
-    out: list[tuple[str, list[Any]]] = []
-    for item in items:
-        name, eq, raw = item.partition("=")
-        name = name.strip()
-        values = [v.strip() for v in raw.split(",") if v.strip()]
-        if not eq or not name or not values:
-            raise ArchcalcError(f"--vary expects NAME=V1,V2,..., got {item!r}", field="vary")
-        if any(name == n for n, _ in out):
-            raise ArchcalcError(f"--vary {name} is given twice; list all its values once: {name}=a,b,c", field="vary")
-        out.append((name, [parse_value(v) for v in values]))
-    return out
-
-
 def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Mapping[str, Any] | None = None,
           convention: str | None = None, batch: int = 1, training: str | None = None) -> list[SweepRow]:
     """Analyse `spec` once per combination of the varied values."""
@@ -55,7 +39,7 @@ def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Map
     from .io import load_spec
 
     if not vary:
-        raise ArchcalcError("give at least one --vary NAME=V1,V2,...", field="vary")
+        raise ArchcalcError("give at least one variable to vary, with its values", field="vary")
     total = 1
     for _, values in vary:
         total *= len(values)
@@ -64,7 +48,7 @@ def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Map
     fixed = dict(set_vars or {})
     clash = [n for n, _ in vary if n in fixed]
     if clash:
-        raise ArchcalcError(f"{clash[0]} is both --set and --vary; use one", field="vary")
+        raise ArchcalcError(f"{clash[0]} is both set and varied; use one", field="vary")
     names = [n for n, _ in vary]
     rows = []
     for combo in itertools.product(*(values for _, values in vary)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -134,6 +135,26 @@ def solve(input_shape: str | None, output_shape: str | None, kernel: int | None,
         echo(f"  ... and {len(found) - limit} more (--limit)")
 
 
+def parse_vary(items: tuple[str, ...], fixed: dict[str, Any]) -> list[tuple[str, list[Any]]]:
+    """('k=128,192', 'b=1,2') -> [('k', [128, 192]), ('b', [1, 2])]; numbers become numbers."""
+    from ..errors import ArchcalcError
+    from ..expand import parse_value
+
+    out: list[tuple[str, list[Any]]] = []
+    for item in items:
+        name, eq, raw = item.partition("=")
+        name = name.strip()
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if not eq or not name or not values:
+            raise ArchcalcError(f"--vary expects NAME=V1,V2,..., got {item!r}", field="vary")
+        if any(name == n for n, _ in out):
+            raise ArchcalcError(f"--vary {name} is given twice; list all its values once: {name}=a,b,c", field="vary")
+        if name in fixed:
+            raise ArchcalcError(f"{name} is both --set and --vary; use one", field="vary")
+        out.append((name, [parse_value(v) for v in values]))
+    return out
+
+
 @click.command()
 @click.argument("spec")
 @click.option("--vary", multiple=True, required=True, metavar="NAME=V1,V2,...",
@@ -146,9 +167,10 @@ def solve(input_shape: str | None, output_shape: str | None, kernel: int | None,
 def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], convention: str | None, batch: int | None,
           training: str | None, fmt: str) -> None:
     """One row per combination of variable values: params, MACs, memory (e.g. --vary k=128,192,256,384)."""
-    from ..sweep import parse_vary, sweep as run_sweep
+    from ..sweep import sweep as run_sweep
 
-    rows = run_sweep(spec, parse_vary(vary), set_vars=parse_set(set_vars), convention=convention,
+    fixed = parse_set(set_vars)
+    rows = run_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention,
                      batch=batch or 1, training=training)
     if fmt == "table":
         from ..output.table import sweep_table
