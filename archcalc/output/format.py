@@ -14,7 +14,12 @@ from typing import Any, Sequence
 
 # --- user-supplied strings -------------------------------------------------------------
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escape_char(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
     code = ord(ch)
     if code < 0x100:
         return f"\\x{code:02x}"
