@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from .options import BATCH_OPTION, CONVENTION_OPTION, TRAINING_OPTION, console, echo, format_option, parse_set, set_option
+from .options import (BATCH_OPTION, CONVENTION_OPTION, TRAINING_OPTION, console, echo, emit, format_option, parse_set,
+                      set_option)
 
 
 @click.command()
@@ -114,8 +115,8 @@ def solve(input_shape: str | None, output_shape: str | None, kernel: int | None,
             return
         echo(f"receptive field {target_rf} with {kernel or 3}x{kernel or 3} convs "
              "(a stride multiplies the growth of every later layer):")
-        for s in stacks:
-            echo(f"  {s.text()}")
+        for stack in stacks:
+            echo(f"  {stack.text()}")
         return
     if not input_shape or not output_shape:
         raise SolveError("give --input and --output (e.g. --input 7x7x3 --output 5x5x1), or --target-rf N")
@@ -172,14 +173,7 @@ def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], conventio
     fixed = parse_set(set_vars)
     rows = run_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention,
                      batch=batch or 1, training=training)
-    if fmt == "table":
-        from ..output.table import sweep_table
-
-        sweep_table(rows, console())
-    else:
-        from ..output.text import render_sweep
-
-        echo(render_sweep(rows, fmt), nl=False)
+    emit(rows, fmt, "sweep_table", "render_sweep")
 
 
 @click.command()

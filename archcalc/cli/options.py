@@ -56,3 +56,15 @@ def console() -> Any:
     from ..output.table import make_console
 
     return make_console()
+
+
+def emit(data: Any, fmt: str, table: str, text: str) -> None:
+    """--format table: output.table.<table>(data, console); any other: output.text.<text>(data, fmt) echoed."""
+    if fmt == "table":
+        from ..output import table as tables
+
+        getattr(tables, table)(data, console())
+    else:
+        from ..output import text as texts
+
+        echo(getattr(texts, text)(data, fmt), nl=False)

@@ -7,17 +7,8 @@ from typing import Any
 
 import click
 
-from .options import (BATCH_OPTION, CONVENTION_OPTION, FORMAT_OPTION, TRAINING_OPTION, console, echo, format_option,
+from .options import (BATCH_OPTION, CONVENTION_OPTION, FORMAT_OPTION, TRAINING_OPTION, echo, emit, format_option,
                       parse_set, set_option)
-
-
-def echo_report(report: Any, fmt: str) -> None:
-    from ..output import table, text
-
-    if fmt == "table":
-        table.report_table(report, console())
-    else:
-        echo(text.render(report, fmt), nl=False)
 
 
 def echo_report_costing(report: Any, fmt: str, convention: str | None, batch: int | None,
@@ -33,7 +24,7 @@ def echo_report_costing(report: Any, fmt: str, convention: str | None, batch: in
     if fmt == "csv":
         raise click.UsageError("--convention, --batch and --training print their totals with --format table, "
                                "markdown or json (csv is one row per layer)")
-    echo_report(report, fmt)
+    emit(report, fmt, "report_table", "render")
     echo("\n".join(costing_lines(c, markdown=fmt == "markdown")))
 
 
@@ -72,7 +63,7 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
     if convention or batch or training:
         echo_report_costing(report, fmt, convention, batch, training)
     else:
-        echo_report(report, fmt)
+        emit(report, fmt, "report_table", "render")
     if report.expect_failures:
         sys.exit(1)
 
@@ -89,14 +80,7 @@ def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None,
     from ..compare import compare as compare_nets
 
     rows = compare_nets(specs, sort=sort, convention=convention, batch=batch or 1)
-    if fmt == "table":
-        from ..output.table import compare_table
-
-        compare_table(rows, console())
-    else:
-        from ..output.text import render_compare
-
-        echo(render_compare(rows, fmt), nl=False)
+    emit(rows, fmt, "compare_table", "render_compare")
 
 
 @click.command()

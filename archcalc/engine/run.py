@@ -92,7 +92,7 @@ def _check_input_header(path: str, network: Network, batch: int | None, max_byte
 def load_image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
     """A PNG/JPEG resized (bilinear) to the input's height and width, grey or RGB(A) to match its channels, / 255."""
     try:
-        from PIL import Image
+        from PIL import Image  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise LoadError("reading PNG/JPEG needs Pillow: pip install 'archcalc[image]' (or give an .npy file)") from None
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3, 4):

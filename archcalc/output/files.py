@@ -117,7 +117,10 @@ def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None],
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, what: str = "file") -> Path:
     """``write_file`` for content already in memory."""
-    return write_file(path, lambda fh: fh.write(data) and None, what)
+    def put(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    return write_file(path, put, what)
 
 
 def write_text(path: str | os.PathLike[str], text: str, what: str = "file") -> Path:
