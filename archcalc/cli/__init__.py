@@ -4,7 +4,8 @@ The only package that imports click.  Each command parses its options, calls the
 library, and hands the result to archcalc.output.  Errors become exit codes here:
 0 all well, 1 an `expect` failed or an answer is wrong, 2 the user's input is
 wrong (ArchcalcError.exit_code, one or a few lines), 3 a bug in archcalc (one
-line; `archcalc --debug ...` or ARCHCALC_DEBUG=1 prints the traceback).
+line; `archcalc --debug ...` or ARCHCALC_DEBUG=1 prints the traceback), 130
+interrupted (Ctrl-C).
 Heavy imports happen inside the commands, so `--help` stays instant.
 
 Adding a command group: a module here whose COMMANDS lists its click commands,
@@ -73,8 +74,11 @@ class ArchcalcGroup(click.Group):
             exc.show(file=buf)
             echo(buf.getvalue(), nl=False, err=True)
             ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except KeyboardInterrupt:  # Ctrl-C: the shell's code for SIGINT, not 1 ("a check failed")
+            echo("interrupted", err=True)
+            ctx.exit(130)
         except BrokenPipeError:  # `archcalc show ... | head`
             sys.stderr.close()
             ctx.exit(0)

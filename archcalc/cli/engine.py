@@ -27,10 +27,10 @@ def _budget_hint(exc: Any) -> ArchcalcError:
 @set_option
 def init(spec: str, output: str, seed: int, set_vars: tuple[str, ...]) -> None:
     """Write seeded initial weights of SPEC to a .npz (keys <layer>.<weight|bias|...>, float32)."""
-    from ..analysis import analyze
+    from .. import analyze
     from ..engine.forward import init_params
     from ..engine.weights import save_params
-    from ..io import load_spec
+    from .. import load_spec
     from ..output.files import check_target
 
     net = load_spec(spec, set_vars=parse_set(set_vars))
@@ -71,7 +71,7 @@ def run(spec: str, input_path: str | None, random_input: bool, weights: str | No
     """
     from ..engine import run as R
     from ..engine.weights import MemoryBudgetError
-    from ..io import load_spec
+    from .. import load_spec
 
     if (input_path is None) == (not random_input):
         raise click.UsageError("give exactly one of --input X.npy and --random")

@@ -185,9 +185,9 @@ def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], conventio
 def fit(spec: str, memory: str, training: str | None, set_vars: tuple[str, ...], fmt: str) -> None:
     """The largest batch whose memory estimate (weights, activations, and with --training gradients and
     optimiser state; float32) fits in --memory.  Exit status 2 when not even batch 1 fits."""
-    from ..analysis import analyze
+    from .. import analyze
     from ..conventions import costing_lines, largest_batch, parse_size
-    from ..io import load_spec
+    from .. import load_spec
     from ..output.text import to_json
 
     budget = parse_size(memory)

@@ -46,8 +46,8 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
 
     Exit status: 0 when all is well, 1 when an `expect` does not hold, 2 when the spec is invalid.
     """
-    from ..analysis import analyze
-    from ..io import load_spec
+    from .. import analyze
+    from .. import load_spec
 
     if expand:
         from ..blocks import expanded_data
@@ -90,9 +90,9 @@ def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None,
 @format_option("text", "json")
 def explain(spec: str, layer: str | None, set_vars: tuple[str, ...], fmt: str) -> None:
     """The working of every layer of SPEC (or one): how each shape, parameter and MAC count follows."""
-    from ..analysis import analyze
+    from .. import analyze
     from ..explain import explain as explain_report
-    from ..io import load_spec
+    from .. import load_spec
     from ..output.text import to_json
 
     workings = explain_report(analyze(load_spec(spec, set_vars=parse_set(set_vars))), layer)

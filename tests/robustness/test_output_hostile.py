@@ -377,6 +377,17 @@ def test_exit_code_of_whatever_arrives(monkeypatch, exc, code, says):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_ctrl_c_exits_130_not_1(monkeypatch):
+    import archcalc.analysis
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(archcalc.analysis, "analyze", interrupted)
+    result = invoke(["show", LENET])
+    assert result.exit_code == 130 and result.stderr == "interrupted\n"
+
+
 def test_crash_in_a_real_process_exits_3():
     code = ("import sys, archcalc.analysis\n"
             "def boom(*a, **k): raise KeyError('x')\n"
