@@ -24,7 +24,7 @@ import click
 from ..errors import ArchcalcError
 from .options import echo
 
-COMMAND_GROUPS = ("show", "learn", "engine", "schema")  # modules of archcalc.cli, each with COMMANDS
+COMMAND_GROUPS = ("show", "learn", "engine")  # modules of archcalc.cli, each with COMMANDS
 BUG_EXIT = 3
 
 
