@@ -91,6 +91,20 @@ def _open_temp(target: Path) -> tuple[int, Path]:
     raise WriteError(f"cannot write {target}: no free temporary name in its directory")
 
 
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (where the platform lets a directory be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None], what: str = "file") -> Path:
     """Write a file safely (see the module docstring): ``write(fh)`` writes the content to a binary handle."""
     target = check_target(path, what)
@@ -107,6 +121,7 @@ def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None],
                     os.fsync(fh.fileno())
                 check_target(target, what)  # still not a symlink, FIFO, ... (it may have changed meanwhile)
                 os.replace(tmp, target)
+                _fsync_directory(target.parent)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
