@@ -36,7 +36,7 @@ def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Map
           convention: str | None = None, batch: int = 1, training: str | None = None) -> list[SweepRow]:
     """Analyse `spec` once per combination of the varied values."""
     from .analysis import analyze
-    from .io import load_spec
+    from .load import load_spec
 
     if not vary:
         raise ArchcalcError("give at least one variable to vary, with its values", field="vary")

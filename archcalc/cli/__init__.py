@@ -3,9 +3,9 @@
 The only package that imports click.  Each command parses its options, calls the
 library, and hands the result to archcalc.output.  Errors become exit codes here:
 0 all well, 1 an `expect` failed or an answer is wrong, 2 the user's input is
-wrong (ArchcalcError.exit_code, one or a few lines), 3 a bug in archcalc (one
-line; `archcalc --debug ...` or ARCHCALC_DEBUG=1 prints the traceback), 130
-interrupted (Ctrl-C).
+wrong (ArchcalcError, one or a few lines), 3 a bug in archcalc (InternalError or
+any unexpected exception: one line; `archcalc --debug ...` or ARCHCALC_DEBUG=1
+prints the traceback), 130 interrupted (Ctrl-C).
 Heavy imports happen inside the commands, so `--help` stays instant.
 
 Adding a command group: a module here whose COMMANDS lists its click commands,
@@ -21,11 +21,12 @@ from typing import Any
 
 import click
 
-from ..errors import ArchcalcError
+from ..errors import ArchcalcException
 from .options import echo
 
 COMMAND_GROUPS = ("show", "learn", "engine")  # modules of archcalc.cli, each with COMMANDS
 BUG_EXIT = 3
+TRACEBACK_HOW = "run again with --debug (archcalc --debug COMMAND ...) or ARCHCALC_DEBUG=1 to see the traceback"
 
 
 def _debugging(ctx: click.Context) -> bool:
@@ -45,8 +46,7 @@ def _bug(ctx: click.Context, exc: BaseException) -> None:
     if len(detail) > 200:
         detail = detail[:199] + "…"
     echo(f"error: internal error ({detail.splitlines()[0] if detail else ''}). This is a bug in archcalc; "
-         "run again with --debug (archcalc --debug COMMAND ...) or ARCHCALC_DEBUG=1 to see the traceback, "
-         "and please report it.", err=True)
+         f"{TRACEBACK_HOW}, and please report it.", err=True)
     ctx.exit(BUG_EXIT)
 
 
@@ -56,11 +56,13 @@ class ArchcalcGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ArchcalcError as exc:
+        except ArchcalcException as exc:  # the user's mistakes (exit 2) and InternalError (exit 3)
             try:
                 text = str(exc)
             except Exception as broken:  # the error itself is broken: that is our bug
                 return _bug(ctx, broken)
+            if exc.exit_code == BUG_EXIT and not _debugging(ctx):
+                text += f" ({TRACEBACK_HOW})"
             echo(f"error: {text}", err=True)
             if _debugging(ctx):
                 import traceback

@@ -139,7 +139,7 @@ def solve(input_shape: str | None, output_shape: str | None, kernel: int | None,
 def parse_vary(items: tuple[str, ...], fixed: dict[str, Any]) -> list[tuple[str, list[Any]]]:
     """('k=128,192', 'b=1,2') -> [('k', [128, 192]), ('b', [1, 2])]; numbers become numbers."""
     from ..errors import ArchcalcError
-    from ..expand import parse_value
+    from ..load.vars import parse_value
 
     out: list[tuple[str, list[Any]]] = []
     for item in items:

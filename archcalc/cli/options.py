@@ -32,7 +32,7 @@ def set_option(f: F) -> F:
 
 def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
     """('k=256', 'name=x') -> {'k': 256, 'name': 'x'}; numbers become numbers."""
-    from ..expand import parse_value
+    from ..load.vars import parse_value
     from ..output.format import escape
 
     out: dict[str, Any] = {}

@@ -50,7 +50,7 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
     from .. import load_spec
 
     if expand:
-        from ..blocks import expanded_data
+        from ..load import expanded_data
         from ..output.text import expanded_text
 
         echo(expanded_text(expanded_data(spec, set_vars=parse_set(set_vars)), fmt), nl=False)

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from archcalc.cli import main
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, InternalError, SpecError
 from archcalc.output.files import WriteError, write_bytes, write_file
 from archcalc.output.format import escape, escape_message
 
@@ -362,6 +362,9 @@ class _Unprintable(Exception):
 
 @pytest.mark.parametrize("exc, code, says", [
     (_Internal("the engine disagrees with the calculator"), 3, "the engine disagrees"),
+    (InternalError("the engine's shape differs from the calculator's"), 3, "bug in archcalc"),
+    (InternalError("the engine's shape differs from the calculator's"), 3, "ARCHCALC_DEBUG=1"),
+    (SpecError("a user's mistake"), 2, "error: a user's mistake"),
     (_Unprintable(), 3, "_Unprintable"),
     (MemoryError(), 3, "MemoryError"),
 ])
