@@ -118,7 +118,7 @@ def _member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, file: str) ->
     if not info.filename.endswith(".npy"):
         return info.file_size
     with archive.open(info) as fh:
-        shape, dtype = npy_header(fh)  # type: ignore[arg-type]
+        shape, dtype = npy_header(fh)
     if dtype.hasobject:
         raise LoadError(f"array '{info.filename[:-4]}' holds Python objects, not numbers", file=file)
     return declared_bytes(shape, dtype)
