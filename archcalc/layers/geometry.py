@@ -11,16 +11,16 @@ from typing import Any, Sequence
 
 from .. import arith
 from ..errors import ShapeError
+from ..output.format import shape_text
+
+__all__ = ["AXIS_NAMES", "axis_names", "shape_text", "ReceptiveField", "AxisCalc", "spatial_input", "windows",
+           "rf_through", "merged_rf"]
 
 AXIS_NAMES = {1: ("position",), 2: ("row", "column"), 3: ("plane", "row", "column")}
 
 
 def axis_names(rank: int) -> tuple[str, ...]:
     return AXIS_NAMES.get(rank, tuple(f"axis {i}" for i in range(rank)))
-
-
-def shape_text(shape: Sequence[int]) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 @dataclass(frozen=True, slots=True)
