@@ -132,7 +132,8 @@ class SpecBuilder:
                 raise ImportError_(f"{want[1]}: the model says it produces {list(want[0])} (channels last) but the "
                                    f"imported layer '{row.name}' produces {list(row.output_shape)}; this is a bug "
                                    "of the importer or an operator setting it does not handle")
-        check_params(net, self.weights, report)
+        if self.weights:  # a Keras JSON config has none
+            check_params(net, self.weights, report)
         return Imported(spec, self.weights)
 
 
