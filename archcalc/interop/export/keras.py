@@ -307,9 +307,9 @@ def export(network: Any) -> str:
         "",
         "",
         "def build_model():",
-        f'    inputs = keras.Input(shape=({", ".join(map(str, net.input_shape))},), name="input")',
+        f'    inputs = keras.Input(shape={tuple(net.input_shape)!r}, name="input")',
         *(["    x = inputs"] if plan.vars["input"] == "x" else []),
         *(f"    {line}" for line in body),
         f'    return keras.Model(inputs, x, name="{model_name}")',
     ]
-    return "\n".join(head) + "".join(_CLASSES[c] for c in classes) + "\n".join(build) + "\n" + _LOADER
+    return "\n".join(head) + "\n" + "".join(_CLASSES[c] for c in classes) + "\n".join(build) + "\n" + _LOADER
