@@ -139,7 +139,7 @@ def test_dropout_and_identity():
 
 def test_lrn_divides_alpha_by_size():
     m = model([node("LRN", ["x"], size=5, alpha=1e-4, beta=0.75, bias=2.0)], (7, 3, 3))
-    assert layers(check(m)) == [{"type": "lrn", "size": 5, "alpha": float(np.float32(1e-4)), "beta": 0.75, "k": 2.0,
+    assert layers(check(m)) == [{"type": "lrn", "size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0,
                                  "alpha_over_n": True}]
 
 
@@ -148,15 +148,15 @@ def test_batchnorm():
     m = model([node("BatchNormalization", ["x", "g", "b", "mu", "var"], epsilon=1e-5)], (c, 3, 3),
               g=rand(c), b=rand(c), mu=rand(c), var=np.abs(rand(c)) + 0.5)
     imported = check(m)
-    assert layers(imported) == [{"type": "batchnorm", "eps": float(np.float32(1e-5)),
-                                 "momentum": float(np.float32(0.9))}]
+    assert layers(imported) == [{"type": "batchnorm", "eps": 1e-5,
+                                 "momentum": 0.9}]
     assert archcalc.analyze(archcalc.load_spec(imported.spec)).totals.trainable_params == 2 * c
 
 
 @pytest.mark.parametrize("op,attrs,want", [
     ("Relu", {}, {"function": "relu"}),
-    ("LeakyRelu", {"alpha": 0.2}, {"function": "leaky_relu", "alpha": float(np.float32(0.2))}),
-    ("LeakyRelu", {}, {"function": "leaky_relu", "alpha": float(np.float32(0.01))}),
+    ("LeakyRelu", {"alpha": 0.2}, {"function": "leaky_relu", "alpha": 0.2}),
+    ("LeakyRelu", {}, {"function": "leaky_relu", "alpha": 0.01}),
     ("Elu", {"alpha": 0.5}, {"function": "elu", "alpha": 0.5}),
     ("Sigmoid", {}, {"function": "sigmoid"}),
     ("Tanh", {}, {"function": "tanh"}),
@@ -318,4 +318,4 @@ def test_layernorm_over_channels_last():
              node("LayerNormalization", ["t", "g", "b"], "n", axis=-1, epsilon=1e-6),
              node("Transpose", ["n"], perm=[0, 3, 1, 2])]
     m = model(nodes, (4, 3, 3), g=rand(4), b=rand(4))
-    assert layers(check(m)) == [{"type": "layernorm", "eps": float(np.float32(1e-6))}]
+    assert layers(check(m)) == [{"type": "layernorm", "eps": 1e-6}]

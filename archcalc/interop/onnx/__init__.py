@@ -21,6 +21,10 @@ __all__ = ["from_onnx", "import_onnx", "OPS"]
 INSTALL = "reading ONNX models needs the onnx package: pip install 'archcalc[onnx]'"
 
 
+def onnx_module() -> Any:
+    return _onnx()
+
+
 def _onnx() -> Any:
     try:
         import onnx
@@ -36,14 +40,13 @@ def _load(source: Any) -> tuple[Any, str]:
     if isinstance(source, onnx.ModelProto):
         return source, source.graph.name or "model"
     path = Path(os.fspath(source))
+    if not path.is_file():
+        raise ImportError_(f"cannot read {path}: no such file")
     try:
-        data = path.read_bytes()
+        model = onnx.load(str(path))  # with its external data (weights in model.onnx.data), as exporters write it
     except OSError as exc:
         raise ImportError_(f"cannot read {path}: {exc.strerror or exc}") from None
-    model = onnx.ModelProto()
-    try:
-        model.ParseFromString(data)
-    except Exception:  # protobuf's DecodeError
+    except Exception:  # protobuf's DecodeError and onnx's own
         raise ImportError_(f"{path} is not an ONNX model (not a ModelProto)") from None
     if not model.graph.node:
         raise ImportError_(f"{path} is not an ONNX model (no graph nodes)")
@@ -78,9 +81,10 @@ def _shapes(model: Any) -> dict[str, tuple[int, ...]]:
 
 
 def import_onnx(source: Any, file_name: str | None = None) -> Imported:
-    """The spec and weights of an ONNX model (a path or an onnx.ModelProto)."""
+    """The spec and weights of an ONNX model (a path or an onnx.ModelProto); a file's net is named after it."""
     from .graph import Context, Value, archcalc_shape, convert
 
+    source_arg = source
     model, name = _load(source)
     name = file_name or name
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
@@ -101,7 +105,8 @@ def import_onnx(source: Any, file_name: str | None = None) -> Imported:
     in_shape = archcalc_shape(onnx_in, layout)
     producer = f"{model.producer_name} {model.producer_version}".strip()
     source = f"Imported from {name} (ONNX opset {opset}{', ' + producer if producer else ''}) by archcalc import"
-    builder = SpecBuilder(model.graph.name or Path(name).stem, source, in_shape)
+    net_name = model.graph.name or "model" if isinstance(source_arg, onnx_module().ModelProto) else Path(name).stem
+    builder = SpecBuilder(net_name, source, in_shape)
     ctx = Context(model, builder, opset)
     ctx.shapes = shapes
     ctx.values[graph_input] = Value("input", in_shape, layout, onnx_in)

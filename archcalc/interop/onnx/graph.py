@@ -42,7 +42,6 @@ class Value:
     onnx: tuple[int, ...]  # ONNX's shape, without the batch
     flat_of: tuple[int, ...] | None = None  # cfirst: the archcalc map that was flattened
     pad: tuple[tuple[tuple[int, int], ...], float] | None = None  # a Pad not yet applied: (pairs, value)
-    bias_free_dense: bool = False  # a MatMul's dense layer, whose bias an Add may still supply
     own: bool = False  # the layer's own output (not an alias): an activation may fuse into it
 
     @property
@@ -60,6 +59,11 @@ def archcalc_shape(onnx_shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
 
 Converter = Callable[["Context", Any], "Value | None"]
 OPS: Registry[Converter] = Registry("ONNX operator")
+
+
+def f32(value: Any) -> float:
+    """An ONNX float attribute (float32) as the shortest decimal that is the same float32: 1e-05, not 9.99e-06."""
+    return float(str(np.float32(value)))
 
 
 def origin(node: Any) -> str:
@@ -81,7 +85,7 @@ class Context:
         self.consumers: Counter[str] = Counter(i for n in model.graph.node for i in n.input if i)
         for out in model.graph.output:
             self.consumers[out.name] += 1
-        self.weight_names: set[str] = set()
+        self.initializers = set(self.consts)
 
     # --- reading a node -------------------------------------------------------------------
 
@@ -130,7 +134,7 @@ class Context:
         parts = [p for p in node.name.split("/") if p]
         if node.name.startswith("/") and len(parts) > 1:
             return parts[-2] if parts[-2].count(".") >= parts[0].count(".") else ".".join(parts[:-1])
-        return node.name or node.op_type.lower()
+        return node.name.removeprefix("node_") or node.op_type.lower()  # torch's dynamo exporter: node_relu_2
 
     # --- producing values -----------------------------------------------------------------
 
@@ -159,8 +163,10 @@ class Context:
 
     def alias(self, value: Value, onnx_shape: tuple[int, ...] | None = None, **changes: Any) -> Value:
         """The same data under another ONNX name (Identity, Squeeze of ones, ...)."""
-        return replace(value, onnx=onnx_shape if onnx_shape is not None else value.onnx, own=False,
-                       bias_free_dense=False, **changes)
+        return replace(value, onnx=onnx_shape if onnx_shape is not None else value.onnx, own=False, **changes)
+
+
+_META_INPUTS = {"Shape": 0, "Size": 0, "CastLike": 1}
 
 
 def fold(ctx: Context, node: Any) -> bool:
@@ -176,9 +182,11 @@ def fold(ctx: Context, node: Any) -> bool:
 
             ctx.consts[node.output[0]] = np.array(helper.get_attribute_value(attr))
         return True
-    if node.op_type in ("Shape", "Size") and node.input[0] in ctx.shapes and node.input[0] in ctx.values:
-        full = ctx.shapes[node.input[0]]
-        feeds = {node.input[0]: np.zeros(full, np.float32)}
+    meta = _META_INPUTS.get(node.op_type)  # an input of which only the shape or type is read
+    if meta is not None and len(node.input) > meta and node.input[meta] in ctx.values and \
+            node.input[meta] in ctx.shapes and all(i in ctx.consts for j, i in enumerate(node.input) if j != meta):
+        feeds = {i: ctx.consts[i] for j, i in enumerate(node.input) if j != meta}
+        feeds[node.input[meta]] = np.zeros(ctx.shapes[node.input[meta]], np.float32)
     elif all(not i or i in ctx.consts for i in node.input):
         feeds = {i: ctx.consts[i] for i in node.input if i}
     else:

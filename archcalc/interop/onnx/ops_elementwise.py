@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import ImportError_, spec_accepts
-from .graph import OPS, Context, Value, origin
+from .graph import OPS, Context, Value, f32, origin
 from .ops_layers import add_bias
 
 #: The activation an archcalc conv or dense layer applies itself with its default alpha.
@@ -23,7 +23,7 @@ def activation(ctx: Context, node: Any, function: str, alpha: float | None = Non
         return fused
     spec: dict[str, Any] = {"type": "activation", "function": function, **extra}
     if alpha is not None:
-        spec["alpha"] = float(np.float32(alpha))
+        spec["alpha"] = f32(alpha)
     if x.layout == "cfirst":
         return _cfirst(ctx, node, spec, x)
     return ctx.emit(node, spec, [x], x.layout)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import ImportError_, per_axis, window_fields
-from .graph import OPS, Context, Value, origin
+from .graph import OPS, Context, Value, f32, origin
 
 
 def _map(node: Any, x: Value) -> Value:
@@ -63,11 +63,20 @@ def _dense_from_1x1(ctx: Context, node: Any, x: Value, w: np.ndarray, b: np.ndar
     return ctx.emit(node, layer, [x], "vector", weights)
 
 
+def _bias(ctx: Context, node: Any) -> np.ndarray | None:
+    """The bias input; None when absent, or when it is zeros the exporter computed (no initializer, so no
+    parameter of the model: torch's dynamo exporter writes Expand(0) for bias=False)."""
+    if not ctx.has(node, 2):
+        return None
+    b = ctx.const(node, 2, "bias")
+    return None if node.input[2] not in ctx.initializers and not b.any() else b
+
+
 @OPS.register("Conv")
 def conv(ctx: Context, node: Any) -> Value:
     x = ctx.value(node, 0)
     w = ctx.const(node, 1, "weight")
-    b = ctx.const(node, 2, "bias") if ctx.has(node, 2) else None
+    b = _bias(ctx, node)
     a = ctx.attrs(node)
     rank = w.ndim - 2
     kernel = tuple(a.get("kernel_shape", w.shape[2:]))
@@ -98,7 +107,7 @@ def conv(ctx: Context, node: Any) -> Value:
 def conv_transpose(ctx: Context, node: Any) -> Value:
     x = _map(node, ctx.materialize(node, ctx.value(node, 0)))
     w = ctx.const(node, 1, "weight")  # (C_in, filters/groups, *kernel)
-    b = ctx.const(node, 2, "bias") if ctx.has(node, 2) else None
+    b = _bias(ctx, node)
     a = ctx.attrs(node)
     rank = w.ndim - 2
     if "output_shape" in a:
@@ -206,19 +215,29 @@ def matmul(ctx: Context, node: Any) -> Value:
         raise ImportError_(f"{origin(node)}: only vector x matrix products (a dense layer) are supported, got "
                            f"{list(x.onnx)} x {list(w.shape)}")
     layer = {"type": "dense", "units": int(w.shape[1]), "bias": False}
-    out = ctx.emit(node, layer, [x], "vector", {"weight": _vector_weights(node, x, w)})
-    return Value(out.layer, out.shape, out.layout, out.onnx, bias_free_dense=True, own=True)
+    return ctx.emit(node, layer, [x], "vector", {"weight": _vector_weights(node, x, w)})
 
 
 def add_bias(ctx: Context, node: Any, x: Value, c: np.ndarray) -> Value | None:
-    """Add(MatMul(x, W), b): the bias of the MatMul's dense layer; None if this Add is not that."""
-    if not x.bias_free_dense or not ctx.single_use(node.input[0] if node.input[0] in ctx.values else node.input[1]):
+    """Add(MatMul(x, W), b) or Add(Conv(x, W), b) where the layer has no bias yet: that layer's bias (per filter,
+    or one per output position); None if this Add is not that."""
+    data = node.input[0] if node.input[0] in ctx.values else node.input[1]
+    if not x.own or not ctx.single_use(data):
         return None
     layer = ctx.builder.layer(x.layer)
-    if c.size != layer["units"]:
+    if layer.get("bias", True) is not False or layer["type"] not in ("conv", "dense") or "activation" in layer:
         return None
-    del layer["bias"]
-    ctx.builder.weights[x.layer]["bias"] = c.reshape(-1).astype(np.float32)
+    units = layer["units"] if layer["type"] == "dense" else layer["filters"]
+    if c.size == units and (c.ndim <= 1 or c.shape[0] == units or c.shape[-1] == units and c.ndim == 2):
+        bias = c.reshape(-1)
+    elif layer["type"] == "conv" and tuple(c.shape[-len(x.onnx):]) == x.onnx and c.size == np.prod(x.onnx):
+        layer["bias"] = "per_position"
+        bias = np.moveaxis(c.reshape(x.onnx), 0, -1)
+    else:
+        return None
+    if layer["bias"] is False:
+        del layer["bias"]
+    ctx.builder.weights[x.layer]["bias"] = np.ascontiguousarray(bias, dtype=np.float32)
     return Value(x.layer, x.shape, x.layout, x.onnx, own=True)
 
 
@@ -230,8 +249,8 @@ def batchnorm(ctx: Context, node: Any) -> Value:
         raise ImportError_(f"{origin(node)}: training_mode=1; export the model in eval mode")
     keys = ("gamma", "beta", "moving_mean", "moving_variance")
     weights = {k: ctx.const(node, i + 1, k) for i, k in enumerate(keys)}
-    layer = {"type": "batchnorm", "eps": float(np.float32(a.get("epsilon", 1e-5))),
-             "momentum": float(np.float32(a.get("momentum", 0.9)))}
+    layer = {"type": "batchnorm", "eps": f32(a.get("epsilon", 1e-5)),
+             "momentum": f32(a.get("momentum", 0.9))}
     return ctx.emit(node, layer, [x], x.layout if x.layout in ("map", "vector") else "vector", weights)
 
 
@@ -239,8 +258,8 @@ def batchnorm(ctx: Context, node: Any) -> Value:
 def lrn(ctx: Context, node: Any) -> Value:
     x = _map(node, ctx.materialize(node, ctx.value(node, 0)))
     a = ctx.attrs(node)
-    layer = {"type": "lrn", "size": int(a["size"]), "alpha": float(np.float32(a.get("alpha", 1e-4))),
-             "beta": float(np.float32(a.get("beta", 0.75))), "k": float(np.float32(a.get("bias", 1.0))),
+    layer = {"type": "lrn", "size": int(a["size"]), "alpha": f32(a.get("alpha", 1e-4)),
+             "beta": f32(a.get("beta", 0.75)), "k": f32(a.get("bias", 1.0)),
              "alpha_over_n": True}
     return ctx.emit(node, layer, [x], "map")
 
@@ -254,7 +273,7 @@ def layernorm(ctx: Context, node: Any) -> Value:
                            "tensor) has an archcalc layer")
     weights = {"gamma": ctx.const(node, 1, "scale")}
     weights["beta"] = ctx.const(node, 2, "bias") if ctx.has(node, 2) else np.zeros_like(weights["gamma"])
-    layer = {"type": "layernorm", "eps": float(np.float32(ctx.attrs(node).get("epsilon", 1e-5)))}
+    layer = {"type": "layernorm", "eps": f32(ctx.attrs(node).get("epsilon", 1e-5))}
     return ctx.emit(node, layer, [x], x.layout, weights)
 
 
@@ -267,3 +286,19 @@ def embedding(ctx: Context, node: Any) -> Value:
     x = ctx.value(node, 1)
     layer = {"type": "embedding", "vocab": int(table.shape[0]), "dim": int(table.shape[1])}
     return ctx.emit(node, layer, [x], "nhwc", {"weight": table})
+
+
+@OPS.register("ReduceMean", "ReduceMax")
+def reduce_spatial(ctx: Context, node: Any) -> Value:
+    """A mean or max over every spatial axis is a global pool."""
+    x = ctx.value(node, 0)
+    a = ctx.attrs(node)
+    axes = a.get("axes")
+    if axes is None and ctx.has(node, 1):
+        axes = ctx.const(node, 1, "axes").tolist()
+    rank = len(x.onnx) + 1
+    if x.layout != "map" or sorted(int(i) % rank for i in (axes or [])) != list(range(2, rank)):
+        raise ImportError_(f"{origin(node)}: reduces axes {axes} of {list(x.onnx)}; archcalc reduces all spatial "
+                           "axes of a map (a global pool)")
+    kind = "global_avgpool" if node.op_type == "ReduceMean" else "global_maxpool"
+    return ctx.emit(node, {"type": kind}, [ctx.materialize(node, x)], "vector")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import ImportError_, per_axis
-from .graph import OPS, Context, Value, origin
+from .graph import OPS, Context, Value, f32, origin
 
 
 @OPS.register("Identity")
@@ -22,7 +22,7 @@ def dropout(ctx: Context, node: Any) -> Value:
     rate = float(ctx.consts[node.input[1]]) if ctx.has(node, 1) and node.input[1] in ctx.consts else \
         ctx.attrs(node).get("ratio", 0.5)
     layout = x.layout if x.layout != "cfirst" else "vector"
-    out = ctx.emit(node, {"type": "dropout", "rate": float(np.float32(rate))}, [x], layout)
+    out = ctx.emit(node, {"type": "dropout", "rate": f32(rate)}, [x], layout)
     return Value(out.layer, out.shape, x.layout, out.onnx, flat_of=x.flat_of)
 
 
