@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import SpecError
 from .builder import ImportError_, Imported, dump_yaml
 
-__all__ = ["detect_format", "import_any", "import_model", "export_spec", "EXPORTERS"]
+__all__ = ["detect_format", "import_any", "import_model", "import_summary", "export_code", "export_spec", "EXPORTERS"]
 
 EXPORTERS = ("pytorch", "keras")
 
@@ -78,6 +78,17 @@ def import_model(path: str | os.PathLike, output: str | os.PathLike, weights: st
         save_params(weights, imported.weights)
     _write_text(output, text)
     return imported
+
+
+def import_summary(path: str | os.PathLike, output: str | os.PathLike, imported: Imported,
+                   weights: str | os.PathLike | None = None) -> str:
+    """What `archcalc import` prints: 'resnet18.onnx -> resnet18.yaml: 68 layers, 11,699,112 params, ...'."""
+    from .. import analyze, load_spec
+
+    totals = analyze(load_spec(imported.spec)).totals
+    text = (f"{Path(path).name} -> {output}: {len(imported.spec['layers'])} layers, {totals.params:,} params "
+            f"({totals.trainable_params:,} trainable), {totals.macs:,} MACs")
+    return text + (f"; weights -> {weights}" if weights is not None else "")
 
 
 def _has_params(spec: dict) -> bool:
