@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from .builder import ImportError_, Imported, dump_yaml
+from .builder import ImportError_, Imported, dump_yaml, read_head
 
 __all__ = ["detect_format", "import_any", "import_model", "import_summary", "export_code", "export_spec", "EXPORTERS"]
 
@@ -32,11 +32,7 @@ def detect_format(source: Any) -> str:
     if type(source).__name__ == "ModelProto":
         return "onnx"
     path = Path(os.fspath(source))
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-    except OSError as exc:
-        raise ImportError_(f"cannot read {path}: {exc.strerror or exc}") from None
+    head = read_head(path)
     if head.startswith(b"PK"):
         try:
             with zipfile.ZipFile(path) as zf:

@@ -139,7 +139,7 @@ class SpecBuilder:
 
 def dump_yaml(spec: dict[str, Any]) -> str:
     """The spec as YAML: net fields first, then `layers:` with one flow-style line per layer."""
-    import yaml
+    import yaml  # type: ignore[import-untyped, unused-ignore]
 
     def one(value: Any) -> str:
         text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**9, allow_unicode=True)
@@ -172,6 +172,23 @@ def per_axis(values: tuple[int, ...] | list[int]) -> int | list[int]:
     """(3, 3) -> 3, (1, 7) -> [1, 7]: as a person writes per-axis fields."""
     values = [int(v) for v in values]
     return values[0] if len(set(values)) == 1 else values
+
+
+def optional_axes(layer: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Add each per-axis field (stride, dilation) whose values are not all 1, the default."""
+    for key, values in fields.items():
+        if any(v != 1 for v in values):
+            layer[key] = per_axis(values)
+    return layer
+
+
+def read_head(path: Any, size: int = 64) -> bytes:
+    """The first bytes of a model file (its format is found by content), or an error naming the file."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError as exc:
+        raise ImportError_(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def window_fields(spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],

@@ -80,6 +80,24 @@ class Plan:
 Emitter = Callable[[Plan, Any], Any]
 
 
+def axes_text(values: Any) -> str:
+    """(3, 3) -> '3', (1, 7) -> '(1, 7)': a per-axis argument as a person writes it."""
+    values = [int(v) for v in values]
+    return str(values[0]) if len(set(values)) == 1 else f"({', '.join(map(str, values))})"
+
+
+def window_args(args: list[str], axes: Any, stride: str, dilation: str, groups: int, groups_name: str = "groups",
+                ) -> list[str]:
+    """Append the stride, dilation and groups arguments that differ from 1 (named as the framework names them)."""
+    if any(a.s != 1 for a in axes):
+        args.append(f"{stride}={axes_text(a.s for a in axes)}")
+    if any(a.d != 1 for a in axes):
+        args.append(f"{dilation}={axes_text(a.d for a in axes)}")
+    if groups != 1:
+        args.append(f"{groups_name}={groups}")
+    return args
+
+
 def registry(framework: str) -> Registry:
     return Registry(f"{framework} exporter for layer kind")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import arith
-from . import ExportError, Plan, class_name, registry, unsupported
+from . import ExportError, Plan, axes_text, class_name, registry, unsupported, window_args
 
 KERAS = registry("Keras")
 
@@ -27,9 +27,7 @@ class Code:
     classes: tuple[str, ...] = ()
 
 
-def _tuple(values: Any) -> str:
-    values = [int(v) for v in values]
-    return str(values[0]) if len(set(values)) == 1 else f"({', '.join(map(str, values))})"
+_tuple = axes_text
 
 
 def _hang(a: Any) -> int:
@@ -99,13 +97,7 @@ def conv(plan: Plan, row: Any) -> Code:
     layer, axes = row.layer, row.axes
     name, out = plan.names[row.name], plan.vars[row.name]
     lines, padding, x = _padded(out, plan.ins(row)[0], axes, name)
-    args = [str(layer.filters), _tuple(a.f for a in axes)]
-    if any(a.s != 1 for a in axes):
-        args.append(f"strides={_tuple(a.s for a in axes)}")
-    if any(a.d != 1 for a in axes):
-        args.append(f"dilation_rate={_tuple(a.d for a in axes)}")
-    if layer.groups != 1:
-        args.append(f"groups={layer.groups}")
+    args = window_args([str(layer.filters), _tuple(a.f for a in axes)], axes, "strides", "dilation_rate", layer.groups)
     if layer.bias is not True:
         args.append("use_bias=False")
     lines.append(f'{out} = layers.Conv{len(axes)}D({", ".join(args)}{padding}, name="{name}")({x})')
@@ -136,14 +128,9 @@ def _pool(plan: Plan, row: Any, kind: str) -> Code:
     return Code(lines)
 
 
-@KERAS.register("maxpool")
-def maxpool(plan: Plan, row: Any) -> Code:
-    return _pool(plan, row, "maxpool")
-
-
-@KERAS.register("avgpool")
-def avgpool(plan: Plan, row: Any) -> Code:
-    return _pool(plan, row, "avgpool")
+@KERAS.register("maxpool", "avgpool")
+def pool(plan: Plan, row: Any) -> Code:
+    return _pool(plan, row, row.type)
 
 
 def _simple(plan: Plan, row: Any, call: str) -> Code:
@@ -155,14 +142,10 @@ def _simple(plan: Plan, row: Any, call: str) -> Code:
     return Code([f'{out} = layers.{call}{sep}name="{name}")({arg})'])
 
 
-@KERAS.register("global_avgpool")
-def global_avgpool(plan: Plan, row: Any) -> Code:
-    return _simple(plan, row, f"GlobalAveragePooling{len(row.input_shapes[0]) - 1}D(")
-
-
-@KERAS.register("global_maxpool")
-def global_maxpool(plan: Plan, row: Any) -> Code:
-    return _simple(plan, row, f"GlobalMaxPooling{len(row.input_shapes[0]) - 1}D(")
+@KERAS.register("global_avgpool", "global_maxpool")
+def global_pool(plan: Plan, row: Any) -> Code:
+    cls = "GlobalAveragePooling" if row.type == "global_avgpool" else "GlobalMaxPooling"
+    return _simple(plan, row, f"{cls}{len(row.input_shapes[0]) - 1}D(")
 
 
 @KERAS.register("dense")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from . import ExportError, Plan, cfirst_dense, class_name, natural_flatten, registry, unsupported
+from . import (ExportError, Plan, axes_text, cfirst_dense, class_name, natural_flatten, registry, unsupported,
+               window_args)
 
 TORCH = registry("PyTorch")
 _RESERVED = frozenset({"forward", "training", "eval", "train", "cuda", "cpu", "to", "load_archcalc_weights",
@@ -31,9 +32,7 @@ class Code:
     map_shape: tuple[int, ...] | None = None  # dense after a channels-first flatten of this (*spatial, C) map
 
 
-def _tuple(values: Any) -> str:
-    values = [int(v) for v in values]
-    return str(values[0]) if len(set(values)) == 1 else f"({', '.join(map(str, values))})"
+_tuple = axes_text
 
 
 def activation(expr: str, function: str | None, alpha: float | None = None) -> str:
@@ -87,14 +86,9 @@ def conv(plan: Plan, row: Any) -> Code:
     x = plan.ins(row)[0]
     symmetric = all(a.pb == a.pa and not _hang(a) for a in axes)
     args = [str(c_in), str(layer.filters), f"kernel_size={_tuple(a.f for a in axes)}"]
-    if any(a.s != 1 for a in axes):
-        args.append(f"stride={_tuple(a.s for a in axes)}")
     if symmetric and any(a.pb for a in axes):
         args.append(f"padding={_tuple(a.pb for a in axes)}")
-    if any(a.d != 1 for a in axes):
-        args.append(f"dilation={_tuple(a.d for a in axes)}")
-    if layer.groups != 1:
-        args.append(f"groups={layer.groups}")
+    window_args(args, axes, "stride", "dilation", layer.groups)
     if layer.bias is not True:
         args.append("bias=False")
     name = plan.names[row.name]
@@ -136,14 +130,9 @@ def _pool(plan: Plan, row: Any, kind: str) -> Code:
                 f"self.{name}({_pad_call(x, axes, fill)})")
 
 
-@TORCH.register("maxpool")
-def maxpool(plan: Plan, row: Any) -> Code:
-    return _pool(plan, row, "maxpool")
-
-
-@TORCH.register("avgpool")
-def avgpool(plan: Plan, row: Any) -> Code:
-    return _pool(plan, row, "avgpool")
+@TORCH.register("maxpool", "avgpool")
+def pool(plan: Plan, row: Any) -> Code:
+    return _pool(plan, row, row.type)
 
 
 def _spatial_dims(rank: int) -> str:

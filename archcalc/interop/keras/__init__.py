@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..builder import ImportError_, Imported, SpecBuilder
+from ..builder import ImportError_, Imported, SpecBuilder, read_head
 from .layers import LAYERS, Context, snake_case
 
 __all__ = ["from_keras", "import_keras", "LAYERS"]
@@ -33,12 +33,7 @@ def read_keras(source: Any) -> tuple[dict, bytes | None, str]:
     if isinstance(source, str) and source.lstrip().startswith("{"):
         return _json(source, "the Keras JSON"), None, "a Keras JSON string"
     path = Path(os.fspath(source))
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    except OSError as exc:
-        raise ImportError_(f"cannot read {path}: {exc.strerror or exc}") from None
-    if head.startswith(b"PK"):
+    if read_head(path, 4).startswith(b"PK"):
         try:
             with zipfile.ZipFile(path) as zf:
                 names = set(zf.namelist())
@@ -130,7 +125,7 @@ def _h5_weights(data: bytes | None) -> Any:
     if data is None:
         return None
     try:
-        import h5py
+        import h5py  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         raise ImportError_(H5_INSTALL) from None
     return h5py.File(io.BytesIO(data), "r")

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..builder import ImportError_, SpecBuilder, per_axis, spec_accepts, window_fields
+from ..builder import ImportError_, SpecBuilder, optional_axes, per_axis, spec_accepts, window_fields
 from ..registry import Registry
 
 Converter = Callable[["Context", str, dict, list[str]], str]
@@ -128,21 +128,27 @@ def _tuple(value: Any, rank: int) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, (list, tuple)) else (int(value),) * rank
 
 
-@LAYERS.register("Conv1D", "Conv2D", "Conv3D")
-def conv(ctx: Context, name: str, cfg: dict, inputs: list[str]) -> str:
+def _kernel_geometry(ctx: Context, name: str, cfg: dict, inputs: list[str]) -> tuple[tuple[int, ...], ...]:
+    """(kernel, strides, dilation_rate) of a conv-like layer, one entry per spatial axis of its input."""
     _channels_last(name, cfg)
     rank = _rank(ctx, inputs[0])
-    kernel = _tuple(cfg["kernel_size"], rank)
-    stride = _tuple(cfg.get("strides", 1), rank)
-    dilation = _tuple(cfg.get("dilation_rate", 1), rank)
-    layer: dict[str, Any] = {"type": "conv", "filters": int(cfg["filters"]), "kernel": per_axis(kernel)}
-    if any(s != 1 for s in stride):
-        layer["stride"] = per_axis(stride)
+    return (_tuple(cfg["kernel_size"], rank), _tuple(cfg.get("strides", 1), rank),
+            _tuple(cfg.get("dilation_rate", 1), rank))
+
+
+@LAYERS.register("Conv1D", "Conv2D", "Conv3D")
+def conv(ctx: Context, name: str, cfg: dict, inputs: list[str]) -> str:
+    kernel, stride, dilation = _kernel_geometry(ctx, name, cfg, inputs)
+    layer = optional_axes({"type": "conv", "filters": int(cfg["filters"]), "kernel": per_axis(kernel)}, stride=stride)
     layer.update(_window(ctx, name, cfg, inputs, kernel, stride, dilation))
-    if any(d != 1 for d in dilation):
-        layer["dilation"] = per_axis(dilation)
+    optional_axes(layer, dilation=dilation)
     if cfg.get("groups", 1) != 1:
         layer["groups"] = int(cfg["groups"])
+    return _weighted(ctx, layer, name, cfg, inputs)
+
+
+def _weighted(ctx: Context, layer: dict[str, Any], name: str, cfg: dict, inputs: list[str]) -> str:
+    """A conv, transposed conv or dense layer: its bias setting, its kernel and bias, its activation."""
     use_bias = cfg.get("use_bias", True)
     if not use_bias:
         layer["bias"] = False
@@ -153,43 +159,27 @@ def conv(ctx: Context, name: str, cfg: dict, inputs: list[str]) -> str:
 
 @LAYERS.register("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 def conv_transpose(ctx: Context, name: str, cfg: dict, inputs: list[str]) -> str:
-    _channels_last(name, cfg)
-    rank = _rank(ctx, inputs[0])
-    kernel = _tuple(cfg["kernel_size"], rank)
-    stride = _tuple(cfg.get("strides", 1), rank)
-    layer: dict[str, Any] = {"type": "conv_transpose", "filters": int(cfg["filters"]), "kernel": per_axis(kernel)}
-    if any(s != 1 for s in stride):
-        layer["stride"] = per_axis(stride)
+    kernel, stride, dilation = _kernel_geometry(ctx, name, cfg, inputs)
+    rank = len(kernel)
+    layer = optional_axes({"type": "conv_transpose", "filters": int(cfg["filters"]), "kernel": per_axis(kernel)},
+                          stride=stride)
     if cfg.get("padding", "valid") == "same":
         layer["padding"] = "same"
     if cfg.get("output_padding"):
         layer["output_padding"] = per_axis(_tuple(cfg["output_padding"], rank))
-    dilation = _tuple(cfg.get("dilation_rate", 1), rank)
-    if any(d != 1 for d in dilation):
-        layer["dilation"] = per_axis(dilation)
-    use_bias = cfg.get("use_bias", True)
-    if not use_bias:
-        layer["bias"] = False
-    arrays = ctx.vars(2 if use_bias else 1)
-    weights = None if arrays is None else dict(zip(("weight", "bias"), arrays))
-    return _with_activation(ctx, layer, name, inputs, weights, cfg.get("activation"))
+    optional_axes(layer, dilation=dilation)
+    return _weighted(ctx, layer, name, cfg, inputs)
 
 
 def _depthwise(ctx: Context, name: str, cfg: dict, inputs: list[str], kernel_arr: Any, bias: Any,
                use_bias: bool) -> dict[str, Any]:
     """A depthwise conv as a grouped conv: groups = C_in, filters = C_in * depth_multiplier."""
-    rank = _rank(ctx, inputs[0])
+    kernel, stride, dilation = _kernel_geometry(ctx, name, cfg, inputs)
     channels = ctx.shape(inputs[0])[-1]
     multiplier = int(cfg.get("depth_multiplier", 1))
-    kernel = _tuple(cfg["kernel_size"], rank)
-    stride = _tuple(cfg.get("strides", 1), rank)
-    dilation = _tuple(cfg.get("dilation_rate", 1), rank)
-    layer: dict[str, Any] = {"type": "conv", "filters": channels * multiplier, "kernel": per_axis(kernel)}
-    if any(s != 1 for s in stride):
-        layer["stride"] = per_axis(stride)
+    layer = optional_axes({"type": "conv", "filters": channels * multiplier, "kernel": per_axis(kernel)}, stride=stride)
     layer.update(_window(ctx, name, cfg, inputs, kernel, stride, dilation))
-    if any(d != 1 for d in dilation):
-        layer["dilation"] = per_axis(dilation)
+    optional_axes(layer, dilation=dilation)
     layer["groups"] = channels
     if not use_bias:
         layer["bias"] = False
@@ -205,7 +195,8 @@ def _depthwise(ctx: Context, name: str, cfg: dict, inputs: list[str], kernel_arr
 def depthwise(ctx: Context, name: str, cfg: dict, inputs: list[str]) -> str:
     _channels_last(name, cfg)
     use_bias = cfg.get("use_bias", True)
-    arrays = ctx.vars(2 if use_bias else 1) or [None, None]
+    found = ctx.vars(2 if use_bias else 1)
+    arrays: list[Any] = [None, None] if found is None else list(found)
     made = _depthwise(ctx, name, cfg, inputs, arrays[0], arrays[1] if use_bias else None, use_bias)
     return _with_activation(ctx, made["layer"], name, inputs, made["weights"], cfg.get("activation"))
 
@@ -215,7 +206,8 @@ def separable(ctx: Context, name: str, cfg: dict, inputs: list[str]) -> str:
     """Two layers: `<name>_depthwise` (no bias) and the pointwise 1x1 conv `<name>` with the bias and activation."""
     _channels_last(name, cfg)
     use_bias = cfg.get("use_bias", True)
-    arrays = ctx.vars(3 if use_bias else 2) or [None, None, None]
+    found = ctx.vars(3 if use_bias else 2)
+    arrays: list[Any] = [None, None, None] if found is None else list(found)
     made = _depthwise(ctx, name, cfg, inputs, arrays[0], None, False)
     depthwise_name = ctx.add(made["layer"], f"{name}_depthwise", inputs, made["weights"])
     layer: dict[str, Any] = {"type": "conv", "filters": int(cfg["filters"]), "kernel": 1}
@@ -274,13 +266,7 @@ def dense(ctx: Context, name: str, cfg: dict, inputs: list[str]) -> str:
     if len(shape) != 1 and prod(shape[:-1]) != 1:
         raise _fail(name, "Dense", f"applied to a {list(shape)} tensor Keras's Dense acts on the last axis only; "
                     "archcalc's dense flattens first (add a Flatten)")
-    layer: dict[str, Any] = {"type": "dense", "units": int(cfg["units"])}
-    use_bias = cfg.get("use_bias", True)
-    if not use_bias:
-        layer["bias"] = False
-    arrays = ctx.vars(2 if use_bias else 1)
-    weights = None if arrays is None else dict(zip(("weight", "bias"), arrays))
-    return _with_activation(ctx, layer, name, inputs, weights, cfg.get("activation"))
+    return _weighted(ctx, {"type": "dense", "units": int(cfg["units"])}, name, cfg, inputs)
 
 
 @LAYERS.register("Flatten")

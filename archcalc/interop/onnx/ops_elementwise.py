@@ -50,29 +50,15 @@ def _cfirst(ctx: Context, node: Any, spec: dict[str, Any], x: Value) -> Value:
     return Value(out.layer, out.shape, "cfirst", out.onnx, flat_of=x.flat_of, own=True)
 
 
-@OPS.register("Relu")
-def relu(ctx: Context, node: Any) -> Value:
-    return activation(ctx, node, "relu")
+#: Operators that are one archcalc function, with the ONNX default of their alpha where they have one.
+_FUNCTIONS = {"Relu": ("relu", None), "Sigmoid": ("sigmoid", None), "Tanh": ("tanh", None),
+              "HardSwish": ("hardswish", None), "LeakyRelu": ("leaky_relu", 0.01), "Elu": ("elu", 1.0)}
 
 
-@OPS.register("LeakyRelu")
-def leaky_relu(ctx: Context, node: Any) -> Value:
-    return activation(ctx, node, "leaky_relu", ctx.attrs(node).get("alpha", 0.01))
-
-
-@OPS.register("Elu")
-def elu(ctx: Context, node: Any) -> Value:
-    return activation(ctx, node, "elu", ctx.attrs(node).get("alpha", 1.0))
-
-
-@OPS.register("Sigmoid")
-def sigmoid(ctx: Context, node: Any) -> Value:
-    return activation(ctx, node, "sigmoid")
-
-
-@OPS.register("Tanh")
-def tanh(ctx: Context, node: Any) -> Value:
-    return activation(ctx, node, "tanh")
+@OPS.register(*_FUNCTIONS)
+def plain_activation(ctx: Context, node: Any) -> Value:
+    function, default = _FUNCTIONS[node.op_type]
+    return activation(ctx, node, function, None if default is None else ctx.attrs(node).get("alpha", default))
 
 
 @OPS.register("Softmax")
@@ -113,16 +99,11 @@ def hardsigmoid(ctx: Context, node: Any) -> Value:
     return activation(ctx, node, "hardsigmoid")
 
 
-@OPS.register("HardSwish")
-def hardswish(ctx: Context, node: Any) -> Value:
-    return activation(ctx, node, "hardswish")
-
-
 @OPS.register("Gelu")
 def gelu(ctx: Context, node: Any) -> Value:
     approx = ctx.attrs(node).get("approximate", b"none")
     approx = approx.decode() if isinstance(approx, bytes) else approx
-    return activation(ctx, node, "gelu", **({"approximate": "tanh"} if approx == "tanh" else {}))
+    return activation(ctx, node, "gelu", None, **({"approximate": "tanh"} if approx == "tanh" else {}))
 
 
 def _values_and_consts(ctx: Context, node: Any) -> tuple[list[Value], list[np.ndarray]]:
@@ -153,14 +134,13 @@ def add(ctx: Context, node: Any) -> Value:
 @OPS.register("Mul")
 def multiply(ctx: Context, node: Any) -> Value:
     values, consts = _values_and_consts(ctx, node)
-    if consts:
-        x, c = values[0], consts[0]
-        channels = x.onnx[0] if x.layout == "map" else x.shape[-1]
-        if c.size == channels and x.layout in ("map", "nhwc", "vector"):
-            return ctx.emit(node, {"type": "scale", "bias": False}, [x], x.layout, {"scale": c.reshape(-1)})
+    if not consts:
+        return _join(ctx, node, "multiply", values)
+    x, c = values[0], consts[0]
+    if c.size != (x.onnx[0] if x.layout == "map" else x.shape[-1]) or x.layout == "cfirst":
         raise ImportError_(f"{origin(node)}: multiplies by a constant of shape {list(c.shape)}; archcalc scales "
                            "by one learnable value per channel only (scale)")
-    return _join(ctx, node, "multiply", values)
+    return ctx.emit(node, {"type": "scale", "bias": False}, [x], x.layout, {"scale": c.reshape(-1)})
 
 
 @OPS.register("Concat")

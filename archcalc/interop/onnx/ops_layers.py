@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..builder import ImportError_, per_axis, window_fields
+from ..builder import ImportError_, optional_axes, per_axis, window_fields
 from .graph import OPS, Context, Value, f32, origin
 
 
@@ -38,11 +38,9 @@ def _geometry(ctx: Context, node: Any, x: Value, kernel: tuple[int, ...], pad_va
     if auto == "SAME_UPPER":
         return x, {"padding": "same"}
     if auto == "SAME_LOWER":
-        pairs = []
-        for n, f, s, d in zip(spatial, kernel, stride, dilation):
-            total = max((-(-n // s) - 1) * s + d * (f - 1) + 1 - n, 0)
-            pairs.append((total - total // 2, total // 2))
-        pairs = tuple(pairs)
+        totals = [max((-(-n // s) - 1) * s + d * (f - 1) + 1 - n, 0)
+                  for n, f, s, d in zip(spatial, kernel, stride, dilation)]
+        pairs = tuple((t - t // 2, t // 2) for t in totals)
     elif auto == "VALID":
         pairs = ((0, 0),) * rank
     return x, window_fields(spatial, kernel, stride, dilation, pairs, ceil, origin(node))
@@ -87,15 +85,18 @@ def conv(ctx: Context, node: Any) -> Value:
     x, fields = _geometry(ctx, node, x, kernel, 0.0)
     stride = _strides(ctx, node, rank)
     dilation = tuple(a.get("dilations", [1] * rank))
-    layer: dict[str, Any] = {"type": "conv", "filters": int(w.shape[0]), "kernel": per_axis(kernel)}
-    if any(s != 1 for s in stride):
-        layer["stride"] = per_axis(stride)
+    layer = optional_axes({"type": "conv", "filters": int(w.shape[0]), "kernel": per_axis(kernel)}, stride=stride)
     layer.update(fields)
-    if any(d != 1 for d in dilation):
-        layer["dilation"] = per_axis(dilation)
+    return _kernel_layer(ctx, node, optional_axes(layer, dilation=dilation), x, w, b, group)
+
+
+def _kernel_layer(ctx: Context, node: Any, layer: dict[str, Any], x: Value, w: np.ndarray, b: np.ndarray | None,
+                  group: int) -> Value:
+    """groups, bias and the weights, (out or in, in or out, *kernel) -> (*kernel, ..., ...), of a conv or
+    transposed conv."""
     if group != 1:
         layer["groups"] = group
-    weights = {"weight": np.transpose(w, (*range(2, 2 + rank), 1, 0))}
+    weights = {"weight": np.transpose(w, (*range(2, w.ndim), 1, 0))}
     if b is None:
         layer["bias"] = False
     else:
@@ -114,10 +115,8 @@ def conv_transpose(ctx: Context, node: Any) -> Value:
         raise ImportError_(f"{origin(node)}: output_shape is not supported; export with pads and output_padding")
     group = a.get("group", 1)
     kernel = tuple(a.get("kernel_shape", w.shape[2:]))
-    layer: dict[str, Any] = {"type": "conv_transpose", "filters": int(w.shape[1] * group), "kernel": per_axis(kernel)}
-    stride = _strides(ctx, node, rank)
-    if any(s != 1 for s in stride):
-        layer["stride"] = per_axis(stride)
+    layer = optional_axes({"type": "conv_transpose", "filters": int(w.shape[1] * group), "kernel": per_axis(kernel)},
+                          stride=_strides(ctx, node, rank))
     auto = a.get("auto_pad", b"NOTSET")
     if auto in (b"SAME_UPPER", "SAME_UPPER"):
         layer["padding"] = "same"
@@ -131,16 +130,7 @@ def conv_transpose(ctx: Context, node: Any) -> Value:
         raise ImportError_(f"{origin(node)}: auto_pad {auto!r} is not supported on ConvTranspose")
     if any(a.get("output_padding", [0] * rank)):
         layer["output_padding"] = per_axis(a["output_padding"])
-    if any(d != 1 for d in a.get("dilations", [1] * rank)):
-        layer["dilation"] = per_axis(a["dilations"])
-    if group != 1:
-        layer["groups"] = group
-    weights = {"weight": np.transpose(w, (*range(2, 2 + rank), 1, 0))}
-    if b is None:
-        layer["bias"] = False
-    else:
-        weights["bias"] = b
-    return ctx.emit(node, layer, [x], "map", weights)
+    return _kernel_layer(ctx, node, optional_axes(layer, dilation=a.get("dilations", [1] * rank)), x, w, b, group)
 
 
 def _pool(ctx: Context, node: Any, kind: str, pad_value: float | None) -> Value:
