@@ -319,3 +319,14 @@ def test_layernorm_over_channels_last():
              node("Transpose", ["n"], perm=[0, 3, 1, 2])]
     m = model(nodes, (4, 3, 3), g=rand(4), b=rand(4))
     assert layers(check(m)) == [{"type": "layernorm", "eps": 1e-6}]
+
+
+def test_shapes_behind_computed_pads_are_inferred_node_by_node():
+    """A Pad whose pads are computed (Concat of constants): ONNX's whole-graph inference loses the shapes after it;
+    the importer infers them node by node once the pads are folded (PyTorch's F.pad + max_pool2d exports so)."""
+    nodes = [node("Concat", ["zeros", "ones"], "p", axis=0), node("Pad", ["x", "p", "ninf"], "xp"),
+             node("MaxPool", ["xp"], "m", kernel_shape=[2, 2], strides=[2, 2]), node("Relu", ["m"])]
+    m = model(nodes, (2, 7, 7), zeros=np.zeros(6, np.int64), ones=np.array([1, 1], np.int64),
+              ninf=np.array(-np.inf, np.float32))
+    assert layers(check(m)) == [{"type": "maxpool", "kernel": 2, "stride": 2, "padding": [[0, 1], [0, 1]]},
+                                {"type": "activation", "function": "relu"}]

@@ -118,9 +118,31 @@ class Context:
         """The inferred ONNX shape of an output, without the batch."""
         name = node.output[i]
         if name not in self.shapes:
+            self._infer(node)
+        if name not in self.shapes:
             raise ImportError_(f"{origin(node)}: the shape of its output '{name}' cannot be inferred "
                                "(export the model with fixed input sizes)")
         return self.shapes[name][1:]
+
+    def _infer(self, node: Any) -> None:
+        """ONNX shape inference on this node alone, its inputs' shapes and constants known now (the whole-graph
+        pass cannot see through shape arithmetic it did not fold, such as a Pad's computed pads)."""
+        from onnx import TensorProto, helper, numpy_helper, shape_inference
+
+        inputs = [helper.make_tensor_value_info(i, TensorProto.FLOAT, self.shapes[i]) for i in node.input
+                  if i and i in self.shapes and i not in self.consts]
+        consts = [numpy_helper.from_array(self.consts[i], i) for i in node.input if i in self.consts]
+        graph = helper.make_graph([node], "one", inputs, [helper.make_empty_tensor_value_info(o) for o in node.output],
+                                  consts)
+        try:
+            model = shape_inference.infer_shapes(helper.make_model(graph, opset_imports=self.model.opset_import),
+                                                 strict_mode=True)
+        except Exception:  # onnx's InferenceError and others: the caller reports the missing shape
+            return
+        for info in model.graph.output:
+            dims = info.type.tensor_type.shape.dim
+            if dims and all(d.HasField("dim_value") for d in dims):
+                self.shapes[info.name] = tuple(d.dim_value for d in dims)
 
     def single_use(self, value_name: str) -> bool:
         return self.consumers[value_name] == 1
@@ -220,3 +242,7 @@ def convert(ctx: Context, node: Any) -> None:
     result = fn(ctx, node)
     if result is not None:
         ctx.values[node.output[0]] = result
+        if node.output[0] not in ctx.shapes:  # what later nodes' shape inference needs
+            onnx_shape = result.onnx if result.pad is None else \
+                (result.onnx[0], *(n + b + a for n, (b, a) in zip(result.onnx[1:], result.pad[0])))
+            ctx.shapes[node.output[0]] = (1, *onnx_shape)
