@@ -79,7 +79,8 @@ def import_model(path: str | os.PathLike, output: str | os.PathLike, weights: st
 def import_summary(path: str | os.PathLike, output: str | os.PathLike, imported: Imported,
                    weights: str | os.PathLike | None = None) -> str:
     """What `archcalc import` prints: 'resnet18.onnx -> resnet18.yaml: 68 layers, 11,699,112 params, ...'."""
-    from .. import analyze, load_spec
+    from ..analysis import analyze
+    from ..load import load_spec
 
     totals = analyze(load_spec(imported.spec)).totals
     text = (f"{Path(path).name} -> {output}: {len(imported.spec['layers'])} layers, {totals.params:,} params "
@@ -88,7 +89,8 @@ def import_summary(path: str | os.PathLike, output: str | os.PathLike, imported:
 
 
 def _has_params(spec: dict) -> bool:
-    from .. import analyze, load_spec
+    from ..analysis import analyze
+    from ..load import load_spec
 
     return analyze(load_spec(spec)).totals.params > 0
 
@@ -106,7 +108,7 @@ def export_code(network: Any, to: str) -> str:
 
 def export_spec(spec_path: str | os.PathLike, to: str, output: str | os.PathLike) -> str:
     """Write the spec as a PyTorch or Keras module at `output`; returns the code."""
-    from .. import load_spec
+    from ..load import load_spec
 
     code = export_code(load_spec(spec_path), to)
     _write_text(output, code)

@@ -35,7 +35,7 @@ def spec_accepts(layer_text: str) -> bool:
     layer kinds and fields that arrive with later versions (conv_transpose, relu6, count_include_pad, ...)."""
     import ast
 
-    from .. import load_spec
+    from ..load import load_spec
 
     layer = ast.literal_eval(layer_text)
     try:
@@ -115,7 +115,8 @@ class SpecBuilder:
     def finish(self, output: str) -> Imported:
         """Validate and analyse the spec, compare every shape with the source's, check the weights; `output` is the
         layer that must come last (archcalc's net output)."""
-        from .. import analyze, load_spec
+        from ..analysis import analyze
+        from ..load import load_spec
         from ..engine.forward import check_params
 
         if not self.layers:

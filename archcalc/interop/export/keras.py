@@ -250,7 +250,7 @@ def load_archcalc_weights(model, path):
 
 def export(network: Any) -> str:
     """The Keras module for a Network, as Python source."""
-    from ... import analyze
+    from ...analysis import analyze
 
     report = analyze(network)
     plan = Plan(report)

@@ -260,7 +260,7 @@ _LOADER = '''
 
 def export(network: Any) -> str:
     """The PyTorch module for a Network, as Python source."""
-    from ... import analyze
+    from ...analysis import analyze
 
     report = analyze(network)
     plan = Plan(report, _RESERVED)

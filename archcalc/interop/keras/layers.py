@@ -48,7 +48,8 @@ class Context:
         if ref == "input":
             return self.builder.input_shape
         if self._shapes[0] != len(self.builder.layers):
-            from ... import analyze, load_spec
+            from ...analysis import analyze
+            from ...load import load_spec
 
             report = analyze(load_spec(self.builder.spec()))
             self._shapes = (len(self.builder.layers), {r.name: r.output_shape for r in report.rows})
