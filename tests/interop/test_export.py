@@ -77,3 +77,11 @@ def test_export_spec_writes_the_file(tmp_path):
     with pytest.raises(SpecError, match="choose one of pytorch, keras"):
         export_spec(SPECS[0], "jax", tmp_path / "other.py")
     assert not (tmp_path / "other.py").exists()
+
+
+def test_without_onnx_one_line_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(__import__("sys").modules, "onnx", None)
+    path = tmp_path / "net.onnx"
+    path.write_bytes(b"\x08\x07")
+    with pytest.raises(SpecError, match=r"^reading ONNX models needs the onnx package: pip install 'archcalc\[onnx\]'$"):
+        archcalc.from_onnx(path)
