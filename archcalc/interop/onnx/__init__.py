@@ -21,10 +21,6 @@ __all__ = ["from_onnx", "import_onnx", "OPS"]
 INSTALL = "reading ONNX models needs the onnx package: pip install 'archcalc[onnx]'"
 
 
-def onnx_module() -> Any:
-    return _onnx()
-
-
 def _onnx() -> Any:
     try:
         import onnx
@@ -35,10 +31,12 @@ def _onnx() -> Any:
     return onnx
 
 
-def _load(source: Any) -> tuple[Any, str]:
+def _load(source: Any) -> tuple[Any, str, str]:
+    """(model, what to call its origin, the net's name): a file's net is named after the file."""
     onnx = _onnx()
     if isinstance(source, onnx.ModelProto):
-        return source, source.graph.name or "model"
+        name = source.graph.name or "model"
+        return source, name, name
     path = Path(os.fspath(source))
     if not path.is_file():
         raise ImportError_(f"cannot read {path}: no such file")
@@ -50,7 +48,7 @@ def _load(source: Any) -> tuple[Any, str]:
         raise ImportError_(f"{path} is not an ONNX model (not a ModelProto)") from None
     if not model.graph.node:
         raise ImportError_(f"{path} is not an ONNX model (no graph nodes)")
-    return model, path.name
+    return model, path.name, path.stem
 
 
 def _fixed_batch(model: Any) -> Any:
@@ -84,8 +82,7 @@ def import_onnx(source: Any, file_name: str | None = None) -> Imported:
     """The spec and weights of an ONNX model (a path or an onnx.ModelProto); a file's net is named after it."""
     from .graph import Context, Value, archcalc_shape, convert
 
-    source_arg = source
-    model, name = _load(source)
+    model, name, net_name = _load(source)
     name = file_name or name
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     inferred = _fixed_batch(model)
@@ -105,7 +102,6 @@ def import_onnx(source: Any, file_name: str | None = None) -> Imported:
     in_shape = archcalc_shape(onnx_in, layout)
     producer = f"{model.producer_name} {model.producer_version}".strip()
     source = f"Imported from {name} (ONNX opset {opset}{', ' + producer if producer else ''}) by archcalc import"
-    net_name = model.graph.name or "model" if isinstance(source_arg, onnx_module().ModelProto) else Path(name).stem
     builder = SpecBuilder(net_name, source, in_shape)
     ctx = Context(model, builder, opset)
     ctx.shapes = shapes
