@@ -63,7 +63,13 @@ def import_model(path: str | os.PathLike, output: str | os.PathLike, weights: st
                  ) -> Imported:
     """Import a model file into the spec YAML at `output` (and its weights as an archcalc .npz at `weights`).
 
-    Nothing is written unless the whole model imports and validates; each file is written atomically."""
+    Nothing is written unless the whole model imports and validates; each file is written safely
+    (archcalc.output.files: atomic, never over a link, FIFO or device), and both targets are checked first."""
+    from ..output.files import check_target, write_text
+
+    check_target(output, "spec")
+    if weights is not None:
+        check_target(weights, "weights file")
     imported = import_any(path)
     if weights is not None and not imported.weights and _has_params(imported.spec):
         raise ImportError_(f"{path} holds no weights (a Keras JSON config has none; use the .keras file)")
@@ -72,7 +78,7 @@ def import_model(path: str | os.PathLike, output: str | os.PathLike, weights: st
         from ..engine.weights import save_params
 
         save_params(weights, imported.weights)
-    _write_text(output, text)
+    write_text(output, text, "spec")
     return imported
 
 
@@ -107,29 +113,11 @@ def export_code(network: Any, to: str) -> str:
 
 
 def export_spec(spec_path: str | os.PathLike, to: str, output: str | os.PathLike) -> str:
-    """Write the spec as a PyTorch or Keras module at `output`; returns the code."""
+    """Write the spec as a PyTorch or Keras module at `output` (safely, as every archcalc file); returns the code."""
     from ..load import load_spec
+    from ..output.files import check_target, write_text
 
+    check_target(output, "Python module")
     code = export_code(load_spec(spec_path), to)
-    _write_text(output, code)
+    write_text(output, code, "Python module")
     return code
-
-
-def _write_text(path: str | os.PathLike, text: str) -> None:
-    """Atomic write (temporary file in the same directory, then rename)."""
-    import tempfile
-
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise SpecError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
