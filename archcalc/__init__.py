@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["load_spec", "analyze", "init_params", "forward", "ArchcalcError", "SpecError", "__version__"]
+__all__ = ["load_spec", "analyze", "init_params", "forward", "from_onnx", "from_keras", "ArchcalcError", "SpecError",
+           "__version__"]
 
 from .errors import ArchcalcError, SpecError
 
@@ -59,3 +60,17 @@ def forward(network: Any, x: Any, params: Any, dtype: str = "float32", return_al
     from .engine.forward import forward as _forward
 
     return _forward(_network(network), x, params, dtype=dtype, return_all=return_all)
+
+
+def from_onnx(source: Any) -> dict:
+    """An ONNX model (path or onnx.ModelProto) -> a spec mapping for load_spec (needs `pip install 'archcalc[onnx]'`)."""
+    from .interop.onnx import from_onnx as _from_onnx
+
+    return _from_onnx(source)
+
+
+def from_keras(source: Any) -> dict:
+    """A Keras model (.keras file, model.to_json() file or string, or its mapping) -> a spec mapping for load_spec."""
+    from .interop.keras import from_keras as _from_keras
+
+    return _from_keras(source)
