@@ -1,0 +1,1 @@
+"""Output formats (R3 reconciles this package at merge)."""
