@@ -203,8 +203,11 @@ def _isotonic_place(desired: list[float], weights: list[float], widths: list[flo
 
 
 def _edge_weight(nodes: list[_Node], u: int, v: int) -> float:
-    """Gansner et al.: keep long edges straight (dummy-dummy 8, dummy-real 2, real-real 1)."""
-    return {0: 1.0, 1: 2.0, 2: 8.0}[nodes[u].dummy + nodes[v].dummy]
+    """How strongly neighbour u pulls v: a real node weighs all its neighbours alike (no drift toward a long
+    edge), a dummy follows its chain (8) more than the real node at its end (2), so long edges stay straight."""
+    if not nodes[v].dummy:
+        return 1.0
+    return 8.0 if nodes[u].dummy else 2.0
 
 
 def _place(nodes: list[_Node], layers: list[list[int]], gap: float, sweeps: int) -> None:
@@ -214,7 +217,7 @@ def _place(nodes: list[_Node], layers: list[list[int]], gap: float, sweeps: int)
             if i:
                 x += (nodes[layer[i - 1]].w + nodes[v].w) / 2 + gap
             nodes[v].x = x
-    passes = ["down", "up"] * max(1, sweeps // 2) + ["both"]
+    passes = ["both"] * (sweeps + 1)
     for direction in passes:
         span = range(len(layers)) if direction != "up" else range(len(layers) - 1, -1, -1)
         for r in span:

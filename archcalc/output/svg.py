@@ -167,11 +167,15 @@ def draw_graph(report: Any, direction: str = "tb", depth: int | None = None, id_
         layout = layered_layout(sizes, pairs, gap_x=26, gap_y=42)
     else:
         layout = transpose(layered_layout(sizes, pairs, gap_x=18, gap_y=70))
-    width, height = layout.width, layout.height + HEADER
+    kinds = sorted({n.kind for n in nodes}, key=[k for k, _, _ in KINDS].index)
+    legend = 16 + sum(28 + text_width(k, 10.5) for k in kinds)
+    width = max(layout.width, legend, 32 + text_width(report.name, 15))
+    height = layout.height + HEADER
+    shift = (width - layout.width) / 2
     out = [_svg_open(width, height, f"{report.name}: layer graph")]
     out.append(_marker(id_prefix))
-    out.append(_title_and_legend(report.name, sorted({n.kind for n in nodes}, key=[k for k, _, _ in KINDS].index)))
-    out.append(f'<g transform="translate(0,{_n(HEADER)})">')
+    out.append(_title_and_legend(report.name, kinds))
+    out.append(f'<g transform="translate({_n(shift)},{_n(HEADER)})">')
     fan_in = {n.key: 0 for n in nodes}
     fan_out = {n.key: 0 for n in nodes}
     for e in edges:
