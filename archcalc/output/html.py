@@ -169,6 +169,15 @@ def _page(title: str, body: str) -> str:
             f"<script>{_asset('report.js')}</script>\n</body></html>\n")
 
 
+def _long_text(text: str, limit: int = 160) -> str:
+    """Short text as it is; a long one folded after its first sentence (click to read all)."""
+    if len(text) <= limit:
+        return _x(text)
+    cut = text.find(". ", 40, limit)
+    head = text[:cut + 1] if cut > 0 else text[:limit].rsplit(" ", 1)[0] + " \u2026"
+    return f"<details><summary>{_x(head)}</summary>{_x(text)}</details>"
+
+
 def _cards(cards: Iterable[tuple[str, str, str]]) -> str:
     return '<section class="cards">' + "".join(
         f'<div class="card" data-total="{_x(key)}"><div class="card-label">{_x(label)}</div>'
@@ -201,7 +210,7 @@ def report_html(report: Any, convention: str | None = None, depth: int | None = 
     net, t = report.network, report.totals
     rows = _rows(report, cost, depth)
     meta = [(k, getattr(net, k, None)) for k in ("source", "year", "authors", "place", "top5_error")]
-    meta_html = "".join(f"<dt>{_x(META_LABELS[k])}</dt><dd>{_x(v)}</dd>" for k, v in meta if v is not None)
+    meta_html = "".join(f"<dt>{_x(META_LABELS[k])}</dt><dd>{_long_text(str(v))}</dd>" for k, v in meta if v is not None)
     cards = [
         ("params", "Parameters", f"{t.params:,}<small>{fmt.si(t.params)}</small>"),
         ("trainable_params", "Trainable", f"{t.trainable_params:,}"),

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Hashable, Sequence
 
 Point = tuple[float, float]
+DUMMY_PULL = 0.3  # a dummy gives way to real nodes when two want the same place
+SKIP_PULL = 0.01  # and a skip connection's dummy almost always
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class _Node:
     up: list[int]
     down: list[int]
     x: float = 0.0
+    span: int = 1  # for a dummy: how many ranks its edge skips (a skip connection when more than 2)
 
 
 def layered_layout(sizes: dict[Hashable, tuple[float, float]], edges: Sequence[tuple[Hashable, Hashable]],
@@ -91,7 +94,8 @@ def layered_layout(sizes: dict[Hashable, tuple[float, float]], edges: Sequence[t
     for e, (a, b) in enumerate(edges):
         chain = [index[a]]
         for step, r in enumerate(range(rank[index[a]] + 1, rank[index[b]])):
-            nodes.append(_Node(("dummy", e, step), dummy_width, 0.0, r, True, index[a] + 0.5, [], []))
+            nodes.append(_Node(("dummy", e, step), dummy_width, 0.0, r, True, index[a] + 0.5, [], [],
+                               span=rank[index[b]] - rank[index[a]]))
             chain.append(len(nodes) - 1)
         chain.append(index[b])
         for u, v in zip(chain, chain[1:]):
@@ -203,11 +207,13 @@ def _isotonic_place(desired: list[float], weights: list[float], widths: list[flo
 
 
 def _edge_weight(nodes: list[_Node], u: int, v: int) -> float:
-    """How strongly neighbour u pulls v: a real node weighs all its neighbours alike (no drift toward a long
-    edge), a dummy follows its chain (8) more than the real node at its end (2), so long edges stay straight."""
-    if not nodes[v].dummy:
-        return 1.0
-    return 8.0 if nodes[u].dummy else 2.0
+    """How strongly neighbour u pulls v.  A dummy follows its chain (8) more than the real node at its end (2),
+    so long edges stay straight (Gansner et al.); a real node weighs real neighbours and short detours (a
+    parallel branch one rank longer) alike, and barely feels a skip connection, so the main line stays straight
+    and the skip goes around it instead of dragging it sideways."""
+    if nodes[v].dummy:
+        return 8.0 if nodes[u].dummy else 2.0
+    return 0.05 if nodes[u].dummy and nodes[u].span > 2 else 1.0
 
 
 def _place(nodes: list[_Node], layers: list[list[int]], gap: float, sweeps: int) -> None:
@@ -217,7 +223,7 @@ def _place(nodes: list[_Node], layers: list[list[int]], gap: float, sweeps: int)
             if i:
                 x += (nodes[layer[i - 1]].w + nodes[v].w) / 2 + gap
             nodes[v].x = x
-    passes = ["both"] * (sweeps + 1)
+    passes = ["both"] * (sweeps + 1) + ["down"]
     for direction in passes:
         span = range(len(layers)) if direction != "up" else range(len(layers) - 1, -1, -1)
         for r in span:
@@ -228,7 +234,7 @@ def _place(nodes: list[_Node], layers: list[list[int]], gap: float, sweeps: int)
                 ws = [_edge_weight(nodes, u, v) for u in neighbours]
                 if ws:
                     desired.append(sum(w * nodes[u].x for w, u in zip(ws, neighbours)) / sum(ws))
-                    weights.append(sum(ws))
+                    weights.append(sum(ws) * ((SKIP_PULL if nodes[v].span > 2 else DUMMY_PULL) if nodes[v].dummy else 1.0))
                 else:
                     desired.append(nodes[v].x)
                     weights.append(0.01)
