@@ -13,7 +13,7 @@ import base64
 import math
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from .svg import draw_graph, shape_text
 
@@ -87,17 +87,12 @@ def _rows(report: Any, cost: Any, depth: int | None) -> list[_Row]:
 
 # --- charts (SVG) -------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class _Frame:
-    """The plot area of a chart over the layer order: one slot of `step` pixels per row."""
+#: the plot area of a chart over the layer order: one slot of `step` pixels per row, from `left`
+_Frame = NamedTuple("_Frame", [("left", float), ("top", float), ("plot_h", float), ("step", float)])
 
-    left: float
-    top: float
-    plot_h: float
-    step: float
 
-    def slot(self, i: int) -> float:
-        return self.left + i * self.step
+def _slot(f: _Frame, i: int) -> float:
+    return f.left + i * f.step
 
 
 def _frame(title: str, rows: Sequence[_Row], top_text: str) -> tuple[_Frame, list[str]]:
@@ -115,7 +110,7 @@ def _frame(title: str, rows: Sequence[_Row], top_text: str) -> tuple[_Frame, lis
            f'<text x="{f.left - 6}" y="{f.top + 4}" text-anchor="end" class="axis">{_x(top_text)}</text>',
            f'<text x="{f.left - 6}" y="{base}" text-anchor="end" class="axis">0</text>']
     if names:
-        out += [f'<text class="tick" transform="translate({f.slot(i) + f.step / 2 + 3:.1f},{base + 6}) '
+        out += [f'<text class="tick" transform="translate({_slot(f, i) + f.step / 2 + 3:.1f},{base + 6}) '
                 f'rotate(-55)" text-anchor="end">{_x(_short(row.name))}</text>' for i, row in enumerate(rows)]
     return f, out
 
@@ -127,7 +122,7 @@ def _column_chart(title: str, rows: Sequence[_Row], values: Sequence[int], text:
     f, out = _frame(title, rows, top_text)
     for i, (row, v, t) in enumerate(zip(rows, values, text)):
         h = f.plot_h * v / peak if peak else 0.0
-        x = f.slot(i)
+        x = _slot(f, i)
         cls = " peak" if mark_max and v == peak and peak else ""
         out.append(f'<rect class="bar{cls}" data-layer="{_x(row.name)}" x="{x + 0.5:.1f}" y="{f.top + f.plot_h - h:.1f}" '
                    f'width="{max(f.step - 1, 1):.1f}" height="{h:.1f}" fill="{colour}">'
@@ -150,7 +145,7 @@ def _line_chart(title: str, rows: Sequence[_Row]) -> str:
         return ""
     peak = max(v for _, v in points)
     f, out = _frame(title, rows, f"{peak} px")
-    xy = [(f.slot(i) + f.step / 2, f.top + f.plot_h - f.plot_h * v / peak) for i, v in points]
+    xy = [(_slot(f, i) + f.step / 2, f.top + f.plot_h - f.plot_h * v / peak) for i, v in points]
     out.append('<path d="' + " ".join(f"{'M' if k == 0 else 'L'}{x:.1f},{y:.1f}" for k, (x, y) in enumerate(xy))
                + '" fill="none" stroke="#7c3aed" stroke-width="2"/>')
     for (i, v), (x, y) in zip(points, xy):
@@ -169,11 +164,11 @@ def _page(title: str, body: str) -> str:
             f"<script>{_asset('report.js')}</script>\n</body></html>\n")
 
 
-def _long_text(text: str, limit: int = 160) -> str:
+def _long_text(text: str, limit: int = 110) -> str:
     """Short text as it is; a long one folded after its first sentence (click to read all)."""
     if len(text) <= limit:
         return _x(text)
-    cut = text.find(". ", 40, limit)
+    cut = text.find(". ", 30, limit)
     head = text[:cut + 1] if cut > 0 else text[:limit].rsplit(" ", 1)[0] + " \u2026"
     return f"<details><summary>{_x(head)}</summary>{_x(text)}</details>"
 

@@ -34,21 +34,15 @@ class Box:
     w: float
     h: float
 
-    @property
-    def left(self) -> float:
-        return self.x - self.w / 2
+    def span(self, axis: int) -> tuple[float, float]:
+        """(left, right) on axis 0, (top, bottom) on axis 1."""
+        centre, size = (self.x, self.w) if axis == 0 else (self.y, self.h)
+        return centre - size / 2, centre + size / 2
 
-    @property
-    def right(self) -> float:
-        return self.x + self.w / 2
-
-    @property
-    def top(self) -> float:
-        return self.y - self.h / 2
-
-    @property
-    def bottom(self) -> float:
-        return self.y + self.h / 2
+    left = property(lambda self: self.span(0)[0])
+    right = property(lambda self: self.span(0)[1])
+    top = property(lambda self: self.span(1)[0])
+    bottom = property(lambda self: self.span(1)[1])
 
 
 @dataclass(frozen=True, slots=True)
