@@ -16,6 +16,7 @@ from html import escape
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from .svg import draw_graph, shape_text
+from .svg import fmt as _fmt
 
 _ASSETS = "archcalc.output"
 NUM = ' class="num"'
@@ -31,12 +32,6 @@ def _asset(name: str) -> str:
     from importlib.resources import files
 
     return files(_ASSETS).joinpath(name).read_text(encoding="utf-8")
-
-
-def _fmt():  # the one place numbers are humanised; imported lazily (render moves to output/format.py)
-    from .. import render
-
-    return render
 
 
 # --- what the report shows, per row -------------------------------------------------------------

@@ -68,8 +68,17 @@ def kind_of(layer_type: str, n_inputs: int = 1) -> str:
     return "other"
 
 
+def fmt() -> Any:
+    """The one module that formats numbers, shapes and sizes (output/format.py; render.py before the redesign)."""
+    try:
+        from . import format as module  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        from .. import render as module  # type: ignore[no-redef, unused-ignore]
+    return module
+
+
 def shape_text(shape: Sequence[int]) -> str:
-    return "x".join(str(int(s)) for s in shape)
+    return str(fmt().shape_text(shape))
 
 
 def _x(text: Any) -> str:
