@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import ArchcalcError
 from .svg import MissingExtra
 
 MIN_TILE = 48
@@ -142,15 +143,21 @@ def file_name(index: int, name: str) -> str:
     return f"{index:02d}_{re.sub(r'[^A-Za-z0-9._-]+', '-', name).strip('-.') or 'layer'}.png"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _write(path: Path, data: bytes) -> None:
+    """The package's one safe write (output/files.py) once it exists; an atomic rename until then."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        from .files import write_bytes  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    else:
+        write_bytes(path, data, "activation map")
 
 
 def save_maps(source: Any, report: Any, outdir: str | os.PathLike[str], max_maps: int = 64) -> list[Path]:
@@ -161,22 +168,21 @@ def save_maps(source: Any, report: Any, outdir: str | os.PathLike[str], max_maps
     """
     acts: Mapping[str, Any] = getattr(source, "activations", source)
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for row in report.rows:
-        if not is_map_layer(row) or row.name not in acts:
-            continue
+    if out.exists() and not out.is_dir():
+        raise ArchcalcError(f"cannot write activation maps into {out}: it exists and is not a directory")
+    rows = [r for r in report.rows if is_map_layer(r) and r.name in acts]
+    grids = []
+    for row in rows:  # render all before writing any: a failure leaves the directory as it was
         value = acts[row.name]
-        if isinstance(value, bytes):
-            png = value
-        else:
+        if not isinstance(value, bytes):
             if getattr(value, "ndim", 0) == len(row.output_shape) + 1:
                 value = value[0]
-            png = grid_png(value, row.name, max_maps)
-        path = out / file_name(row.index, row.name)
-        _write_atomic(path, png)
-        paths.append(path)
-    return paths
+            value = grid_png(value, row.name, max_maps)
+        grids.append((out / file_name(row.index, row.name), value))
+    out.mkdir(parents=True, exist_ok=True)
+    for path, png in grids:
+        _write(path, png)
+    return [path for path, _ in grids]
 
 
 __all__ = ["activation_maps", "save_maps", "grid_png", "grid_geometry", "MapRecorder", "is_map_layer", "Grid"]

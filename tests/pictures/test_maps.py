@@ -95,3 +95,14 @@ def test_without_pillow_a_one_line_message(monkeypatch):
     with pytest.raises(MissingExtra, match=r"Pillow: pip install 'archcalc\[image\]'") as info:
         activation_maps(net, np.zeros((28, 28, 1), dtype=np.float32))
     assert "\n" not in str(info.value)
+
+
+def test_save_maps_refuses_a_file_where_the_directory_should_be(tmp_path):
+    from archcalc.errors import ArchcalcError
+
+    target = tmp_path / "maps"
+    target.write_text("keep me")
+    report = archcalc.analyze("specs/mnist_deep.yaml")
+    with pytest.raises(ArchcalcError, match="not a directory"):
+        save_maps({"conv1": b"png"}, report, target)
+    assert target.read_text() == "keep me"
