@@ -430,7 +430,7 @@ def draw_svg(report: Any, style: str = "graph", direction: str = "tb", depth: in
 def svg_to_png(svg: str, scale: float = 1.0) -> bytes:
     """PNG bytes of an SVG, through cairosvg (the optional extra archcalc[image]); MissingExtra says how to get it."""
     try:
-        import cairosvg  # type: ignore[import-untyped]
+        import cairosvg  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except (ImportError, OSError) as exc:  # OSError: cairosvg installed but the cairo library missing
         raise MissingExtra("PNG output needs cairosvg and the cairo library: pip install 'archcalc[image]' "
                            f"(or write .svg) ({type(exc).__name__}: {exc})") from None
