@@ -23,6 +23,7 @@ from typing import Hashable, Sequence
 Point = tuple[float, float]
 DUMMY_PULL = 0.3  # a dummy gives way to real nodes when two want the same place
 SKIP_PULL = 0.01  # and a skip connection's dummy almost always
+BIG = 20_000  # nodes and dummies beyond which the sweeps are cut to two
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ def layered_layout(sizes: dict[Hashable, tuple[float, float]], edges: Sequence[t
         layers[n.rank].append(i)
     for layer in layers:
         layer.sort(key=lambda i: nodes[i].order_hint)
+    if len(nodes) > BIG:  # tens of thousands of dummies (many long edges): fewer sweeps keep it to seconds
+        sweeps = min(sweeps, 2)
     layers = _order(nodes, layers, sweeps)
     _place(nodes, layers, gap_x, sweeps)
     return _finish(nodes, layers, chains, list(edges), keys, gap_y, margin)
@@ -133,12 +136,23 @@ def _longest_path_ranks(keys: list[Hashable], edges: list[tuple[int, int]]) -> l
 # --- crossing reduction ------------------------------------------------------------------
 
 def _crossings(nodes: list[_Node], upper: list[int], lower: list[int]) -> int:
-    """Edge crossings between two adjacent ranks: inversions of the lower ends sorted by upper end."""
+    """Edge crossings between two adjacent ranks: inversions of the lower ends taken in upper order, counted
+    with a Fenwick tree in O(E log V)."""
     pos = {v: i for i, v in enumerate(lower)}
-    ends = [pos[v] for u in upper for v in sorted(nodes[u].down, key=pos.__getitem__)]
-    crossings = 0
-    for i, a in enumerate(ends):
-        crossings += sum(1 for b in ends[i + 1:] if b < a)
+    tree = [0] * (len(lower) + 1)
+    crossings = seen = 0
+    for u in upper:
+        for end in sorted(pos[v] for v in nodes[u].down):
+            i, at_most = end + 1, 0
+            while i > 0:
+                at_most += tree[i]
+                i -= i & -i
+            crossings += seen - at_most  # earlier edges ending right of this one
+            i = end + 1
+            while i <= len(lower):
+                tree[i] += 1
+                i += i & -i
+            seen += 1
     return crossings
 
 
