@@ -175,7 +175,7 @@ def _cards(cards: Iterable[tuple[str, str, str]]) -> str:
 
 
 def _table(head: Sequence[tuple[str, bool]], rows: Iterable[tuple[str | None, Sequence[tuple[str, Any]]]],
-           table_id: str) -> str:
+           table_id: str, what: str = "name, type, shape") -> str:
     """A sortable table: head = (title, numeric); each row = (layer name for hover linking, [(text, sort key)])."""
     th = "".join(f'<th data-numeric="{int(num)}" tabindex="0">{_x(t)}</th>' for t, num in head)
     body = []
@@ -185,7 +185,7 @@ def _table(head: Sequence[tuple[str, bool]], rows: Iterable[tuple[str | None, Se
                       for (text, key), (_, num) in zip(cells, head))
         body.append(f"<tr{attr}>{tds}</tr>")
     return (f'<div class="table-tools"><input type="search" class="filter" data-table="{table_id}" '
-            f'placeholder="filter rows (name, type, shape)" aria-label="filter rows"></div>'
+            f'placeholder="filter rows ({what})" aria-label="filter rows"></div>'
             f'<div class="table-wrap"><table id="{table_id}" class="sortable"><thead><tr>{th}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
@@ -256,9 +256,9 @@ def report_html(report: Any, convention: str | None = None, depth: int | None = 
 
 def _hbar_chart(title: str, names: Sequence[str], values: Sequence[int], text: Sequence[str], colour: str) -> str:
     """One horizontal bar per net."""
-    label_w = max((len(n) for n in names), default=4) * 7.0 + 16
-    bar_h, plot_w = 22.0, 460.0
-    width, height = label_w + plot_w + 150, 30 + bar_h * len(names)
+    label_w = max((len(n) for n in names), default=4) * 6.0 + 16
+    bar_h, plot_w = 22.0, 300.0
+    width, height = label_w + plot_w + 70, 20 + bar_h * len(names)
     peak = max(values, default=0)
     out = [f'<figure class="chart"><figcaption>{_x(title)}</figcaption>'
            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
@@ -287,7 +287,7 @@ def compare_html(summaries: Sequence[Any]) -> str:
         (fmt.human_bytes(s.memory_bytes), s.memory_bytes),
         (shape_text(s.receptive_field) if s.receptive_field else "-", s.receptive_field[0] if s.receptive_field else -1),
         (_x(s.place or "-"), s.place or ""), (_x(s.top5_error or "-"), s.top5_error or "")]) for s in summaries),
-        "nets")
+        "nets", "name, year, place")
     names = [s.name for s in summaries]
     charts = (_hbar_chart("Parameters (trainable)", names, [s.trainable_params for s in summaries],
                           [fmt.si(s.trainable_params) for s in summaries], "#2563eb")
