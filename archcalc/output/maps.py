@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -143,29 +142,14 @@ def file_name(index: int, name: str) -> str:
     return f"{index:02d}_{re.sub(r'[^A-Za-z0-9._-]+', '-', name).strip('-.') or 'layer'}.png"
 
 
-def _write(path: Path, data: bytes) -> None:
-    """The package's one safe write (output/files.py) once it exists; an atomic rename until then."""
-    try:
-        from .files import write_bytes  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    else:
-        write_bytes(path, data, "activation map")
-
-
 def save_maps(source: Any, report: Any, outdir: str | os.PathLike[str], max_maps: int = 64) -> list[Path]:
     """Write one PNG grid per conv/pool layer of `report` into `outdir` (created if missing); return the paths.
 
     `source` is {layer name: activation} (with or without the batch axis; sample 0 is drawn), an object
     with such an `activations` mapping, or {layer name: PNG bytes} from `activation_maps`.
     """
+    from .files import write_bytes
+
     acts: Mapping[str, Any] = getattr(source, "activations", source)
     out = Path(outdir)
     if out.exists() and not out.is_dir():
@@ -181,7 +165,7 @@ def save_maps(source: Any, report: Any, outdir: str | os.PathLike[str], max_maps
         grids.append((out / file_name(row.index, row.name), value))
     out.mkdir(parents=True, exist_ok=True)
     for path, png in grids:
-        _write(path, png)
+        write_bytes(path, png, "activation map")
     return [path for path, _ in grids]
 
 

@@ -69,11 +69,9 @@ def kind_of(layer_type: str, n_inputs: int = 1) -> str:
 
 
 def fmt() -> Any:
-    """The one module that formats numbers, shapes and sizes (output/format.py; render.py before the redesign)."""
-    try:
-        from . import format as module  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        from .. import render as module  # type: ignore[no-redef, unused-ignore]
+    """The one module that formats numbers, shapes and sizes (output/format.py)."""
+    from . import format as module
+
     return module
 
 
