@@ -70,17 +70,40 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
-@FORMAT_OPTION
+@format_option("table", "json", "markdown", "csv", "html")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of the terminal (html: a self-contained page).")
 @click.option("--sort", "sort", type=click.Choice(["params", "macs", "year"]), default="year", show_default=True,
               help="Order of the rows (ascending; params = trainable parameters).")
 @CONVENTION_OPTION
 @BATCH_OPTION
-def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None, batch: int | None) -> None:
+def compare(specs: tuple[str, ...], fmt: str, output: str | None, sort: str, convention: str | None,
+            batch: int | None) -> None:
     """One row per net: year, depth, params, MACs, memory, receptive field, place and top-5 error."""
     from ..learn.compare import compare as compare_nets
 
+    if output:
+        from ..output.files import check_target
+
+        check_target(output, "comparison")
     rows = compare_nets(specs, sort=sort, convention=convention, batch=batch or 1)
-    emit(rows, fmt, "compare_table", "render_compare")
+    if fmt == "html":
+        from ..output.html import compare_html
+
+        text = compare_html(rows)
+    elif output:
+        from ..output.text import render_compare
+
+        text = render_compare(rows, fmt)
+    else:
+        emit(rows, fmt, "compare_table", "render_compare")
+        return
+    if output:
+        from ..output.files import write_text
+
+        write_text(output, text, "comparison")
+        echo(f"wrote {output} ({len(text.encode('utf-8')):,} bytes)")
+    else:
+        echo(text, nl=False)
 
 
 @click.command()
