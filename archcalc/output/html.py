@@ -59,7 +59,7 @@ def _compute(report: Any, convention: str | None) -> Any:
 def _rows(report: Any, cost: Any, depth: int | None) -> list[_Row]:
     """Rows of the report, collapsed at `depth` the way collapse.py does; compute and activation memory are
     summed over the members of a block (its output shape and RF are its last member's)."""
-    from ..collapse import collapse, group_name
+    from ..analysis.collapse import collapse, group_name
 
     count = cost.convention.count
     raw = report.rows

@@ -142,7 +142,7 @@ def graph_model(report: Any, depth: int | None = None) -> tuple[list[Node], list
 def _collapsed_rows(report: Any, depth: int | None) -> list[Any]:
     if depth is None:
         return list(report.rows)
-    from ..collapse import collapse
+    from ..analysis.collapse import collapse
 
     return list(collapse(report, depth).rows)
 

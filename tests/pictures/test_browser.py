@@ -131,7 +131,7 @@ def test_big_reports_load_without_errors_and_link_far_rows(open_page, spec):
 
 
 def test_compare_page_sorts(open_page):
-    from archcalc.compare import compare
+    from archcalc.learn.compare import compare
 
     rows = compare([str(p) for p in SPECS])
     page, errors = open_page(compare_html(rows), "zoo.html")

@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 
 import archcalc
-from archcalc.collapse import collapse
-from archcalc.compare import compare
+from archcalc.analysis.collapse import collapse
+from archcalc.learn.compare import compare
 from archcalc.output.html import compare_html, report_html
 
 from .conftest import SPECS, report_of

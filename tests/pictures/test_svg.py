@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import archcalc
-from archcalc.collapse import collapse
+from archcalc.analysis.collapse import collapse
 from archcalc.errors import ArchcalcError
 from archcalc.output.layout import layered_layout
 from archcalc.output.svg import DrawError, MissingExtra, chain_break, draw_svg, graph_model, svg_to_png
