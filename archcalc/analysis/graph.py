@@ -23,22 +23,32 @@ def check_graph(net: Network) -> dict[str, int]:
             raise SpecError(f"duplicate name '{name}': layer {index[name]} already has it; names must be unique",
                             layer_index=i, layer_name=name, field="name")
         index[name] = i
+    from ..layers import REGISTRY
+
     for i, layer in enumerate(net.layers):
-        for ref in layer.inputs:
-            if ref == "input":
-                continue
-            j = index.get(ref)
-            if j is None:
-                raise SpecError(f"inputs names '{ref}', but no layer has that name{_close(ref, index)}",
-                                layer_index=i, layer_name=layer.name, field="inputs")
-            if j == i:
-                raise SpecError(f"inputs names the layer itself ('{ref}'): that would be a cycle",
-                                layer_index=i, layer_name=layer.name, field="inputs")
-            if j > i:
-                raise SpecError(f"inputs names '{ref}', which comes later (layer {j}); a layer may only take "
-                                "inputs from layers above it, so a spec cannot form a cycle",
-                                layer_index=i, layer_name=layer.name, field="inputs")
+        kind = REGISTRY[layer.type]
+        extra = kind.refs(layer) if kind.refs is not None else ()
+        for field, refs in (("inputs", layer.inputs), (_ref_field(layer), extra)):
+            for ref in refs:
+                if ref == "input":
+                    continue
+                j = index.get(ref)
+                if j is None:
+                    raise SpecError(f"{field} names '{ref}', but no layer has that name{_close(ref, index)}",
+                                    layer_index=i, layer_name=layer.name, field=field)
+                if j == i:
+                    raise SpecError(f"{field} names the layer itself ('{ref}'): that would be a cycle",
+                                    layer_index=i, layer_name=layer.name, field=field)
+                if j > i:
+                    raise SpecError(f"{field} names '{ref}', which comes later (layer {j}); a layer may only read "
+                                    "layers above it, so a spec cannot form a cycle",
+                                    layer_index=i, layer_name=layer.name, field=field)
     return index
+
+
+def _ref_field(layer) -> str:
+    """The field holding a layer's references besides inputs (crop's `like`)."""
+    return "like" if getattr(layer, "like", None) is not None else "inputs"
 
 
 def unused_outputs(net: Network) -> list[str]:

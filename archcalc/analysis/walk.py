@@ -36,17 +36,18 @@ def analyze(net: Network) -> Report:
     live = peak = prod(input_shape)
     for i, layer in enumerate(net.layers):
         kind = REGISTRY[layer.type]
+        refs = layer.inputs + (kind.refs(layer) if kind.refs is not None else ())
         try:
-            in_shapes = [shapes[ref] for ref in layer.inputs]
+            in_shapes = [shapes[ref] for ref in refs]
         except KeyError as exc:
             raise SpecError(f"inputs names '{exc.args[0]}', which is not a layer above", layer_index=i,
                             layer_name=layer.name, field="inputs", file=net.file) from None
-        if not kind.merges and len(in_shapes) != 1:
-            raise SpecError(f"{layer.type} takes exactly one input, got {len(in_shapes)} ({', '.join(layer.inputs)}); "
+        if not kind.merges and len(layer.inputs) != 1:
+            raise SpecError(f"{layer.type} takes exactly one input, got {len(layer.inputs)} ({', '.join(layer.inputs)}); "
                             "join them first with add or concat", layer_index=i, layer_name=layer.name, field="inputs",
                             file=net.file)
         try:
-            out = kind.rule(layer, in_shapes, [rfs[ref] for ref in layer.inputs], rounding)
+            out = kind.rule(layer, in_shapes, [rfs[ref] for ref in refs], rounding)
         except ArchcalcError as exc:
             raise _at_layer(exc, i, layer.name, net.file) from None
         row_params = out.params

@@ -110,9 +110,9 @@ def _run(R: Any, net: Any, input_path: str | None, weights: str | None, batch: i
          budget: int) -> tuple[Any, Any, Any]:
     """The run's result, and the input and weights it used (the weights None for the seeded default)."""
     if input_path is None:
-        import numpy as np
+        from ..engine.forward import random_input
 
-        x = np.random.default_rng(seed).standard_normal((batch or 1, *net.input_shape), dtype=np.float32)
+        x = random_input(net, batch or 1, seed)
     else:
         x = R.load_input(input_path, net, batch, max_bytes=budget)
     params = None

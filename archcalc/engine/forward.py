@@ -278,6 +278,30 @@ def run_concat(s: Step, xs):
     return np.concatenate(xs, axis=axis, out=s.new())
 
 
+def run_conv_transpose(s: Step, xs):
+    axes, layer = s.row.axes, s.layer
+    y = K.conv_transpose(xs[0], s.params["weight"], s.params.get("bias"), tuple(a.s for a in axes),
+                         tuple((a.pb, a.pa) for a in axes), layer.output_padding, tuple(a.d for a in axes),
+                         layer.groups, tuple(a.out for a in axes))
+    fn = layer.activation
+    return K.activate(y, fn, DEFAULT_ALPHA.get(fn or ""))
+
+
+def run_crop(s: Step, xs):
+    from ..layers.crop import row_crops
+
+    return np.ascontiguousarray(K.crop(xs[0], row_crops(s.row)))
+
+
+def run_embedding(s: Step, xs):
+    try:
+        return K.embedding(xs[0], s.params["weight"])
+    except ValueError as exc:  # ids that are not whole numbers or lie outside the table
+        raise ShapeError(f"embedding input must be integer token ids in [0, {s.layer.vocab}): "
+                         f"{str(exc).split(': ', 1)[-1]}", field="input", layer_index=s.row.index,
+                         layer_name=s.row.name) from None
+
+
 KERNELS: dict[str, Callable[[Step, list], np.ndarray]] = {
     "conv": run_conv,
     "maxpool": run_maxpool,
@@ -292,6 +316,13 @@ KERNELS: dict[str, Callable[[Step, list], np.ndarray]] = {
     "activation": run_activation,
     "add": run_add,
     "concat": run_concat,
+    "conv_transpose": run_conv_transpose,
+    "upsample": lambda s, xs: K.upsample(xs[0], s.layer.scale, s.layer.mode),
+    "pad": lambda s, xs: K.pad(xs[0], s.layer.padding, s.layer.value),
+    "crop": run_crop,
+    "slice": lambda s, xs: np.ascontiguousarray(K.take_slice(xs[0], s.layer.axis, s.layer.start, s.layer.stop)),
+    "channel_shuffle": lambda s, xs: K.channel_shuffle(xs[0], s.layer.groups),
+    "embedding": run_embedding,
 }
 
 
@@ -304,12 +335,36 @@ def _dtype(dtype: Any) -> np.dtype:
     return DTYPES[key]
 
 
+def token_ids(network: Network) -> bool:
+    """True when the net's input is token ids read by an embedding (kept as integers, never cast to float)."""
+    return any(layer.type == "embedding" for layer in network.layers)
+
+
+def random_input(network: Network, batch: int, seed: int) -> np.ndarray:
+    """A random input batch: standard normal float32, or uniform token ids in [0, vocab) for an embedding net."""
+    rng = np.random.default_rng(seed)
+    shape = (batch, *network.input_shape)
+    vocab = [layer.vocab for layer in network.layers if layer.type == "embedding"]
+    if vocab:
+        return rng.integers(0, min(vocab), size=shape, dtype=np.int64)
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
 def check_input(network: Network, x: Any) -> np.ndarray:
-    """x as an array of shape (N, *input_shape) of real numbers, or a ShapeError that says what was expected."""
+    """x as an array of shape (N, *input_shape) of real numbers (integer token ids for a net that starts with an
+    embedding), or a ShapeError that says what was expected."""
     x = np.asarray(x)
     want = tuple(network.input_shape)
     if x.dtype.kind not in "fiub":
         raise ShapeError(f"input holds {x.dtype}, not numbers", field="input", file=network.file)
+    if token_ids(network):
+        if x.dtype.kind not in "iu":
+            raise ShapeError(f"embedding input must be integer token ids, got {x.dtype}", field="input",
+                             file=network.file, hint="save the ids as an integer array, e.g. np.int64")
+        readers = {layer.type for layer in network.layers if "input" in layer.inputs}
+        if readers != {"embedding"}:
+            raise ShapeError("the input holds token ids: only embedding layers may read it, not "
+                             f"{', '.join(sorted(readers - {'embedding'}))}", field="inputs", file=network.file)
     if x.shape[1:] != want or x.ndim == 0:
         hint = None
         if x.shape == want:
@@ -334,7 +389,7 @@ def forward(network: Network, x: Any, params: Mapping[str, Mapping[str, Any]], d
     check_params(network, params, report)
     x = check_input(network, x)
     cast = {name: {k: np.ascontiguousarray(v, dtype=dt) for k, v in entry.items()} for name, entry in params.items()}
-    x = np.ascontiguousarray(x, dtype=dt)
+    x = np.ascontiguousarray(x) if token_ids(network) else np.ascontiguousarray(x, dtype=dt)
     batch = x.shape[0]
     last_use: dict[str, int] = {}
     for i, layer in enumerate(network.layers):
@@ -420,7 +475,16 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> int:
 
 
 #: bytes a kind's kernel allocates besides its output, by `type` tag (kinds not listed: none)
+def _conv_transpose_scratch(row: LayerRow, batch: int, itemsize: int) -> int:
+    """The per-tap products (input positions x taps x filters) and the uncropped output."""
+    taps = math.prod(a.f for a in row.axes)
+    full = math.prod(max((a.n - 1) * a.s + a.d * (a.f - 1) + 1, a.pb + a.out) for a in row.axes)
+    cols = math.prod(row.input_shapes[0][:-1]) * taps * row.output_shape[-1]
+    return (cols + full * row.output_shape[-1]) * batch * itemsize
+
+
 SCRATCH: dict[str, Callable[[LayerRow, int, int], int]] = {
+    "conv_transpose": _conv_transpose_scratch,
     "conv": _conv_scratch,
     "maxpool": _padded_bytes,
     "avgpool": _padded_bytes,

@@ -238,7 +238,8 @@ TWINS = {
 
 def forward(report, x, params):
     """The whole net through the twins above, in float64: {layer name: output}."""
-    values = {"input": np.asarray(x, dtype=np.float64)}
+    x = np.asarray(x)
+    values = {"input": x if x.dtype.kind in "iu" else x.astype(np.float64)}  # token ids stay ints
     for row in report.rows:
         values[row.name] = TWINS[row.type](row, [values[r] for r in row.inputs], params.get(row.name, {}))
     return values
@@ -475,3 +476,31 @@ def gelu(x, approximate="none"):
     if approximate == "tanh":
         return _each(x, lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3))))
     return _each(x, lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))
+
+
+# --- twins of issue 11's structural kinds: (row, inputs, params) -> float64 output --------------------------
+
+def _conv_transpose_twin(row, xs, p):
+    from ..layers.fields import DEFAULT_ALPHA
+
+    axes, layer = row.axes, row.layer
+    z = conv_transpose(xs[0], p["weight"], p.get("bias"), tuple(a.s for a in axes), tuple((a.pb, a.pa) for a in axes),
+                       layer.output_padding, tuple(a.d for a in axes), layer.groups, tuple(a.out for a in axes))
+    return activate(z, layer.activation, DEFAULT_ALPHA.get(layer.activation or ""))
+
+
+def _crop_twin(row, xs, p):
+    from ..layers.crop import row_crops
+
+    return crop(xs[0], row_crops(row))
+
+
+TWINS.update({
+    "conv_transpose": _conv_transpose_twin,
+    "upsample": lambda row, xs, p: upsample(xs[0], row.layer.scale, row.layer.mode),
+    "pad": lambda row, xs, p: pad(xs[0], row.layer.padding, row.layer.value),
+    "crop": _crop_twin,
+    "slice": lambda row, xs, p: take_slice(xs[0], row.layer.axis, row.layer.start, row.layer.stop),
+    "channel_shuffle": lambda row, xs, p: channel_shuffle(xs[0], row.layer.groups),
+    "embedding": lambda row, xs, p: embedding(xs[0], p["weight"]),
+})

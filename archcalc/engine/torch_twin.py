@@ -118,6 +118,63 @@ def _concat(c: Ctx, row: Any, xs: list[Any]) -> Any:
     return c.torch.cat(xs, dim=dim)
 
 
+def _conv_transpose(c: Ctx, row: Any, xs: list[Any]) -> Any:
+    """F.conv_transposeNd without padding, then the crop (P_before, ...) to the calculator's output size: PyTorch
+    pads symmetrically, and cells past the uncropped output (output_padding, SAME) get only the bias."""
+    layer, axes, x = row.layer, row.axes, xs[0]
+    conv = {1: c.F.conv_transpose1d, 2: c.F.conv_transpose2d, 3: c.F.conv_transpose3d}[len(axes)]
+    full = conv(x, c.w["weight"], None, tuple(a.s for a in axes), 0, 0, layer.groups, tuple(a.d for a in axes))
+    grow = [max(a.pb + a.out - n, 0) for a, n in zip(axes, full.shape[2:])]
+    if any(grow):
+        full = c.F.pad(full, [p for g in reversed(grow) for p in (0, g)])
+    y = full[(slice(None), slice(None), *(slice(a.pb, a.pb + a.out) for a in axes))]
+    if "bias" in c.w:
+        y = y + c.w["bias"].view(1, -1, *([1] * len(axes)))
+    return c.activation(y, layer.activation, DEFAULT_ALPHA.get(layer.activation or ""))
+
+
+def _upsample(c: Ctx, row: Any, xs: list[Any]) -> Any:
+    rank = xs[0].ndim - 2
+    if row.layer.mode == "nearest":
+        return c.F.interpolate(xs[0], scale_factor=tuple(float(s) for s in row.layer.scale), mode="nearest")
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]
+    return c.F.interpolate(xs[0], scale_factor=tuple(float(s) for s in row.layer.scale), mode=mode,
+                           align_corners=False)
+
+
+def _crop(c: Ctx, row: Any, xs: list[Any]) -> Any:
+    from ..layers.crop import row_crops
+
+    x = xs[0]
+    index = tuple(slice(cb, n - ca) for (cb, ca), n in zip(row_crops(row), x.shape[2:]))
+    return x[(slice(None), slice(None), *index)]
+
+
+def _channel_dim(t: Any, axis: int) -> int:
+    """The torch dim of a channels-last axis (without batch) for an NC... tensor."""
+    rank = t.ndim - 1
+    axis %= rank
+    if t.ndim <= 2:
+        return axis + 1
+    return 1 if axis == rank - 1 else axis + 2
+
+
+def _slice(c: Ctx, row: Any, xs: list[Any]) -> Any:
+    layer = row.layer
+    return xs[0].narrow(_channel_dim(xs[0], layer.axis), layer.start, layer.stop - layer.start)
+
+
+def _channel_shuffle(c: Ctx, row: Any, xs: list[Any]) -> Any:
+    x, g = xs[0], row.layer.groups
+    n, ch = x.shape[0], x.shape[1]
+    return x.reshape(n, g, ch // g, *x.shape[2:]).transpose(1, 2).reshape(x.shape)
+
+
+def _embedding(c: Ctx, row: Any, xs: list[Any]) -> Any:
+    """(N, L) ids -> (N, dim, L), channels first as the convolutions after it read it."""
+    return c.F.embedding(xs[0].long(), c.w["weight"]).transpose(1, 2)
+
+
 #: one twin per layer kind, keyed by the `type` tag (inputs and outputs channels-first, NCHW)
 TWINS: dict[str, Callable[[Ctx, Any, list[Any]], Any]] = {
     "conv": _conv,
@@ -134,6 +191,14 @@ TWINS: dict[str, Callable[[Ctx, Any, list[Any]], Any]] = {
     "activation": lambda c, row, xs: c.activation(xs[0].clone(), row.layer.function, row.layer.slope),
     "add": _add,
     "concat": _concat,
+    "conv_transpose": _conv_transpose,
+    "upsample": _upsample,
+    "pad": lambda c, row, xs: c.F.pad(xs[0], [p for pb, pa in reversed(row.layer.padding) for p in (pb, pa)],
+                                      value=row.layer.value),
+    "crop": _crop,
+    "slice": _slice,
+    "channel_shuffle": _channel_shuffle,
+    "embedding": _embedding,
 }
 
 
@@ -159,7 +224,12 @@ def build(network: Network, params: Mapping[str, Mapping[str, np.ndarray]], chan
     for row in rows:
         w = {}
         for key, arr in params.get(row.name, {}).items():
-            if key == "weight":
+            if key == "weight" and row.type == "conv_transpose":  # (*k, F/g, C_in) -> (C_in, F/g, *k)
+                rank = arr.ndim - 2
+                w[key] = tensor(np.transpose(arr, (rank + 1, rank, *range(rank))))
+            elif key == "weight" and row.type == "embedding":  # (vocab, dim) as torch keeps it
+                w[key] = tensor(arr)
+            elif key == "weight":
                 w[key] = tensor(arr, conv_weight=True) if arr.ndim > 2 else tensor(arr.T)
             elif key == "bias" and arr.ndim > 1:  # per position (*out, F) -> (F, *out)
                 w[key] = tensor(np.moveaxis(arr, -1, 0))
@@ -189,6 +259,8 @@ def to_torch(x: np.ndarray, channels_last: bool = False):
     """(N, *spatial, C) array -> (N, C, *spatial) float32 tensor."""
     import torch
 
+    if np.asarray(x).dtype.kind in "iu":  # token ids (N, L): integers, no channel axis
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.int64))
     t = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1), dtype=np.float32))
     return t.contiguous(memory_format=torch.channels_last) if channels_last and t.ndim == 4 else t
 

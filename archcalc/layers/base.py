@@ -36,6 +36,11 @@ class Expect(BaseModel):
         return data
 
 
+#: field names that hold one value per spatial axis (True: one (before, after) pair per axis)
+PER_AXIS = {"kernel": False, "stride": False, "dilation": False, "output_padding": False, "scale": False,
+            "padding": True, "cropping": True}
+
+
 class LayerBase(BaseModel):
     """Fields every layer has: its name, the layers it reads, what it is expected to give."""
 
@@ -57,10 +62,8 @@ class LayerBase(BaseModel):
         found = []
         for klass in reversed(cls.__mro__):
             for attr in getattr(klass, "__annotations__", {}):
-                if attr in ("kernel", "stride", "dilation"):
-                    found.append((attr, False))
-                elif attr == "padding":
-                    found.append((attr, True))
+                if attr in PER_AXIS:
+                    found.append((attr, PER_AXIS[attr]))
         cls.per_axis_fields = tuple(dict.fromkeys(found))
 
     @field_validator("inputs", mode="before")
@@ -123,7 +126,9 @@ class Kind:
     heading: the settings `explain` shows after the type ('' for none); explain: appends the working lines;
     weights: {key: shape} of its parameters as init/run store them ({} for none);
     merges: takes two or more inputs (add, concat); weighted: counts in a net's depth (a weight layer: conv, dense);
-    calc: builds the layer from `archcalc calc` options, if offered.
+    calc: builds the layer from `archcalc calc` options, if offered;
+    refs: the layers besides `inputs` whose shapes the rule reads (crop's `like`): the walk passes their shapes and
+    receptive fields after the inputs', the graph checks them as it checks inputs; none are data inputs.
     """
 
     model: type[LayerBase]
@@ -134,6 +139,7 @@ class Kind:
     merges: bool = False
     weighted: bool = False
     calc: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    refs: Callable[[Any], tuple[str, ...]] | None = None
     type: str = field(init=False)
 
     def __post_init__(self) -> None:

@@ -142,8 +142,38 @@ _PADDING_SCHEMA = WithJsonSchema({
          "items": {"type": "array", "items": _PAD_ONE, "minItems": 2, "maxItems": 2}},
     ]})
 
+def check_sides(name: str) -> BeforeValidator:
+    """int | [int per axis] | [[before, after] per axis], all >= 0 (pad, crop: no 'same' or 'valid')."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(f"{name} must be an int, one int per axis or one [before, after] pair per axis, "
+                             f"got {brief(value)}")
+        try:
+            return check_padding(value)
+        except ValueError:
+            raise ValueError(f"{name} must be an int >= 0, one int per axis ([1, 2]) or one [before, after] pair "
+                             f"per axis ([[0, 1], [0, 1]]); got {brief(value)}") from None
+
+    return BeforeValidator(check)
+
+
+_SIDES_SCHEMA = WithJsonSchema({
+    "description": "cells on each side: an int (every side), one int per spatial axis, or one [before, after] "
+                   "pair per axis",
+    "oneOf": [
+        _PAD_ONE,
+        {"type": "array", "items": _PAD_ONE, "minItems": 1, "maxItems": MAX_AXES},
+        {"type": "array", "minItems": 1, "maxItems": MAX_AXES,
+         "items": {"type": "array", "items": _PAD_ONE, "minItems": 2, "maxItems": 2}},
+    ]})
+
 if TYPE_CHECKING:  # what a layer inside a Network holds (Network expands the written form per axis)
     Kernel = tuple[int, ...]
+    OutputPadding = tuple[int, ...]
+    Scale = tuple[int, ...]
+    Sides = Pairs
+    CropSides = Pairs
     Stride = tuple[int, ...]
     Dilation = tuple[int, ...]
     Padding = Union[Pairs, Literal["same"]]
@@ -155,6 +185,12 @@ else:
     Dilation = Annotated[Any, _ints_per_axis("dilation", 1), PerAxis(),
                          _per_axis_schema(1, "spacing of the kernel taps (1: none): an int or one per spatial axis")]
     Padding = Annotated[Any, BeforeValidator(check_padding), PerAxis(pairs=True), _PADDING_SCHEMA]
+    OutputPadding = Annotated[Any, _ints_per_axis("output_padding", 0), PerAxis(),
+                              _per_axis_schema(0, "extra cells after the last on each axis: an int or one per axis")]
+    Scale = Annotated[Any, _ints_per_axis("scale", 1), PerAxis(),
+                      _per_axis_schema(1, "factor per spatial axis: an int or one int per axis")]
+    Sides = Annotated[Any, check_sides("padding"), PerAxis(pairs=True), _SIDES_SCHEMA]
+    CropSides = Annotated[Any, check_sides("cropping"), PerAxis(pairs=True), _SIDES_SCHEMA]
 
 
 def expand_axes(value: Any, rank: int, pairs: bool, field: str) -> Any:

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 from .. import arith
 from ..errors import ShapeError
 from ..output.format import shape_text
 
 __all__ = ["AXIS_NAMES", "axis_names", "shape_text", "ReceptiveField", "AxisCalc", "spatial_input", "windows",
-           "rf_through", "merged_rf"]
+           "rf_through", "merged_rf",
+           "rf_transposed", "rf_shifted", "exact"]
 
 AXIS_NAMES = {1: ("position",), 2: ("row", "column"), 3: ("plane", "row", "column")}
 
@@ -23,23 +24,39 @@ def axis_names(rank: int) -> tuple[str, ...]:
     return AXIS_NAMES.get(rank, tuple(f"axis {i}" for i in range(rank)))
 
 
+Exact = Union[int, Fraction]
+
+
+def exact(x: Exact) -> Exact:
+    """A Fraction that is whole as an int; anything else unchanged."""
+    return int(x) if isinstance(x, Fraction) and x.denominator == 1 else x
+
+
+def _plain(x: Exact | float) -> int | float:
+    return float(x) if isinstance(x, Fraction) else x
+
+
 @dataclass(frozen=True, slots=True)
 class ReceptiveField:
     """Per spatial axis: size of the input window a unit sees, jump (cumulative stride), start (centre of unit 0).
 
-    start2 is twice the start: starts are whole or half pixels, kept exact as ints.
+    start2 is twice the start: after window layers starts are whole or half pixels, kept exact as ints.  After a
+    transposed convolution or an upsampling the jump divides by the stride, so size, jump and start2 may be exact
+    Fractions (whole values are kept as ints).
     """
 
-    size: tuple[int, ...]
-    jump: tuple[int, ...]
-    start2: tuple[int, ...]
+    size: tuple[Exact, ...]
+    jump: tuple[Exact, ...]
+    start2: tuple[Exact, ...]
 
     @property
-    def start(self) -> tuple[int | float, ...]:
-        return tuple(s // 2 if s % 2 == 0 else s / 2 for s in self.start2)
+    def start(self) -> tuple[Exact | float, ...]:
+        return tuple(exact(Fraction(s, 2)) if isinstance(s, Fraction) else s // 2 if s % 2 == 0 else s / 2
+                     for s in self.start2)
 
     def to_dict(self) -> dict[str, list[Any]]:
-        return {"size": list(self.size), "jump": list(self.jump), "start": list(self.start)}
+        return {"size": [_plain(v) for v in self.size], "jump": [_plain(v) for v in self.jump],
+                "start": [_plain(v) for v in self.start]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +158,28 @@ def rf_through(rf: ReceptiveField | None, axes: Sequence[AxisCalc]) -> Receptive
         jumps.append(jump * a.s)
         starts.append(start2 + (k - 2 * a.pb) * jump)
     return ReceptiveField(tuple(sizes), tuple(jumps), tuple(starts))
+
+
+def rf_transposed(rf: ReceptiveField | None, steps: Sequence[tuple[int, int, int, int]]) -> ReceptiveField | None:
+    """The receptive field after a transposed window, per axis (F, S, P_before, D): jump/S, size + D*(F-1)*jump',
+    start + (P_before - D*(F-1)/2)*jump' (`arith.rf_step_transpose`); exact Fractions where not whole."""
+    if rf is None:
+        return None
+    sizes, jumps, starts = [], [], []
+    for (f, s, pb, d), size, jump, start2 in zip(steps, rf.size, rf.jump, rf.start2):
+        size2, jump2, start = arith.rf_step_transpose(Fraction(size), Fraction(jump), Fraction(start2) / 2, f, s, pb, d)
+        sizes.append(exact(size2))
+        jumps.append(exact(jump2))
+        starts.append(exact(2 * start))
+    return ReceptiveField(tuple(sizes), tuple(jumps), tuple(starts))
+
+
+def rf_shifted(rf: ReceptiveField | None, before: Sequence[int]) -> ReceptiveField | None:
+    """The receptive field when `before[i]` cells are added (negative: removed) before axis i: the size and jump
+    stay, unit 0 moves by -before*jump (pad, crop, a spatial slice)."""
+    if rf is None:
+        return None
+    return ReceptiveField(rf.size, rf.jump, tuple(exact(s - 2 * b * j) for s, b, j in zip(rf.start2, before, rf.jump)))
 
 
 def merged_rf(rfs: Sequence[ReceptiveField | None]) -> ReceptiveField | None:

@@ -208,6 +208,10 @@ class _Expander:
                 full = solo if solo is not None else (prefix + name if isinstance(name, str) else name)
                 refs = layer.get("inputs")
                 layer["inputs"] = previous if refs is None else resolve(refs, str(name), k)
+                like = layer.get("like")
+                if isinstance(like, str) and not top:  # crop's `like` names a layer as inputs do
+                    found = resolve([like], str(name), k)
+                    layer["like"] = found[0] if len(found) == 1 else like
                 layer = {"name": full, **{key: v for key, v in layer.items() if key != "name"}}
                 out.append(layer)
                 self.origins.append(origin)

@@ -97,7 +97,7 @@ class Network(_NetFields):
 
     def model_post_init(self, context: Any) -> None:
         """Expand every layer's per-axis fields to one entry per spatial axis of the input."""
-        rank = len(self.input_shape) - 1
+        rank = self.rank
         layers = tuple(layer.with_rank(rank, i) for i, layer in enumerate(self.layers))
         object.__setattr__(self, "layers", layers)
 
@@ -108,7 +108,10 @@ class Network(_NetFields):
 
     @property
     def rank(self) -> int:
-        """Number of spatial axes of the input."""
+        """Number of spatial axes of the input; for a net of token ids ([L], read by an embedding) the L axis
+        after the embedding."""
+        if len(self.input_shape) == 1 and any(layer.type == "embedding" for layer in self.layers):
+            return 1
         return len(self.input_shape) - 1
 
     def layer_by_name(self) -> dict[str, LayerBase]:

@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("archcalc.strategies needs hypothesis: pip install hypothesis "
                       "(or pip install 'archcalc[test]')") from exc
 
-__all__ = ["conv_layers", "pool_layers", "fitting_layers", "input_shapes", "specs", "LAYERS"]
+__all__ = ["conv_layers", "conv_transpose_layers", "pool_layers", "fitting_layers", "input_shapes", "specs", "LAYERS"]
 
 
 def _per_axis(values: st.SearchStrategy[int], rank: int, per_axis: bool) -> st.SearchStrategy[Any]:
@@ -159,6 +159,35 @@ def _activations() -> st.SearchStrategy[dict[str, Any]]:
     return st.sampled_from(get_args(Activation)).flatmap(with_alpha)
 
 
+def _sides(rank: int = 2, most: int = 2) -> st.SearchStrategy[Any]:
+    """Cells per side as pad and crop take them: an int, one per axis, or [before, after] pairs."""
+    one = st.integers(0, most)
+    return st.one_of(one, st.lists(one, min_size=rank, max_size=rank),
+                     st.lists(st.lists(one, min_size=2, max_size=2), min_size=rank, max_size=rank))
+
+
+@st.composite
+def conv_transpose_layers(draw, rank: int = 2, *, max_kernel: int = 4, max_stride: int = 3,
+                          max_filters: int = 6) -> dict[str, Any]:
+    """Transposed convolution settings: {type: conv_transpose, filters, kernel, stride, padding, output_padding,
+    dilation, groups}; output_padding below the stride or the dilation (PyTorch's rule)."""
+    stride = draw(st.integers(1, max_stride))
+    dilation = draw(st.integers(1, 2))
+    kernel = draw(st.integers(1, max_kernel))
+    layer: dict[str, Any] = {"type": "conv_transpose", "filters": draw(st.integers(1, max_filters)),
+                             "kernel": kernel, "stride": stride, "dilation": dilation}
+    if draw(st.integers(0, 3)) == 0:
+        layer["padding"] = "same"
+    else:
+        layer["padding"] = draw(_sides(rank, 2))
+        layer["output_padding"] = draw(st.integers(0, max(stride, dilation) - 1))
+    if draw(st.booleans()):
+        layer["groups"] = draw(st.sampled_from([1, 3]))
+        layer["filters"] = layer["groups"] * draw(st.integers(1, 2))
+    layer["bias"] = draw(st.booleans())
+    return layer
+
+
 #: one strategy per layer kind (keyed by the `type` tag as `archcalc.layers.REGISTRY`): settings of one layer
 #: of that kind, valid on their own; merges (add, concat) name their `inputs` a and b.
 LAYERS: dict[str, Callable[[], st.SearchStrategy[dict[str, Any]]]] = {
@@ -177,4 +206,17 @@ LAYERS: dict[str, Callable[[], st.SearchStrategy[dict[str, Any]]]] = {
     "activation": _activations,
     "add": lambda: st.just({"type": "add", "inputs": ["a", "b"]}),
     "concat": lambda: st.just({"type": "concat", "inputs": ["a", "b"]}),
+    "conv_transpose": conv_transpose_layers,
+    "upsample": lambda: st.fixed_dictionaries({"type": st.just("upsample"), "scale": _per_axis(st.integers(1, 3), 2, True),
+                                               "mode": st.sampled_from(["nearest", "bilinear"])}),
+    "pad": lambda: st.fixed_dictionaries({"type": st.just("pad"), "padding": _sides(),
+                                          "value": st.floats(-2.0, 2.0)}),
+    "crop": lambda: st.fixed_dictionaries({"type": st.just("crop"), "cropping": _sides()}),
+    "slice": lambda: st.integers(0, 3).flatmap(lambda a: st.fixed_dictionaries({
+        "type": st.just("slice"), "axis": st.sampled_from([-1, 0, 1]), "start": st.just(a),
+        "stop": st.integers(a + 1, a + 3)})),
+    "channel_shuffle": lambda: st.fixed_dictionaries({"type": st.just("channel_shuffle"),
+                                                      "groups": st.sampled_from([1, 3])}),
+    "embedding": lambda: st.fixed_dictionaries({"type": st.just("embedding"), "vocab": st.integers(1, 20),
+                                                "dim": st.integers(1, 5)}),
 }

@@ -50,11 +50,17 @@ def test_each_kind_is_described(tag):
 
 
 def _net(layer):
+    if layer["type"] == "embedding":  # reads token ids [L]
+        return {"input": [7], "layers": [{**layer, "name": "x"}]}
     layers = [{"type": "activation", "function": "linear", "name": "a"},
               {"type": "activation", "function": "tanh", "name": "b", "inputs": "input"}]
     if REGISTRY[layer["type"]].merges:
         return {"input": [5, 6, 3], "rounding": "floor", "layers": layers + [{**layer, "name": "x"}]}
     return {"input": [5, 6, 3], "rounding": "floor", "layers": [{**layer, "name": "x"}]}
+
+
+def layer_type(net):
+    return net.layers[-1].type
 
 
 @pytest.mark.parametrize("tag", LAYER_TYPES)
@@ -73,6 +79,8 @@ def test_kernel_matches_reference_twin(tag, data):
             entry["moving_variance"] += 0.5
             entry["moving_mean"] += 0.25
     x = np.random.default_rng(0).standard_normal((2, *net.input_shape))
+    if layer_type(net) == "embedding":
+        x = np.random.default_rng(0).integers(0, net.layers[0].vocab, (2, *net.input_shape))
     got = archcalc.forward(net, x, params, dtype="float64", return_all=True)
     want = reference.forward(report, x, params)
     for row in report.rows:
