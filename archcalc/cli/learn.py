@@ -12,7 +12,7 @@ from .options import (BATCH_OPTION, CONVENTION_OPTION, TRAINING_OPTION, console,
 
 
 @click.command()
-@click.argument("kind", type=click.Choice(["conv", "pool", "dense"]))
+@click.argument("kind", metavar="KIND")
 @click.option("--input", "input_shape", required=True, metavar="HxWxC", help="Input shape, channels last: 7x7x3.")
 @click.option("--kernel", metavar="F", help="Kernel size: 3 or 3x5.")
 @click.option("--stride", metavar="S", help="Stride: 2 or 2x1 (default 1; pooling: the kernel).")
@@ -22,24 +22,32 @@ from .options import (BATCH_OPTION, CONVENTION_OPTION, TRAINING_OPTION, console,
 @click.option("--dilation", metavar="D", help="conv: dilation (default 1).")
 @click.option("--groups", type=click.IntRange(min=1), default=1, show_default=True, help="conv: groups.")
 @click.option("--no-bias", is_flag=True, help="conv/dense: no bias.")
-@click.option("--mode", type=click.Choice(["max", "avg"]), default="max", show_default=True, help="pool: max or avg.")
+@click.option("--mode", type=click.Choice(["max", "avg", "nearest", "bilinear"]), default=None,
+              help="pool: max (default) or avg; upsample: nearest (default) or bilinear.")
+@click.option("--scale", metavar="S", help="upsample: factor, 2 or 2x1 (default 2).")
+@click.option("--output-padding", "output_padding", metavar="P", help="conv_transpose: extra cells after the last "
+                                                                      "(default 0).")
 @click.option("--rounding", type=click.Choice(["strict", "floor", "ceil"]), default=None,
               help="Non-whole output sizes: strict (default) reports that they do not fit.")
 @format_option("text", "json")
 def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, padding: str | None,
-         filters: int | None, units: int | None, dilation: str | None, groups: int, no_bias: bool, mode: str,
-         rounding: str | None, fmt: str) -> None:
+         filters: int | None, units: int | None, dilation: str | None, groups: int, no_bias: bool, mode: str | None,
+         scale: str | None, output_padding: str | None, rounding: str | None, fmt: str) -> None:
     """One layer with the working shown: output size per axis, shape, parameters, MACs, receptive field.
+
+    KIND is any layer kind with a calculator (conv, conv_transpose, dense, maxpool, avgpool, upsample, ...) or pool.
 
     \b
     archcalc calc conv --input 7x7x3 --kernel 3 --stride 2 --padding 1 --filters 6
+    archcalc calc conv_transpose --input 28x28x1024 --filters 512 --kernel 2 --stride 2
     Exit status: 0, or 2 for impossible settings (e.g. a kernel larger than the padded input).
     """
     from ..learn.calc import calc as calc_layer
     from ..output.text import to_json
 
     w = calc_layer(kind, input_shape, kernel=kernel, stride=stride, padding=padding, filters=filters, units=units,
-                   dilation=dilation, groups=groups, bias=not no_bias, mode=mode, rounding=rounding)
+                   dilation=dilation, groups=groups, bias=not no_bias, mode=mode, rounding=rounding, scale=scale,
+                   output_padding=output_padding)
     echo(to_json(w.to_dict()) if fmt == "json" else w.text(), nl=False)
 
 

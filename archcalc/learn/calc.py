@@ -1,4 +1,4 @@
-"""One-layer calculator: `archcalc calc conv|maxpool|avgpool|pool|dense` with the working shown.
+"""One-layer calculator: `archcalc calc KIND` (each kind with a calc entry, and pool) with the working shown.
 
 The layer is built as a one-layer `Network` and analysed by analysis.py, so the
 numbers are exactly those of `show`; explain.py writes the working.  When the
@@ -54,11 +54,13 @@ def parse_padding(text: Any, rank: int) -> Any:
 
 def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: Any = None, filters: int | None = None,
                units: int | None = None, dilation: Any = None, groups: int = 1, bias: bool = True,
-               mode: str = "max", rounding: str | None = None, rank: int = 2) -> dict[str, Any]:
+               mode: str | None = None, rounding: str | None = None, rank: int = 2, scale: Any = None,
+               output_padding: Any = None) -> dict[str, Any]:
     """The spec mapping of one layer from calc's options (each kind's module builds its own, `Kind.calc`)."""
     if kind not in KINDS:
         raise SpecError(f"calc knows {', '.join(KINDS)}, not {kind!r}")
     if kind == "pool":
+        mode = mode or "max"
         if mode not in ("max", "avg"):
             raise SpecError(f"pool mode is max or avg, not {mode!r}", field="mode")
         kind = f"{mode}pool"
@@ -66,7 +68,10 @@ def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: An
                "rounding": rounding or None, "padding": parse_padding(padding, rank),
                "kernel": None if kernel is None else parse_per_axis(kernel, "kernel"),
                "stride": None if stride is None else parse_per_axis(stride, "stride"),
-               "dilation": None if dilation is None else parse_per_axis(dilation, "dilation")}
+               "dilation": None if dilation is None else parse_per_axis(dilation, "dilation"),
+               "scale": None if scale is None else parse_per_axis(scale, "scale"),
+               "output_padding": None if output_padding is None else parse_per_axis(output_padding, "output_padding"),
+               "mode": mode}
     build = REGISTRY[kind].calc
     assert build is not None
     return build(options)
@@ -86,7 +91,7 @@ def calc(kind: str, input_shape: Any, **options: Any) -> Working:
     layer = layer_spec(kind, rank=len(shape) - 1, **{k: v for k, v in options.items() if k != "rounding"},
                        rounding=rounding or None)
     strict = rounding in (None, "strict")
-    if strict and "kernel" in layer:
+    if strict and "rounding" in REGISTRY[layer["type"]].model.model_fields:
         layer = {**layer, "rounding": "floor"}  # analyse as frameworks do; the working says it does not fit
     net = load_spec({"name": "calc", "input": list(shape), "layers": [{"name": kind, **layer}]})
     try:

@@ -89,9 +89,10 @@ def stat(x: float) -> str:
 
 # --- shapes and receptive fields -------------------------------------------------------
 
-def shape_text(shape: Sequence[int]) -> str:
-    """(55, 55, 96) -> '55x55x96'."""
-    return "x".join(str(s) for s in shape)
+def shape_text(shape: Sequence[Any]) -> str:
+    """(55, 55, 96) -> '55x55x96'; an exact fraction (a receptive field after a transposed convolution) as a
+    decimal, 3/2 -> 1.5, 1/3 -> 0.333."""
+    return "x".join(str(s) if isinstance(s, int) else f"{float(s):.3f}".rstrip("0").rstrip(".") for s in shape)
 
 
 def rf_text(rf: Any) -> str:

@@ -43,11 +43,8 @@ NEEDS = {
     "mobilenet_v2": "relu6",
     "mobilenet_v3_small": "hardswish, hardsigmoid, multiply",
     "efficientnet_b0": "silu, multiply",
-    "shufflenet_v2_x1_0": "slice, channel_shuffle",
     "convnext_tiny": "layernorm, gelu, scale",
     "inception_v3": "avgpool count_include_pad",
-    "unet": "conv_transpose, crop",
-    "textcnn_kim_rand": "embedding",
 }
 
 

@@ -301,7 +301,7 @@ def test_split_on_channels_is_two_slices():
 def test_reshape_transpose_reshape_is_channel_shuffle():
     nodes = [node("Reshape", ["x", "s1"], "r1"), node("Transpose", ["r1"], "t", perm=[0, 2, 1, 3, 4]),
              node("Reshape", ["t", "s2"])]
-    m = model(nodes, (6, 3, 3), batch=1, s1=np.array([1, 2, 3, 3, 3], np.int64), s2=np.array([1, 6, 3, 3], np.int64))
+    m = model(nodes, (6, 3, 3), batch=1, s1=np.array([-1, 2, 3, 3, 3], np.int64), s2=np.array([-1, 6, 3, 3], np.int64))
     assert layers(check(m)) == [{"type": "channel_shuffle", "groups": 2}]
 
 

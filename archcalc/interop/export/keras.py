@@ -207,6 +207,99 @@ def concat(plan: Plan, row: Any) -> Code:
     return _simple(plan, row, f"Concatenate(axis={axis if axis < 0 else axis + 1}")  # Keras counts the batch
 
 
+@KERAS.register("conv_transpose")
+def conv_transpose(plan: Plan, row: Any) -> Code:
+    """ConvNDTranspose with padding "same" when the spec's is Keras's, else "valid" and a Cropping layer."""
+    layer, axes = row.layer, row.axes
+    rank = len(axes)
+    name, out = plan.names[row.name], plan.vars[row.name]
+    if layer.groups != 1:
+        raise ExportError(f"layer '{row.name}' (conv_transpose): Keras's ConvTranspose has no groups "
+                          f"(groups {layer.groups})")
+    args = window_args([str(layer.filters), _tuple(a.f for a in axes)], axes, "strides", "dilation_rate", 1)
+    if not layer.bias:
+        args.append("use_bias=False")
+    x = plan.ins(row)[0]
+    if all(a.rounding == "same" and a.d * (a.f - 1) + 1 >= a.s for a in axes):
+        lines = [f'{out} = layers.Conv{rank}DTranspose({", ".join(args)}, padding="same", name="{name}")({x})']
+    else:
+        full = [a.n * a.s + max(a.d * (a.f - 1) + 1 - a.s, 0) for a in axes]  # Keras's "valid" output
+        crops = [(a.pb, e - a.pb - a.out) for a, e in zip(axes, full)]
+        if any(after < 0 for _, after in crops):
+            raise ExportError(f"layer '{row.name}' (conv_transpose): output_padding (cells past the transposed "
+                              "convolution's extent) is not written by the Keras exporter")
+        lines = [f'{out} = layers.Conv{rank}DTranspose({", ".join(args)}, name="{name}")({x})']
+        if any(b or a for b, a in crops):
+            pairs = str(crops[0]) if rank == 1 else "(" + ", ".join(f"({b}, {a})" for b, a in crops) + ")"
+            lines.append(f'{out} = layers.Cropping{rank}D({pairs}, name="{name}_crop")({out})')
+    if layer.activation not in (None, "linear"):
+        lines.append(_activation_layer(out, out, f"{name}_activation", layer.activation, None))
+    return Code(lines, [(name, ["weight", "bias"] if layer.bias else ["weight"])])
+
+
+@KERAS.register("upsample")
+def upsample(plan: Plan, row: Any) -> Code:
+    layer = row.layer
+    rank = len(layer.scale)
+    size = _tuple(layer.scale)
+    if layer.mode == "bilinear":
+        if rank != 2:
+            raise ExportError(f"layer '{row.name}' (upsample): Keras's UpSampling{rank}D has no bilinear mode")
+        return _simple(plan, row, f'UpSampling2D({size}, interpolation="bilinear"')
+    return _simple(plan, row, f"UpSampling{rank}D({size}")
+
+
+def _side_pairs(pairs: Any) -> str:
+    return str(tuple(pairs[0])) if len(pairs) == 1 else "(" + ", ".join(f"({b}, {a})" for b, a in pairs) + ")"
+
+
+@KERAS.register("pad")
+def pad(plan: Plan, row: Any) -> Code:
+    layer = row.layer
+    if not layer.value:
+        return _simple(plan, row, f"ZeroPadding{len(layer.padding)}D({_side_pairs(layer.padding)}")
+    name, out = plan.names[row.name], plan.vars[row.name]
+    pads = "[[0, 0], " + ", ".join(f"[{b}, {a}]" for b, a in layer.padding) + ", [0, 0]]"
+    return Code([f'{out} = layers.Lambda(lambda t: ops.pad(t, {pads}, constant_values={layer.value!r}), '
+                 f'name="{name}")({plan.ins(row)[0]})'])
+
+
+@KERAS.register("crop")
+def crop(plan: Plan, row: Any) -> Code:
+    from ...layers.crop import row_crops
+
+    pairs = row_crops(row)
+    return _simple(plan, row, f"Cropping{len(pairs)}D({_side_pairs(pairs)}")
+
+
+@KERAS.register("slice")
+def slice_(plan: Plan, row: Any) -> Code:
+    layer = row.layer
+    name, out = plan.names[row.name], plan.vars[row.name]
+    axis = layer.axis % len(row.input_shapes[0])
+    index = ", ".join([":"] * (axis + 1) + [f"{layer.start}:{layer.stop}"])
+    return Code([f'{out} = layers.Lambda(lambda t: t[{index}], name="{name}")({plan.ins(row)[0]})'])
+
+
+@KERAS.register("channel_shuffle")
+def channel_shuffle(plan: Plan, row: Any) -> Code:
+    name, out = plan.names[row.name], plan.vars[row.name]
+    shape = row.input_shapes[0]
+    g, c = row.layer.groups, shape[-1]
+    spatial = ", ".join(map(str, shape[:-1]))
+    rank = len(shape)
+    perm = ", ".join(["0", *(str(i) for i in range(1, rank)), str(rank + 1), str(rank)])
+    return Code([f'{out} = layers.Lambda(lambda t: ops.reshape(ops.transpose(ops.reshape(t, (-1, {spatial}, {g}, '
+                 f'{c // g})), ({perm})), (-1, {spatial}, {c})), name="{name}")({plan.ins(row)[0]})'])
+
+
+@KERAS.register("embedding")
+def embedding(plan: Plan, row: Any) -> Code:
+    code = _simple(plan, row, f"Embedding({row.layer.vocab}, {row.layer.dim}")
+    code.weights = [(plan.names[row.name], ["weight"])]
+    return code
+
+
 _CLASSES = {
     "LocalResponseNorm": '''
 

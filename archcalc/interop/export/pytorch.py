@@ -214,11 +214,101 @@ def concat(plan: Plan, row: Any) -> Code:
     return Code(None, f"torch.cat([{', '.join(plan.ins(row))}], dim={dim})")
 
 
+@TORCH.register("conv_transpose")
+def conv_transpose(plan: Plan, row: Any) -> Code:
+    """nn.ConvTransposeNd; symmetric padding and output_padding in the layer when PyTorch's size is the spec's,
+    else no padding in the layer and the crop (P_before, ...) as a slice in forward."""
+    layer, axes = row.layer, row.axes
+    rank = len(axes)
+    name = plan.names[row.name]
+    x = plan.ins(row)[0]
+    full = [(a.n - 1) * a.s + a.d * (a.f - 1) + 1 for a in axes]
+    symmetric = all(a.pb == a.pa and a.out - (e - 2 * a.pb) in range(0, max(a.s, a.d)) for a, e in zip(axes, full))
+    args = [str(row.input_shapes[0][-1]), str(layer.filters), f"kernel_size={_tuple(a.f for a in axes)}"]
+    window_args(args, axes, "stride", "dilation", layer.groups)
+    if symmetric:
+        if any(a.pb for a in axes):
+            args.append(f"padding={_tuple(a.pb for a in axes)}")
+        if any(a.out - (e - 2 * a.pb) for a, e in zip(axes, full)):
+            args.append(f"output_padding={_tuple(a.out - (e - 2 * a.pb) for a, e in zip(axes, full))}")
+    elif any(a.pb + a.out > e for a, e in zip(axes, full)):
+        raise ExportError(f"layer '{row.name}' (conv_transpose): cells past the transposed convolution's extent "
+                          "(SAME with a kernel shorter than the stride) cannot be written with PyTorch's "
+                          "ConvTranspose and asymmetric padding")
+    if not layer.bias:
+        args.append("bias=False")
+    init = f"self.{name} = nn.ConvTranspose{_dims(rank)}({', '.join(args)})"
+    expr = f"self.{name}({x})"
+    if not symmetric:
+        expr += "[:, :, " + ", ".join(f"{a.pb}:{a.pb + a.out}" for a in axes) + "]"
+    return Code(init, activation(expr, layer.activation), "conv_transpose")
+
+
+@TORCH.register("upsample")
+def upsample(plan: Plan, row: Any) -> Code:
+    layer = row.layer
+    rank = len(layer.scale)
+    mode = '"nearest"' if layer.mode == "nearest" else \
+        f'"{ {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]}", align_corners=False'
+    scale = _tuple(float(s) for s in layer.scale)
+    return Code(None, f"F.interpolate({plan.ins(row)[0]}, scale_factor={scale}, mode={mode})")
+
+
+@TORCH.register("pad")
+def pad(plan: Plan, row: Any) -> Code:
+    pads = [p for pb, pa in reversed(row.layer.padding) for p in (pb, pa)]
+    value = f", value={row.layer.value!r}" if row.layer.value else ""
+    return Code(None, f"F.pad({plan.ins(row)[0]}, ({', '.join(map(str, pads))}){value})")
+
+
+@TORCH.register("crop")
+def crop(plan: Plan, row: Any) -> Code:
+    from ...layers.crop import row_crops
+
+    spatial = row.input_shapes[0][:-1]
+    cells = ", ".join(f"{cb}:{n - ca}" for n, (cb, ca) in zip(spatial, row_crops(row)))
+    return Code(None, f"{plan.ins(row)[0]}[:, :, {cells}]")
+
+
+def _torch_dim(shape: tuple[int, ...], axis: int) -> int:
+    """The NCHW dim of a channels-last axis counted without the batch."""
+    rank = len(shape)
+    axis %= rank
+    return (1 if axis == rank - 1 else axis + 2) if rank > 1 else 1
+
+
+@TORCH.register("slice")
+def slice_(plan: Plan, row: Any) -> Code:
+    layer = row.layer
+    dim = _torch_dim(row.input_shapes[0], layer.axis)
+    return Code(None, f"{plan.ins(row)[0]}.narrow({dim}, {layer.start}, {layer.stop - layer.start})")
+
+
+@TORCH.register("channel_shuffle")
+def channel_shuffle(plan: Plan, row: Any) -> Code:
+    g, c = row.layer.groups, row.input_shapes[0][-1]
+    return Code(None, f"{plan.ins(row)[0]}.unflatten(1, ({g}, {c // g})).transpose(1, 2).flatten(1, 2)")
+
+
+@TORCH.register("embedding")
+def embedding(plan: Plan, row: Any) -> Code:
+    """nn.Embedding on (N, L) integer ids, transposed to (N, dim, L) for the 1-D convolutions after it."""
+    name = plan.names[row.name]
+    return Code(f"self.{name} = nn.Embedding({row.layer.vocab}, {row.layer.dim})",
+                f"self.{name}({plan.ins(row)[0]}).transpose(1, 2)", "embedding")
+
+
 _HELPERS = '''
 
 def _conv(w):
     """(*kernel, C_in/groups, filters) -> (filters, C_in/groups, *kernel)."""
     return np.moveaxis(np.moveaxis(w, -1, 0), -1, 1)
+
+
+def _conv_transpose(w):
+    """(*kernel, filters/groups, C_in) -> (C_in, filters/groups, *kernel)."""
+    rank = w.ndim - 2
+    return np.transpose(w, (rank + 1, rank, *range(rank)))
 
 
 def _dense(w, map_shape):
@@ -248,11 +338,16 @@ _LOADER = '''
                         _copy(target, arrays[f"{layer}.{key}"], f"{layer}.{key}")
                     continue
                 weight = arrays[f"{layer}.weight"]
-                _copy(module.weight, _conv(weight) if kind.startswith("conv") else _dense(weight, map_shape),
-                      f"{layer}.weight")
+                if kind == "conv_transpose":
+                    weight = _conv_transpose(weight)
+                elif kind.startswith("conv"):
+                    weight = _conv(weight)
+                elif kind != "embedding":
+                    weight = _dense(weight, map_shape)
+                _copy(module.weight, weight, f"{layer}.weight")
                 if kind == "conv_per_position":
                     _copy(getattr(self, attr + "_bias"), np.moveaxis(arrays[f"{layer}.bias"], -1, 0), f"{layer}.bias")
-                elif module.bias is not None:
+                elif getattr(module, "bias", None) is not None:
                     _copy(module.bias, arrays[f"{layer}.bias"], f"{layer}.bias")
         return self
 '''
