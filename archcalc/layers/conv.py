@@ -47,13 +47,18 @@ class Conv(Windowed):
         raise ValueError(f"bias must be true, false or 'per_position', got {v!r}")
 
 
+def check_groups(c_in: int, filters: int, g: int) -> int:
+    """groups, or a ShapeError unless it divides both the input channels and the filters (conv, conv_transpose)."""
+    if c_in % g or filters % g:
+        bad = f"the input's {c_in} channels" if c_in % g else f"its {filters} filters"
+        raise ShapeError(f"groups {g} does not divide {bad}; groups must divide both the input channels "
+                         f"({c_in}) and filters ({filters})", field="groups")
+    return g
+
+
 def rule(layer: Conv, shapes: Shapes, rfs: RFs, rounding: str) -> Out:
     _, c_in = spatial_input("conv", shapes[0])
-    g = layer.groups
-    if c_in % g or layer.filters % g:
-        bad = f"the input's {c_in} channels" if c_in % g else f"its {layer.filters} filters"
-        raise ShapeError(f"groups {g} does not divide {bad}; groups must divide both the input channels "
-                         f"({c_in}) and filters ({layer.filters})", field="groups")
+    g = check_groups(c_in, layer.filters, layer.groups)
     _, _, axes, warnings = slide(layer, shapes[0], layer.stride, layer.dilation, rounding)
     out_spatial = tuple(a.out for a in axes)
     positions = prod(out_spatial)

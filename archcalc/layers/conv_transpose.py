@@ -5,12 +5,13 @@ from __future__ import annotations
 from math import prod
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .. import arith
 from ..errors import ShapeError
 from .base import Kind, LayerBase, Out, RFs, Row, Shapes
-from .fields import Activation, Count, Dilation, Kernel, OutputPadding, Padding, Stride, lower
+from . import conv
+from .fields import Activation, Count, Dilation, Kernel, OutputPadding, Padding, Stride, lowered
 from .geometry import AxisCalc, axis_names, rf_transposed, spatial_input
 from .working import Working, count_text, product_text, receptive_field_line, setting_text, shape_text
 
@@ -38,19 +39,12 @@ class ConvTranspose(LayerBase):
     bias: bool = Field(True, description="a bias per filter")
     activation: Activation | None = Field(None, description="applied to the output (default: none)")
 
-    @field_validator("activation", mode="before")
-    @classmethod
-    def _act(cls, v: Any) -> Any:
-        return lower(v)
+    _act = lowered("activation")
 
 
 def rule(layer: ConvTranspose, shapes: Shapes, rfs: RFs, rounding: str) -> Out:
     spatial, c_in = spatial_input("conv_transpose", shapes[0])
-    g = layer.groups
-    if c_in % g or layer.filters % g:
-        bad = f"the input's {c_in} channels" if c_in % g else f"its {layer.filters} filters"
-        raise ShapeError(f"groups {g} does not divide {bad}; groups must divide both the input channels "
-                         f"({c_in}) and filters ({layer.filters})", field="groups")
+    g = conv.check_groups(c_in, layer.filters, layer.groups)
     axes = []
     for i, n in enumerate(spatial):
         f, s, d, op = layer.kernel[i], layer.stride[i], layer.dilation[i], layer.output_padding[i]
@@ -83,16 +77,9 @@ def rule(layer: ConvTranspose, shapes: Shapes, rfs: RFs, rounding: str) -> Out:
 
 
 def heading(row: Row) -> str:
-    layer = row.layer
-    what = f"{layer.filters} filter{'s' if layer.filters != 1 else ''} {'x'.join(map(str, layer.kernel))}"
-    what += f", stride {setting_text(layer.stride)}, padding {setting_text(layer.padding)}"
-    if any(layer.output_padding):
-        what += f", output_padding {setting_text(layer.output_padding)}"
-    if any(d != 1 for d in layer.dilation):
-        what += f", dilation {setting_text(layer.dilation)}"
-    if layer.groups != 1:
-        what += f", groups {layer.groups}"
-    return what
+    """As conv's, with any output_padding."""
+    op = row.layer.output_padding
+    return conv.heading(row) + (f", output_padding {setting_text(op)}" if any(op) else "")
 
 
 def explain(row: Row, w: Working, strict: bool) -> None:

@@ -40,6 +40,13 @@ def lower(v: Any) -> Any:
     return v.strip().lower() if isinstance(v, str) else v
 
 
+def lowered(*fields: str) -> Any:
+    """A before-validator that strips and lower-cases the strings of `fields` (enum-like settings)."""
+    from pydantic import field_validator
+
+    return field_validator(*fields, mode="before")(classmethod(lambda cls, v: lower(v)))  # type: ignore[arg-type]
+
+
 def parse_shape(value: Any, what: str = "shape") -> tuple[int, ...]:
     """[227, 227, 3], (227, 227, 3) or "227x227x3" -> (227, 227, 3); every entry a positive int."""
     if isinstance(value, str):

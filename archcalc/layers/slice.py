@@ -54,10 +54,9 @@ def heading(row: Row) -> str:
 
 
 def explain(row: Row, w: Working, strict: bool) -> None:
-    layer = row.layer
-    w.lines.append(f"axis {layer.axis}: cells {layer.start} to {layer.stop - 1}, {layer.stop} - {layer.start} = "
-                   f"{layer.stop - layer.start} of {row.input_shapes[0][layer.axis]}")
-    w.lines.append(f"output shape: {shape_text(row.output_shape)}; no parameters, no MACs")
+    start, stop, axis = row.layer.start, row.layer.stop, row.layer.axis
+    w.lines += [f"axis {axis}: cells {start} to {stop - 1}, {stop} - {start} = {stop - start} of "
+                f"{row.input_shapes[0][axis]}", f"output shape: {shape_text(row.output_shape)}; no parameters, no MACs"]
 
 
 KIND = Kind(Slice, rule, heading, explain, no_weights)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .. import arith
 from .base import Kind, LayerBase, Out, RFs, Row, Shapes, no_weights
-from .fields import Scale, lower
+from .fields import Scale, lowered
 from .geometry import ReceptiveField, axis_names, exact, spatial_input
 from .working import Working, receptive_field_line, setting_text, shape_text
 
@@ -23,10 +23,7 @@ class Upsample(LayerBase):
     mode: Literal["nearest", "bilinear"] = Field("nearest", description="nearest (repeat cells) or bilinear "
                                                                        "(linear along each axis, align_corners false)")
 
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _mode(cls, v: Any) -> Any:
-        return lower(v)
+    _mode = lowered("mode")
 
 
 def upsampled_rf(rf: ReceptiveField | None, scale: tuple[int, ...], mode: str) -> ReceptiveField | None:
