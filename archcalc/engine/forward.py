@@ -344,7 +344,7 @@ def random_input(network: Network, batch: int, seed: int) -> np.ndarray:
     """A random input batch: standard normal float32, or uniform token ids in [0, vocab) for an embedding net."""
     rng = np.random.default_rng(seed)
     shape = (batch, *network.input_shape)
-    vocab = [layer.vocab for layer in network.layers if layer.type == "embedding"]
+    vocab = [getattr(layer, "vocab") for layer in network.layers if layer.type == "embedding"]
     if vocab:
         return rng.integers(0, min(vocab), size=shape, dtype=np.int64)
     return rng.standard_normal(shape, dtype=np.float32)

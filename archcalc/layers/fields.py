@@ -44,7 +44,7 @@ def lowered(*fields: str) -> Any:
     """A before-validator that strips and lower-cases the strings of `fields` (enum-like settings)."""
     from pydantic import field_validator
 
-    return field_validator(*fields, mode="before")(classmethod(lambda cls, v: lower(v)))  # type: ignore[arg-type]
+    return field_validator(*fields, mode="before")(classmethod(lambda cls, v: lower(v)))
 
 
 def parse_shape(value: Any, what: str = "shape") -> tuple[int, ...]:

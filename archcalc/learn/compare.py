@@ -79,7 +79,7 @@ def final_receptive_field(report: Report) -> tuple[str | None, tuple[int, ...] |
     return best.name, _rf_size(best)
 
 
-def _rf_size(row: LayerRow) -> tuple[int, ...]:
+def _rf_size(row: LayerRow) -> tuple[Any, ...]:  # ints, or exact Fractions after a transposed conv
     assert row.receptive_field is not None  # only rows of spatial layers are asked
     return row.receptive_field.size
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from html import escape
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
@@ -46,7 +47,7 @@ class _Row:
     trainable: int
     compute: int
     activation_bytes: int
-    rf: int | None
+    rf: int | float | None
 
 
 def _compute(report: Any, convention: str | None) -> Any:
@@ -74,7 +75,8 @@ def _rows(report: Any, cost: Any, depth: int | None) -> list[_Row]:
             i += 1
         if not members:  # collapse and this walk disagree: show the row as it is
             members = [row]
-        rf = row.receptive_field.size[0] if row.receptive_field is not None else None
+        size = row.receptive_field.size[0] if row.receptive_field is not None else None
+        rf = float(size) if isinstance(size, Fraction) else size  # a fraction after a transposed conv
         out.append(_Row(row.index, row.name, row.type, tuple(row.output_shape), row.params, row.trainable_params,
                         sum(count(m) for m in members), sum(m.output_bytes for m in members), rf))
     return out
