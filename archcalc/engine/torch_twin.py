@@ -172,7 +172,8 @@ def _channel_shuffle(c: Ctx, row: Any, xs: list[Any]) -> Any:
 
 def _embedding(c: Ctx, row: Any, xs: list[Any]) -> Any:
     """(N, L) ids -> (N, dim, L), channels first as the convolutions after it read it."""
-    return c.F.embedding(xs[0].long(), c.w["weight"]).transpose(1, 2)
+    ids = xs[0] if xs[0].dtype == c.torch.int64 else xs[0].long()  # no Cast in a traced graph
+    return c.F.embedding(ids, c.w["weight"]).transpose(1, 2)
 
 
 #: one twin per layer kind, keyed by the `type` tag (inputs and outputs channels-first, NCHW)
