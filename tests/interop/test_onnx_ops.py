@@ -330,3 +330,10 @@ def test_shapes_behind_computed_pads_are_inferred_node_by_node():
               ninf=np.array(-np.inf, np.float32))
     assert layers(check(m)) == [{"type": "maxpool", "kernel": 2, "stride": 2, "padding": [[0, 1], [0, 1]]},
                                 {"type": "activation", "function": "relu"}]
+
+
+@needs_kind("crop")
+def test_slice_of_the_spatial_axes_is_a_crop():
+    m = model([node("Slice", ["x", "starts", "ends", "axes"])], (2, 7, 6),
+              starts=np.array([1, 0], np.int64), ends=np.array([5, -2], np.int64), axes=np.array([2, 3], np.int64))
+    assert layers(check(m)) == [{"type": "crop", "cropping": [[1, 2], [0, 2]]}]

@@ -122,6 +122,16 @@ def slice_(ctx: Context, node: Any) -> Value:
     steps = ctx.const(node, 4, "steps") if ctx.has(node, 4) else np.ones(len(starts), np.int64)
     rank = len(x.onnx) + 1
     channel_axis = 1 if x.layout in ("map", "vector") else rank - 1
+    spatial = x.shape[:-1]
+    if x.layout == "map" and all(2 <= int(a) % rank < rank for a in axes) and all(int(t) == 1 for t in steps):
+        cropping = [[0, 0] for _ in spatial]  # slices of the spatial axes: a crop (U-Net's crop-and-concat)
+        for a, b, e in zip(axes, starts, ends):
+            i = int(a) % rank - 2
+            n = spatial[i]
+            lo = int(np.clip(b + n if b < 0 else b, 0, n))
+            hi = int(np.clip(e + n if e < 0 else e, 0, n))
+            cropping[i] = [lo, n - hi]
+        return ctx.emit(node, {"type": "crop", "cropping": cropping}, [x], x.layout)
     if len(axes) != 1 or int(axes[0]) % rank != channel_axis or int(steps[0]) != 1:
         raise ImportError_(f"{origin(node)}: slices axes {list(axes)}; archcalc slices the channels with step 1")
     channels = x.shape[-1]
