@@ -119,17 +119,26 @@ def _concat(c: Ctx, row: Any, xs: list[Any]) -> Any:
 
 
 def _conv_transpose(c: Ctx, row: Any, xs: list[Any]) -> Any:
-    """F.conv_transposeNd without padding, then the crop (P_before, ...) to the calculator's output size: PyTorch
-    pads symmetrically, and cells past the uncropped output (output_padding, SAME) get only the bias."""
+    """F.conv_transposeNd with PyTorch's own padding and output_padding when they give the calculator's size (as
+    nn.ConvTranspose does, so a traced graph is one ConvTranspose); else without padding, then the crop
+    (P_before, ...): PyTorch pads symmetrically, and cells past the uncropped output (SAME with a kernel shorter
+    than the stride) get only the bias."""
     layer, axes, x = row.layer, row.axes, xs[0]
     conv = {1: c.F.conv_transpose1d, 2: c.F.conv_transpose2d, 3: c.F.conv_transpose3d}[len(axes)]
-    full = conv(x, c.w["weight"], None, tuple(a.s for a in axes), 0, 0, layer.groups, tuple(a.d for a in axes))
-    grow = [max(a.pb + a.out - n, 0) for a, n in zip(axes, full.shape[2:])]
+    stride, dilation = tuple(a.s for a in axes), tuple(a.d for a in axes)
+    extent = [(a.n - 1) * a.s + a.d * (a.f - 1) + 1 for a in axes]
+    extra = [a.out - (e - 2 * a.pb) for a, e in zip(axes, extent)]
+    bias = c.w.get("bias")
+    if all(a.pb == a.pa and 0 <= op < max(a.s, a.d) for a, op in zip(axes, extra)):
+        y = conv(x, c.w["weight"], bias, stride, tuple(a.pb for a in axes), tuple(extra), layer.groups, dilation)
+        return c.activation(y, layer.activation, DEFAULT_ALPHA.get(layer.activation or ""))
+    grow = [max(a.pb + a.out - e, 0) for a, e in zip(axes, extent)]
+    full = conv(x, c.w["weight"], None if any(grow) else bias, stride, 0, 0, layer.groups, dilation)
     if any(grow):
         full = c.F.pad(full, [p for g in reversed(grow) for p in (0, g)])
     y = full[(slice(None), slice(None), *(slice(a.pb, a.pb + a.out) for a in axes))]
-    if "bias" in c.w:
-        y = y + c.w["bias"].view(1, -1, *([1] * len(axes)))
+    if any(grow) and bias is not None:
+        y = y + bias.view(1, -1, *([1] * len(axes)))
     return c.activation(y, layer.activation, DEFAULT_ALPHA.get(layer.activation or ""))
 
 
