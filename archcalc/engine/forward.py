@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..analysis import LayerRow, Report, analyze
-from ..errors import ShapeError, SpecError
+from ..errors import ShapeError, SpecError, brief, listing
 from ..layers import REGISTRY
 from ..layers.fields import DEFAULT_ALPHA
 from ..spec import Network
@@ -66,7 +66,11 @@ def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
 
 def init_params(network: Network, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     """Glorot-uniform weights and zero biases (Keras' defaults), float32; batchnorm gamma 1, beta 0, mean 0, variance 1."""
-    rng = np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"init_params: seed must be an int, got {type(seed).__name__} {brief(seed)}")
+    if not 0 <= seed < 2**128:
+        raise SpecError(f"seed must be a whole number from 0 to 2**128 - 1, got {brief(int(seed))}", field="seed")
+    rng = np.random.default_rng(int(seed))
     params: dict[str, dict[str, np.ndarray]] = {}
     for name, shapes in param_shapes(network).items():
         entry = {}
@@ -84,13 +88,14 @@ def init_params(network: Network, seed: int = 0) -> dict[str, dict[str, np.ndarr
 def check_params(network: Network, params: Mapping[str, Mapping[str, Any]], report: Report | None = None,
                  file: str | None = None) -> None:
     """Every layer's arrays present, none unknown, each of the spec's shape; else ParamsError naming layer and key."""
+    _check_params_types(params)
     expected = param_shapes(network, report)
     index = {layer.name: i for i, layer in enumerate(network.layers)}
     for name in params:
         if name not in expected:
-            known = ", ".join(expected) or "none"
+            known = listing(expected) or "none"
             what = "has no parameters" if name in index else "is not a layer of the spec"
-            raise ParamsError(f"parameters given for '{name}', which {what} (layers with parameters: {known})",
+            raise ParamsError(f"parameters given for {brief(name)}, which {what} (layers with parameters: {known})",
                               file=file, layer_name=name, layer_index=index.get(name))
     for name, shapes in expected.items():
         entry = params.get(name)
@@ -99,8 +104,8 @@ def check_params(network: Network, params: Mapping[str, Mapping[str, Any]], repo
                               layer_index=index[name], layer_name=name)
         for key in entry:
             if key not in shapes:
-                raise ParamsError(f"unknown parameter '{key}' (this layer has {', '.join(shapes)})", file=file,
-                                  layer_index=index[name], layer_name=name, field=key)
+                raise ParamsError(f"unknown parameter {brief(key)} (this layer has {', '.join(shapes)})", file=file,
+                                  layer_index=index[name], layer_name=name)
         for key, shape in shapes.items():
             if key not in entry:
                 raise ParamsError(f"'{key}' is missing (expected shape {list(shape)})", file=file,
@@ -114,6 +119,16 @@ def check_params(network: Network, params: Mapping[str, Mapping[str, Any]], repo
             if kind not in ("f", "i", "u"):
                 raise ParamsError(f"'{key}' holds {getattr(arr, 'dtype', type(arr).__name__)}, not numbers",
                                   file=file, layer_index=index[name], layer_name=name, field=key)
+
+
+def _check_params_types(params: Any) -> None:
+    """TypeError, saying what was expected, when params is not {layer name: {key: array}}."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping {{layer name: {{key: array}}}} (archcalc.init_params(network) "
+                        f"makes one), got {type(params).__name__}")
+    for name, entry in params.items():
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"params[{brief(name)}] must be a mapping {{key: array}}, got {type(entry).__name__}")
 
 
 # --- buffers ---------------------------------------------------------------------------
@@ -299,9 +314,12 @@ KERNELS: dict[str, Callable[[Step, list], np.ndarray]] = {
 # --- the pass ----------------------------------------------------------------------------
 
 def _dtype(dtype: Any) -> np.dtype:
-    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except (TypeError, ValueError):
+        key = None
     if key not in DTYPES:
-        raise SpecError(f"dtype must be float32 or float64, got {dtype!r}", field="dtype")
+        raise SpecError(f"dtype must be float32 or float64, got {brief(dtype)}", field="dtype")
     return DTYPES[key]
 
 
