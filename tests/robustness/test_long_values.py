@@ -74,3 +74,18 @@ def test_an_error_raised_by_a_rule_is_never_changed_on_its_way_up(monkeypatch):
     assert info.value is not original
     assert (info.value.layer_index, info.value.layer_name, info.value.field) == (0, "f", "kernel")
     assert (original.layer_index, original.layer_name, original.file) == (None, None, None)
+
+
+@pytest.mark.parametrize("args", [
+    ["explain", "{spec}", "--layer", "x" * 100_000],
+    ["show", "{spec}", "--set", "k" * 100_000 + "=1"],
+    ["sweep", "{spec}", "--vary", "k" * 100_000 + "=1"],
+    ["calc", "conv", "--input", "8x8x1", "--filters", "1", "--kernel", "3x" * 50_000 + "3"],
+], ids=["explain-layer", "show-set", "sweep-vary", "calc-kernel"])
+def test_a_long_option_value_gives_a_short_message(tmp_path, args):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [4, 4, 1]\nlayers:\n  - {type: conv, filters: 2, kernel: 3}\n")
+    result = subprocess.run([sys.executable, "-m", "archcalc", *(a.replace("{spec}", str(spec)) for a in args)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr) < 400, result.stderr[:600]
