@@ -500,3 +500,23 @@ def test_run_with_a_negative_seed_exits_2(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     assert "--seed" in result.stderr and "-1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_issue_s_large_softmax_is_refused_by_the_default_budget_before_any_input(tmp_path):
+    """Issue 10 item 6: [4000, 4000, 16] + softmax needs input, output, softmax's sums and the interpreter: 2.03 GiB."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [4000, 4000, 16]\nlayers:\n  - {type: activation, function: softmax}\n")
+    result = subprocess.run([sys.executable, "-m", "archcalc", "run", str(spec), "--random"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "this run needs about 2.03 GiB" in result.stderr and "budget of 2.00 GiB" in result.stderr
+
+
+def test_the_issue_s_large_batchnorm_fits_the_default_budget_with_its_output_written_in_place():
+    import archcalc
+    from archcalc.engine.forward import estimate_memory
+
+    net = archcalc.load_spec({"input": [4000, 4000, 16], "layers": [{"type": "batchnorm"}]})
+    estimate = estimate_memory(net, 1)
+    assert estimate.activations == 2 * 4000 * 4000 * 16 * 4  # input and output, no temporary of x's size
+    assert estimate.total <= 2 * 2**30
