@@ -101,7 +101,7 @@ def test_one_large_elementwise_layer_stays_within_its_estimate(layer):
     estimate = F.estimate_memory(net, 4)
     peak = measured_peak(net, x, "float32") + x.nbytes
     assert peak <= estimate.total, (peak, estimate)
-    assert estimate.total < 3.5 * x.nbytes  # and not a wild over-estimate: input, output, scratch
+    assert estimate.total - estimate.overhead < 3.5 * x.nbytes  # not a wild over-estimate: input, output, scratch
 
 
 def test_top_k_is_the_k_largest_without_sorting_everything():
