@@ -151,7 +151,8 @@ def _top_k_row(row: np.ndarray, k: int) -> list[tuple[int, float]]:
         if take < chunk.size:  # the take largest, ties at the threshold to the lowest indices
             threshold = np.partition(keys, chunk.size - take)[chunk.size - take]
             above = np.flatnonzero(keys > threshold)  # fewer than take
-            equal, first = [], 0
+            equal: list[int] = []
+            first = 0
             tied = keys == threshold
             while len(equal) < take - above.size:
                 first += int(tied[first:].argmax())
