@@ -8,7 +8,7 @@ Conventions (stated once, repeated in the README):
 - params: every weight and bias; `trainable_params` excludes batchnorm's moving
   mean and variance (Keras's count).
 - macs: multiply-accumulates of conv and dense only; bias adds, activations,
-  pooling and normalisation are not counted (fvcore's and ptflops's convention).
+  pooling and normalisation are not counted (what each counting tool adds: conventions.py).
 - flops: 2 * macs (one multiply and one add per MAC).
 - bias_adds: one per bias per output position (what torchinfo adds to its Mult-Adds).
 - memory: float32, 4 bytes per element; activations = every layer's output in one
@@ -263,7 +263,7 @@ class Report:
 
 
 CONVENTIONS = {
-    "macs": "multiply-accumulates of conv and dense layers; bias adds, activations, pooling and normalisation excluded (fvcore/ptflops)",
+    "macs": "multiply-accumulates of conv and dense layers; bias adds, activations, pooling and normalisation excluded (each tool's count: conventions)",
     "flops": "2 * macs",
     "params": "all weights and biases; non-trainable = batchnorm moving mean and variance",
     "memory": "float32 (4 bytes per element), batch 1; activations = every layer's output in one forward pass",

@@ -256,7 +256,7 @@ def _compute_label(rows) -> str:
     if not rows:
         return "MACs"
     s = rows[0]
-    label = s.compute_label if s.convention == "fvcore" else f"{s.compute_label} ({s.convention})"
+    label = s.compute_label if s.convention == "macs" else f"{s.compute_label} ({s.convention})"
     return label + (f" x{s.batch}" if s.batch != 1 else "")
 
 
