@@ -131,11 +131,19 @@ def _upsample(by_mode: Mapping[tuple[str, int], int]) -> Callable[[Row], int]:
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One named part of a tool's total: `key` in JSON, `text` in words, `of` its value for one row."""
+    """One named part of a tool's total: `key` in JSON; `factor` x `of(row)` its value; `what` names `of`."""
 
     key: str
-    text: str
+    what: str  # what `of` counts, plural: "batchnorm elements"
     of: Callable[[Row], int]
+    factor: int = 1
+
+    def value(self, row: Row) -> int:
+        return self.factor * self.of(row)
+
+    def words(self, base: int) -> str:
+        """'2 x 11,113,984 batchnorm elements' or '1,000 bias adds'."""
+        return f"{base:,} {self.what}" if self.factor == 1 else f"{self.factor} x {base:,} {self.what}"
 
 
 Rules = Mapping[str, tuple[Term, ...]]
@@ -150,44 +158,51 @@ class Convention:
     activations: Rules  # activation function -> what the tool counts for it (fused or standalone)
     note: str = ""  # where the tool counts something twice or ignores an operator
 
-    def row_terms(self, row: Row) -> dict[str, int]:
-        """The convention's terms for one analysis row (only the terms that apply to its kind)."""
+    def _row_terms(self, row: Row) -> tuple[Term, ...]:
         try:
             terms = self.kinds[row.type]
         except KeyError:
             raise NotImplementedError(f"convention {self.name} has no rule for layer kind {row.type!r} "
                                       "(this is a bug: every kind needs an entry in conventions.py)") from None
         function = _activation_of(row)
-        if function is not None:
-            terms = terms + self.activations[function]
+        return terms + self.activations[function] if function is not None else terms
+
+    def row_terms(self, row: Row) -> dict[str, int]:
+        """The convention's terms for one analysis row (only the terms that apply to its kind)."""
         out: dict[str, int] = {}
-        for term in terms:
-            out[term.key] = out.get(term.key, 0) + term.of(row)
+        for term in self._row_terms(row):
+            out[term.key] = out.get(term.key, 0) + term.value(row)
         return out
 
     def count(self, item: Any) -> int:
         """The convention's number for a Report (sum over its rows) or for one LayerRow."""
         rows = getattr(item, "rows", None)
-        if rows is None:
-            return sum(self.row_terms(item).values())
-        return sum(sum(self.row_terms(r).values()) for r in rows)
+        return sum(self.terms(rows).values()) if rows is not None else sum(self.row_terms(item).values())
 
     def terms(self, rows: Iterable[Row]) -> dict[str, int]:
         """The convention's terms summed over `rows`, every term of the convention present (0 if unused)."""
-        out = {key: 0 for key in self.term_texts}
+        return {key: self.factors[key] * base for key, base in self.bases(rows).items()}
+
+    def bases(self, rows: Iterable[Row]) -> dict[str, int]:
+        """Per term, what it counts before its factor (the batchnorm elements, not 2 x them)."""
+        out = {key: 0 for key in self.factors}
         for row in rows:
-            for key, value in self.row_terms(row).items():
-                out[key] += value
+            for term in self._row_terms(row):
+                out[term.key] += term.of(row)
         return out
 
     @property
-    def term_texts(self) -> dict[str, str]:
-        """key -> text of every term the convention can produce, in table order."""
-        out: dict[str, str] = {}
+    def factors(self) -> dict[str, int]:
+        return {key: t.factor for key, t in self.term_by_key.items()}
+
+    @property
+    def term_by_key(self) -> dict[str, Term]:
+        """key -> the first Term with that key, in table order (one key has one factor and meaning)."""
+        out: dict[str, Term] = {}
         for table in (self.kinds, self.activations):
             for terms in table.values():
                 for t in terms:
-                    out.setdefault(t.key, t.text)
+                    out.setdefault(t.key, t)
         return out
 
 
@@ -206,131 +221,129 @@ _FREE = ("flatten", "dropout", "add", "concat", "multiply", "pad", "crop", "slic
 ACTIVATION_FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax",
                         "relu6", "hardsigmoid", "hardswish", "silu", "gelu")
 _POOLS = ("maxpool", "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool", "adaptive_maxpool")
+_WEIGHTED = ("conv", "conv_transpose", "dense")
+LAYER_KINDS = (*_WEIGHTED, "batchnorm", "layernorm", "scale", "lrn", "embedding", "upsample", *_POOLS, "activation",
+               *_FREE)
 
 
-def _table(default: tuple[Term, ...], keys: Iterable[str], **entries: tuple[Term, ...]) -> dict[str, tuple[Term, ...]]:
-    """One entry per key: `default`, unless given by name."""
-    table = {key: entries.pop(key, default) for key in keys}
-    if entries:
-        raise ValueError(f"unknown keys {sorted(entries)}")  # a typo in the tables below
-    return table
+def _table(keys: Iterable[str], entries: Mapping[str, tuple[Term, ...]]) -> dict[str, tuple[Term, ...]]:
+    """One entry per key: nothing counted unless given."""
+    unknown = set(entries) - set(keys)
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}")  # a typo in the tables below
+    return {key: tuple(entries.get(key, NONE)) for key in keys}
 
 
-LAYER_KINDS = ("conv", "conv_transpose", "dense", "batchnorm", "layernorm", "scale", "lrn", "embedding", "upsample",
-               *_POOLS, "activation", *_FREE)
-
-
-def _kinds(**entries: tuple[Term, ...]) -> dict[str, tuple[Term, ...]]:
-    return _table(NONE, LAYER_KINDS, **entries)
+def _kinds(*groups: Mapping[str, tuple[Term, ...]], **entries: tuple[Term, ...]) -> dict[str, tuple[Term, ...]]:
+    merged: dict[str, tuple[Term, ...]] = {}
+    for group in (*groups, entries):
+        merged.update(group)
+    return _table(LAYER_KINDS, merged)
 
 
 def _acts(**entries: tuple[Term, ...]) -> dict[str, tuple[Term, ...]]:
-    return _table(NONE, ACTIVATION_FUNCTIONS, **entries)
+    return _table(ACTIVATION_FUNCTIONS, entries)
 
 
-MACS = Term("macs", "multiply-accumulates of conv, conv_transpose and dense", _macs)
-BIAS = Term("bias_adds", "one add per bias per output position", _bias_adds)
-MODULE_BIAS = Term("bias_adds", "one add per bias per output position (a per-position bias is not a module it knows)",
-                   _module_bias_adds)
-_WEIGHTED = ("conv", "conv_transpose", "dense")
+def _each(kinds: Iterable[str], *terms: Term) -> dict[str, tuple[Term, ...]]:
+    return {kind: terms for kind in kinds}
 
 
-def _weighted(*terms: Term) -> dict[str, tuple[Term, ...]]:
-    return {kind: terms for kind in _WEIGHTED}
+MACS = Term("macs", "MACs", _macs)
+BIAS = Term("bias_adds", "bias adds", _bias_adds)
+MODULE_BIAS = Term("bias_adds", "bias adds", _module_bias_adds)  # a per-position bias is no module the tool knows
+
+
+def _per_element(key: str, factor: int, what: str, of: Callable[[Row], int] = _in_elements) -> Term:
+    return Term(key, what, of, factor)
 
 
 # torchinfo 1.8.0, LayerInfo.calculate_macs: for every parameter named weight or bias, its elements times the
 # output positions in a module whose class name contains "Conv", else times the batch (once per layer).
-_TI_ONCE = Term("weights_once", "batchnorm's gamma and beta (and layer norm's, the layer scale's, the embedding "
-                "table) counted once per layer, not per position", _trainable)
 _TORCHINFO = Convention(
     "torchinfo", "Mult-Adds", "torchinfo 1.8.0's Mult-Adds: the MACs, one add per bias per output position, and "
     "every other parameter named weight or bias once per layer (batchnorm: 2 x channels)",
-    _kinds(**{**_weighted(MACS, BIAS),
-              "conv_transpose": (MACS, BIAS, Term("per_output", "conv_transpose's weight counted once per output "
-                                                  "position instead of per input position", _per_output_excess))},
-           batchnorm=(_TI_ONCE,), layernorm=(_TI_ONCE,), scale=(_TI_ONCE,), embedding=(_TI_ONCE,)),
+    _kinds(_each(_WEIGHTED, MACS, BIAS),
+           batchnorm=(Term("batchnorm_affine", "batchnorm gammas and betas (once per layer)", _trainable),),
+           layernorm=(Term("layernorm_affine", "layer-norm gammas and betas (once per layer)", _trainable),),
+           scale=(Term("scale_weights", "layer-scale weights (once per layer)", _trainable),),
+           embedding=(Term("embedding_weights", "embedding-table elements (once per layer)", _trainable),),
+           conv_transpose=(MACS, BIAS, Term("per_output", "more for conv_transpose weights counted per output "
+                                            "position", _per_output_excess))),
     _acts(),
-    note="counts only parameters: batchnorm as 2 x channels per layer whatever the map size; activations, pooling, "
-         "LRN and upsampling 0; a conv_transpose's weight once per output position (stride^2 times its MACs)",
+    note="counts parameters, not operations: batchnorm is 2 x channels per layer whatever the map size; "
+         "activations, pooling, LRN and upsampling count 0; a conv_transpose's weight once per output position",
 )
 
 # fvcore 0.1.5, _DEFAULT_SUPPORTED_OPS (traced aten ops); everything else counts 0 with a warning.
-_FV_BN = Term("batchnorm", "2 per batchnorm element (eval mode, affine)", lambda r: 2 * _in_elements(r))
-_FV_ADAPTIVE = Term("pooling", "1 per input element of a 2-D adaptive or global average pool",
-                    _if_rank(2, _in_elements))
 _FVCORE = Convention(
     "fvcore", "flops", "fvcore 0.1.5's FlopCountAnalysis total: the MACs of conv, conv_transpose and dense (its "
     "\"flop\" is a MAC), 2 per batchnorm element, 5 per layer-norm element, 1 per input element of a 2-D adaptive "
-    "average pool, 1 or 4 per output element of a 2-D nearest or bilinear upsample",
-    _kinds(**_weighted(MACS), batchnorm=(_FV_BN,),
-           layernorm=(Term("layernorm", "5 per layer-norm element", lambda r: 5 * _in_elements(r)),),
-           upsample=(Term("upsample", "1 (nearest) or 4 (bilinear) per output element of a 2-D upsample",
-                          _upsample({("nearest", 2): 1, ("bilinear", 2): 4})),),
-           global_avgpool=(_FV_ADAPTIVE,), adaptive_avgpool=(_FV_ADAPTIVE,)),
+    "or global average pool, 1 or 4 per output element of a 2-D nearest or bilinear upsample",
+    _kinds(_each(_WEIGHTED, MACS),
+           _each(("global_avgpool", "adaptive_avgpool"),
+                 Term("pooling", "2-D adaptive average pool inputs", _if_rank(2, _in_elements))),
+           batchnorm=(_per_element("batchnorm", 2, "batchnorm elements"),),
+           layernorm=(_per_element("layernorm", 5, "layer-norm elements"),),
+           upsample=(Term("upsample", "for 2-D upsampling (1 per nearest, 4 per bilinear output)",
+                          _upsample({("nearest", 2): 1, ("bilinear", 2): 4})),)),
     _acts(),
     note="ignores bias adds, activations, max and plain average pooling, LRN, and 1-D/3-D adaptive pools and "
-         "upsamples (unsupported ops count 0)",
+         "upsampling (unsupported ops count 0)",
 )
 
 # ptflops 0.7.5, pytorch backend: MODULES_MAPPING hooks (get_model_complexity_info(...,
 # backend_specific_config={'count_functional': False})).
-_PT_POOL = Term("pooling", "1 per pooling input element (max, average, adaptive and global)", _in_elements)
-_PT_ACT = Term("activations", "1 per output element of ReLU, LeakyReLU, ELU, ReLU6 and GELU", _out_elements)
+_PT_ACT = Term("activations", "ReLU/LeakyReLU/ELU/ReLU6/GELU outputs", _out_elements)
 _PTFLOPS = Convention(
     "ptflops", "MACs", "ptflops 0.7.5 (pytorch backend, module hooks): the MACs, bias adds, 2 per batchnorm element, "
     "1 per layer-norm element, 1 per output of ReLU/LeakyReLU/ELU/ReLU6/GELU, 1 per pooling input, 1 per upsample "
     "output",
-    _kinds(**_weighted(MACS, MODULE_BIAS), **{kind: (_PT_POOL,) for kind in _POOLS},
-           batchnorm=(Term("batchnorm", "2 per batchnorm element (affine)", lambda r: 2 * _in_elements(r)),),
-           layernorm=(Term("layernorm", "1 per layer-norm element (nn.LayerNorm has no `affine` attribute)",
-                           _in_elements),),
-           upsample=(Term("upsample", "1 per upsample output element", _out_elements),)),
+    _kinds(_each(_WEIGHTED, MACS, MODULE_BIAS), _each(_POOLS, Term("pooling", "pooling inputs", _in_elements)),
+           batchnorm=(_per_element("batchnorm", 2, "batchnorm elements"),),
+           layernorm=(_per_element("layernorm", 1, "layer-norm elements (nn.LayerNorm has no `affine`)"),),
+           upsample=(Term("upsample", "upsample outputs", _out_elements),)),
     _acts(relu=(_PT_ACT,), leaky_relu=(_PT_ACT,), elu=(_PT_ACT,), relu6=(_PT_ACT,), gelu=(_PT_ACT,)),
-    note="module hooks only; by default it also patches F.relu, F.elu, F.gelu, F.silu, F.softmax, the F.*pool* "
-         "functions, F.interpolate and Tensor.mul/add, so the modules that call them count twice (see "
-         "`ptflops_functional_extra`); sigmoid, tanh, softmax, SiLU, hard-swish modules and LRN count 0",
+    note="module hooks only; its default also patches F.relu, F.elu, F.gelu, F.silu, F.softmax, the F.*pool* "
+         "functions, F.interpolate and Tensor.mul/add, so modules that call them count twice "
+         "(`ptflops_functional_extra`); sigmoid, tanh, softmax, SiLU and hard-swish modules and LRN count 0",
 )
 
 # ptflops 0.7.5, aten backend: ATEN_OPS_MAPPING (aten.convolution, aten.addmm, aten.mm, ...).
 _PTFLOPS_ATEN = Convention(
     "ptflops-aten", "MACs", "ptflops 0.7.5 (aten backend): the MACs of conv, conv_transpose and dense plus one add "
     "per bias per output position; nothing else",
-    _kinds(**_weighted(MACS, MODULE_BIAS)),
+    _kinds(_each(_WEIGHTED, MACS, MODULE_BIAS)),
     _acts(),
-    note="counts only aten convolution and matrix products: batchnorm, activations, pooling and norms count 0",
+    note="counts only aten convolutions and matrix products: batchnorm, activations, pooling and norms count 0",
 )
 
 # thop 0.1.1.post2209072238, register_hooks (vision/basic_hooks.py, vision/calc_func.py).
-_THOP_TRANSPOSE = Term("per_output", "conv_transpose counted per output element (out x C_in/groups x kernel) "
-                       "instead of per input element", _per_output_excess)
+_THOP_ADAPTIVE = Term("adaptive_pooling", "for adaptive average pools ((window + 1) per output)", _adaptive_avg_thop)
 _THOP = Convention(
     "thop", "MACs", "thop 0.1.1's profile(): the MACs (no bias adds), 4 per batchnorm or layer-norm element, 1 per "
     "average-pool output, (window + 1) per adaptive-average-pool output, 3 x classes - 1 per softmax position, "
     "upsample 1 (nearest) or 11 (bilinear) per output",
-    _kinds(conv=(MACS,), dense=(MACS,), conv_transpose=(MACS, _THOP_TRANSPOSE),
-           batchnorm=(Term("batchnorm", "4 per batchnorm element (2, doubled for affine)",
-                           lambda r: 4 * _in_elements(r)),),
-           layernorm=(Term("layernorm", "4 per layer-norm element", lambda r: 4 * _in_elements(r)),),
-           avgpool=(Term("pooling", "1 per average-pool output element", _out_elements),),
-           global_avgpool=(Term("adaptive_pooling", "(window + 1) per adaptive-average-pool output element",
-                                _adaptive_avg_thop),),
-           adaptive_avgpool=(Term("adaptive_pooling", "(window + 1) per adaptive-average-pool output element",
-                                  _adaptive_avg_thop),),
-           upsample=(Term("upsample", "1 (nearest) or 11 (bilinear, 5 for 1-D linear, 0 for trilinear) per output "
-                          "element", _upsample({("nearest", 1): 1, ("nearest", 2): 1, ("nearest", 3): 1,
-                                                ("bilinear", 1): 5, ("bilinear", 2): 11})),)),
-    _acts(softmax=(Term("softmax", "3 x classes - 1 per softmax position", _softmax_thop),)),
-    note="ignores bias adds, ReLU-family and every other activation except softmax, max pooling and LRN; "
-         "batchnorm counts 4 per element (twice ptflops's 2)",
+    _kinds(_each(("conv", "dense"), MACS), _each(("global_avgpool", "adaptive_avgpool"), _THOP_ADAPTIVE),
+           conv_transpose=(MACS, Term("per_output", "more for conv_transpose counted per output element",
+                                      _per_output_excess)),
+           batchnorm=(_per_element("batchnorm", 4, "batchnorm elements"),),
+           layernorm=(_per_element("layernorm", 4, "layer-norm elements"),),
+           avgpool=(Term("pooling", "average-pool outputs", _out_elements),),
+           upsample=(Term("upsample", "for upsampling (1 per nearest, 11 per bilinear, 5 per 1-D linear output)",
+                          _upsample({("nearest", 1): 1, ("nearest", 2): 1, ("nearest", 3): 1,
+                                     ("bilinear", 1): 5, ("bilinear", 2): 11})),)),
+    _acts(softmax=(Term("softmax", "for softmax (3 x classes - 1 per position)", _softmax_thop),)),
+    note="ignores bias adds, every activation but softmax, max pooling and LRN; batchnorm counts 4 per element "
+         "(twice ptflops's 2); a conv_transpose per output element; a trilinear upsample 0",
 )
 
 _MACS = Convention("macs", "MACs", "multiply-accumulates of conv, conv_transpose and dense layers; bias adds, "
                    "activations, pooling and normalisation excluded",
-                   _kinds(**_weighted(MACS)), _acts())
+                   _kinds(_each(_WEIGHTED, MACS)), _acts())
 _FLOPS = Convention("flops", "FLOPs", "2 x MACs: one multiply and one add per multiply-accumulate",
-                    _kinds(**_weighted(Term("multiplies", "one multiply per MAC", _macs),
-                                       Term("adds", "one add per MAC", _macs))), _acts())
+                    _kinds(_each(_WEIGHTED, Term("multiplies", "multiplies", _macs), Term("adds", "adds", _macs))),
+                    _acts())
 
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (_MACS, _FLOPS, _TORCHINFO, _FVCORE, _PTFLOPS,
                                                           _PTFLOPS_ATEN, _THOP)}
@@ -340,14 +353,12 @@ DEFAULT = "macs"
 # ptflops's default (count_functional=True) also counts the functional calls the modules make: this is what it adds
 # on the one-module-per-layer twin.  Not a property of the architecture: the same net written with F.relu calls
 # instead of nn.ReLU modules counts the activations once, written with nn.ReLU modules twice.
-_PT_FN_POOL = Term("pooling", "F.*pool* again: 1 per pooling input element", _in_elements)
-_PT_FN_ACT = Term("activations", "F.relu/F.elu/F.gelu/F.silu/F.softmax: 1 per element", _out_elements)
+_PT_FN_ACT = Term("activations", "F.relu/F.elu/F.gelu/F.silu/F.softmax elements", _out_elements)
 PTFLOPS_FUNCTIONAL = Convention(
     "ptflops-functional", "MACs", "what ptflops 0.7.5's patched functionals add on top of its module hooks",
-    _kinds(**{kind: (_PT_FN_POOL,) for kind in _POOLS},
-           lrn=(Term("lrn", "x.mul(x), avg_pool3d over the padded channels, .mul(alpha), .add(k)",
-                     _lrn_ptflops_functional),),
-           upsample=(Term("upsample", "F.interpolate: 1 per output element", _out_elements),)),
+    _kinds(_each(_POOLS, Term("pooling", "F.*pool* inputs", _in_elements)),
+           lrn=(Term("lrn", "for LRN's x.mul(x), avg_pool3d, .mul(alpha), .add(k)", _lrn_ptflops_functional),),
+           upsample=(Term("upsample", "F.interpolate outputs", _out_elements),)),
     _acts(relu=(_PT_FN_ACT,), elu=(_PT_FN_ACT,), gelu=(_PT_FN_ACT,), silu=(_PT_FN_ACT,), softmax=(_PT_FN_ACT,)),
 )
 
@@ -390,20 +401,20 @@ def ptflops_functional_extra(report: Any) -> int:
 
 
 def why_they_differ(report: Any) -> str:
-    """One line in words: what each tool adds to (or leaves out of) the plain MACs on this net."""
-    table = by_convention(report)
-    macs = table["macs"]["total"]
+    """One line in words: what each tool adds to the plain MACs on this net, e.g. 'fvcore adds 2 x 11,113,984
+    batchnorm elements'."""
+    macs = CONVENTIONS["macs"].count(report)
     parts = []
     for name in NAMES[2:]:
         conv = CONVENTIONS[name]
-        texts = conv.term_texts
-        extra = [f"{texts[k]} ({v:,})" for k, v in table[name]["terms"].items() if k != "macs" and v]
+        terms = conv.term_by_key
+        extra = [terms[k].words(base) for k, base in conv.bases(report.rows).items() if k != "macs" and base]
         parts.append(f"{name} adds " + ", ".join(extra) if extra else f"{name} counts the MACs only")
+    line = f"All start from the {macs:,} MACs (flops doubles them); " + "; ".join(parts) + "."
     functional = ptflops_functional_extra(report)
-    line = (f"All start from the {macs:,} MACs (flops doubles them); " + "; ".join(parts) + ".")
     if functional:
-        line += (f" ptflops's default printout also counts again the functional calls inside nn.ReLU, pooling and "
-                 f"similar modules (+{functional:,}), which depends on how the model's code is written.")
+        line += (f" ptflops's default printout also counts the functional calls inside nn.ReLU, pooling and similar "
+                 f"modules again (+{functional:,}), which depends on how the model's code is written.")
     return line
 
 
