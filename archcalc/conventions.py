@@ -158,6 +158,11 @@ class Convention:
     activations: Rules  # activation function -> what the tool counts for it (fused or standalone)
     note: str = ""  # where the tool counts something twice or ignores an operator
 
+    @property
+    def heading(self) -> str:
+        """'MACs', 'FLOPs', 'Mult-Adds (torchinfo)', 'MACs (thop)'."""
+        return self.label if self.name in ("macs", "flops") else f"{self.label} ({self.name})"
+
     def _row_terms(self, row: Row) -> tuple[Term, ...]:
         try:
             terms = self.kinds[row.type]
@@ -277,7 +282,7 @@ _TORCHINFO = Convention(
 
 # fvcore 0.1.5, _DEFAULT_SUPPORTED_OPS (traced aten ops); everything else counts 0 with a warning.
 _FVCORE = Convention(
-    "fvcore", "flops", "fvcore 0.1.5's FlopCountAnalysis total: the MACs of conv, conv_transpose and dense (its "
+    "fvcore", "MACs", "fvcore 0.1.5's FlopCountAnalysis total: the MACs of conv, conv_transpose and dense (its "
     "\"flop\" is a MAC), 2 per batchnorm element, 5 per layer-norm element, 1 per input element of a 2-D adaptive "
     "or global average pool, 1 or 4 per output element of a 2-D nearest or bilinear upsample",
     _kinds(_each(_WEIGHTED, MACS),
@@ -475,7 +480,7 @@ class Costing:
 
     @property
     def assumptions(self) -> list[str]:
-        out = [f"compute: {self.convention.label} ({self.convention.name}: {self.convention.counts}) x batch {self.batch}",
+        out = [f"compute: {self.convention.heading}: {self.convention.counts}; x batch {self.batch}",
                f"memory: float32 (4 bytes per element); input and every layer's output kept for batch {self.batch}"]
         if self.training:
             out.append(f"training ({TRAINING[self.training][2]}); activations are all kept for the backward pass; "
@@ -543,7 +548,7 @@ def costing_lines(c: Costing, *, markdown: bool = False) -> list[str]:
     if c.training:
         mem += [("gradients", c.gradient_bytes), ("optimiser state", c.optimizer_bytes)]
     mem += [("input", c.input_bytes), ("activations", c.activation_bytes)]
-    rows = [(f"{c.convention.label} ({c.convention.name}), batch {c.batch}", human_count(c.compute))]
+    rows = [(f"{c.convention.heading}, batch {c.batch}", human_count(c.compute))]
     rows += [(f"memory: {name}", human_bytes(n)) for name, n in mem]
     rows.append(("memory: total" + (f" (training, {c.training})" if c.training else " (inference)"),
                  f"{human_bytes(c.total_bytes)} ({c.total_bytes:,} bytes)"))

@@ -103,5 +103,5 @@ def render_sweep(rows: Sequence[SweepRow], fmt: str):
     cells = [[str(r.values[n]) for n in names] + [grouped(r.params), grouped(r.costing.compute),
                                                   human_bytes(r.costing.activation_bytes),
                                                   human_bytes(r.costing.total_bytes)] for r in rows]
-    title = f"{rows[0].name}: {label} ({first.convention.name}), batch {first.batch}, float32"
+    title = f"{rows[0].name}: {first.convention.heading}, batch {first.batch}, float32"
     return columns, cells, title
