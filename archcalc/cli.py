@@ -25,9 +25,14 @@ def _set_option(f):
                         help="Override a variable declared under the spec's vars: (repeatable).")(f)
 
 
-CONVENTION_OPTION = click.option("--convention", type=click.Choice(["fvcore", "torchinfo", "flops"]), default=None,
-                                 help="What to count: fvcore = MACs of conv and dense (default), torchinfo = "
-                                      "its Mult-Adds (+1 per bias per output), flops = 2 x MACs.")
+CONVENTION_NAMES = ("macs", "flops", "torchinfo", "fvcore", "ptflops", "ptflops-aten", "thop")  # conventions.NAMES
+_CONVENTION_HELP = ("What to count: macs = MACs of conv and dense (default), flops = 2 x MACs, or the total a "
+                    "counting tool prints (torchinfo, fvcore, ptflops, ptflops-aten, thop).")
+CONVENTION_OPTION = click.option("--convention", type=click.Choice(CONVENTION_NAMES), default=None,
+                                 help=_CONVENTION_HELP)
+SHOW_CONVENTION_OPTION = click.option("--convention", type=click.Choice(CONVENTION_NAMES + ("all",)), default=None,
+                                      help=_CONVENTION_HELP + " all = every convention with its terms, and why "
+                                                              "they differ.")
 BATCH_OPTION = click.option("--batch", type=click.IntRange(min=1), default=None, metavar="N",
                             help="Batch size: scales MACs and activation memory (default 1).")
 TRAINING_OPTION = click.option("--training", type=click.Choice(["sgd", "adam"]), default=None,
@@ -85,7 +90,7 @@ def main() -> None:
 @click.argument("spec")
 @FORMAT_OPTION
 @_set_option
-@CONVENTION_OPTION
+@SHOW_CONVENTION_OPTION
 @BATCH_OPTION
 @TRAINING_OPTION
 @click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
@@ -111,13 +116,14 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
         data = expanded_data(spec, set_vars=parse_set(set_vars))
         click.echo(json.dumps(_plain(data), indent=2) if fmt == "json" else spec_yaml(data), nl=fmt == "json")
         return
-    report = analyze(load_spec(spec, set_vars=parse_set(set_vars)))
+    full = analyze(load_spec(spec, set_vars=parse_set(set_vars)))
+    report = full
     if depth is not None:
         from .collapse import collapse
 
-        report = collapse(report, depth)
+        report = collapse(full, depth)
     if convention or batch or training:
-        echo_report_costing(report, fmt, convention, batch, training)
+        echo_report_costing(full, report, fmt, convention, batch, training)
     else:
         echo_report(report, fmt)
     if report.expect_failures:
@@ -145,21 +151,53 @@ def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None,
 
 # --- learning and design tools (issue 5): calc, explain, check, solve, sweep, fit -----------------
 
-def echo_report_costing(report, fmt: str, convention: str | None, batch: int | None, training: str | None) -> None:
-    """`show` with --convention/--batch/--training: the report, then the costing (JSON: under "costing")."""
+def echo_report_costing(full, report, fmt: str, convention: str | None, batch: int | None,
+                        training: str | None) -> None:
+    """`show` with --convention/--batch/--training: the report (its compute column following the convention), then
+    the costing (JSON: under "costing", with every convention's total and terms under "by_convention").
+    `full` is the analysis before --depth collapsed it into `report`."""
     import json
 
-    from .conventions import costing, costing_lines
+    from . import conventions, render
 
-    c = costing(report, convention, batch or 1, training)
+    every = convention == "all"
+    c = conventions.costing(full, None if every else convention, batch or 1, training)
     if fmt == "json":
-        click.echo(json.dumps({**report.to_dict(), "costing": c.to_dict()}, indent=2))
+        cost = {**c.to_dict(), "by_convention": conventions.by_convention(full)}
+        if every:
+            cost["why_they_differ"] = conventions.why_they_differ(full)
+        click.echo(json.dumps({**report.to_dict(), "costing": cost}, indent=2))
         return
     if fmt == "csv":
         raise click.UsageError("--convention, --batch and --training print their totals with --format table, "
                                "markdown or json (csv is one row per layer)")
-    echo_report(report, fmt)
-    click.echo("\n".join(costing_lines(c, markdown=fmt == "markdown")))
+    compute = None
+    if convention and not every:
+        compute = (c.convention.heading, conventions.layer_column(full, report.rows, c.convention))
+    if fmt == "table":
+        render.report_table(report, render.make_console(), compute=compute)
+    else:
+        click.echo(render.report_markdown(report, compute=compute), nl=False)
+    if every:
+        _echo_conventions(full, fmt)
+    click.echo("\n".join(conventions.costing_lines(c, markdown=fmt == "markdown")))
+
+
+def _echo_conventions(report, fmt: str) -> None:
+    """`show --convention all`: one row per convention (its total and the terms that make it up), then why."""
+    from . import conventions, render
+
+    rows = [[name, render.grouped(entry["total"]), conventions.terms_text(report, name)]
+            for name, entry in conventions.by_convention(report).items()]
+    why = conventions.why_they_differ(report)
+    if fmt == "markdown":
+        lines = ["", "| Convention | Total | Terms |", "|---|---:|---|"]
+        lines += [f"| {name} | {total} | {terms} |" for name, total, terms in rows]
+        click.echo("\n".join(lines + ["", why, ""]))
+        return
+    _echo_rich_table([("Convention", "left"), ("Total", "right"), ("Terms", "left")], rows,
+                     f"{report.name}: every counting convention (batch 1)")
+    click.echo(why)
 
 
 def _echo_rich_table(columns, rows, title=None) -> None:

@@ -400,6 +400,26 @@ def by_convention(report: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def layer_column(report: Any, shown_rows: list[Row], convention: str | Convention | None = None) -> list[int]:
+    """Per shown row, its compute under the convention; `shown_rows` may be `report`'s rows collapsed by depth
+    (a merged row covers the report's rows from its index up to the next shown row's)."""
+    conv = convention if isinstance(convention, Convention) else get(convention)
+    per_index = {row.index: layer_compute(row, conv) for row in report.rows}
+    ends = [row.index for row in shown_rows[1:]] + [max(per_index) + 1]
+    return [sum(per_index.get(i, 0) for i in range(row.index, end)) for row, end in zip(shown_rows, ends)]
+
+
+def terms_text(report: Any, convention: str | Convention) -> str:
+    """'4,089,184,256 MACs + 2 x 11,113,984 batchnorm elements + ...': a convention's total in words."""
+    return " + ".join(_term_words(report, convention)) or "0"
+
+
+def _term_words(report: Any, convention: str | Convention, skip: str = "") -> list[str]:
+    conv = convention if isinstance(convention, Convention) else get(convention)
+    terms = conv.term_by_key
+    return [terms[k].words(base) for k, base in conv.bases(report.rows).items() if base and k != skip]
+
+
 def ptflops_functional_extra(report: Any) -> int:
     """What ptflops's default count_functional=True adds to its module-hook total on the one-module-per-layer twin."""
     return PTFLOPS_FUNCTIONAL.count(report)
@@ -411,9 +431,7 @@ def why_they_differ(report: Any) -> str:
     macs = CONVENTIONS["macs"].count(report)
     parts = []
     for name in NAMES[2:]:
-        conv = CONVENTIONS[name]
-        terms = conv.term_by_key
-        extra = [terms[k].words(base) for k, base in conv.bases(report.rows).items() if k != "macs" and base]
+        extra = _term_words(report, name, skip="macs")
         parts.append(f"{name} adds " + ", ".join(extra) if extra else f"{name} counts the MACs only")
     line = f"All start from the {macs:,} MACs (flops doubles them); " + "; ".join(parts) + "."
     functional = ptflops_functional_extra(report)

@@ -115,16 +115,18 @@ def _totals_lines(report) -> list[tuple[str, str]]:
     ]
 
 
-def report_markdown(report) -> str:
+def report_markdown(report, compute: tuple[str, list[int]] | None = None) -> str:
+    """`compute`: (heading, one number per row) replaces the MACs column (`show --convention NAME`)."""
     graph = _is_graph(report)
     has_expect = any(r.expect is not None for r in report.rows)
-    head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", "MACs", "RF"]
+    heading, values = compute if compute else ("MACs", [r.macs for r in report.rows])
+    head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", heading, "RF"]
     head += ["Expect"] if has_expect else []
     lines = [f"### {report.name}", "", f"Input: {shape_text(report.input_shape)}", "",
-             "| " + " | ".join(head) + " |", "|" + "|".join("---:" if h in ("#", "Params", "MACs") else "---" for h in head) + "|"]
-    for r in report.rows:
+             "| " + " | ".join(head) + " |", "|" + "|".join("---:" if h in ("#", "Params", heading) else "---" for h in head) + "|"]
+    for r, value in zip(report.rows, values):
         cells = [str(r.index), r.name, r.type] + ([", ".join(r.inputs)] if graph else [])
-        cells += [shape_text(r.output_shape), grouped(r.params), grouped(r.macs), rf_text(r.receptive_field)]
+        cells += [shape_text(r.output_shape), grouped(r.params), grouped(value), rf_text(r.receptive_field)]
         cells += [expect_text(r)] if has_expect else []
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
@@ -138,8 +140,8 @@ def _all_warnings(report) -> list[str]:
     return [w for r in report.rows for w in r.warnings] + list(report.warnings)
 
 
-def report_table(report, console) -> None:
-    """Print the rich table and totals on `console`, fitted to its width.
+def report_table(report, console, compute: tuple[str, list[int]] | None = None) -> None:
+    """Print the rich table and totals on `console`, fitted to its width; `compute` as in `report_markdown`.
 
     Names, types and numbers never wrap: on a narrow terminal MACs are shown as 118 M, then the RF column is
     dropped (and a note says so); the JSON/CSV formats always carry everything.
@@ -149,6 +151,8 @@ def report_table(report, console) -> None:
 
     graph = _is_graph(report)
     has_expect = any(r.expect is not None for r in report.rows)
+    heading, values = compute if compute else ("MACs", [r.macs for r in report.rows])
+    value_of = {id(r): v for r, v in zip(report.rows, values)}
     columns: list[tuple[str, dict, Any]] = [
         ("#", {"justify": "right", "style": "dim"}, lambda r: str(r.index)),
         ("Layer", {}, lambda r: r.name),
@@ -159,7 +163,7 @@ def report_table(report, console) -> None:
     columns += [
         ("Output shape", {}, lambda r: shape_text(r.output_shape)),
         ("Params", {"justify": "right"}, lambda r: grouped(r.params)),
-        ("MACs", {"justify": "right"}, lambda r: grouped(r.macs)),
+        (heading, {"justify": "right"}, lambda r: grouped(value_of[id(r)])),
         ("RF", {"justify": "right"}, lambda r: rf_text(r.receptive_field)),
     ]
     if has_expect:
@@ -174,9 +178,9 @@ def report_table(report, console) -> None:
 
     hidden: list[str] = []
     if width() > console.width:
-        mac = names.index("MACs")
+        mac = names.index(heading)
         for row, r in zip(cells, report.rows):
-            row[mac] = si(r.macs)
+            row[mac] = si(value_of[id(r)])
         if width() > console.width:
             hidden.append("RF")
         if graph and width(hidden) > console.width:
