@@ -158,6 +158,8 @@ def layer_module(row) -> nn.Module:
     if kind == "activation":
         fn = layer.function
         return activation_module(fn, getattr(layer, "slope", None)) or _Lambda(lambda x: x)
+    if kind == "embedding":  # (N, L) token ids -> (N, L, dim) -> channels first for the layers after it
+        return nn.Sequential(nn.Embedding(layer.vocab, layer.dim), _Lambda(_to_first))
     if kind == "upsample":
         mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank] if layer.mode == "bilinear" else "nearest"
         scale = tuple(float(o // i) for o, i in zip(row.output_shape[:-1], shape[:-1]))
@@ -190,6 +192,7 @@ class ModuleTwin(nn.Module):
         self.rows = [(r.name, tuple(r.inputs)) for r in report.rows]
         self.layers = nn.ModuleList(layer_module(r) for r in report.rows)
         self.input_shape = tuple(report.network.input_shape)
+        self.tokens = report.rows[0].type == "embedding"
 
     def forward(self, x):
         values = {"input": x}
@@ -199,6 +202,8 @@ class ModuleTwin(nn.Module):
 
     def example_input(self):
         shape = self.input_shape
+        if self.tokens:
+            return torch.zeros((1, *shape), dtype=torch.long)
         return torch.zeros((1, shape[-1], *shape[:-1]) if len(shape) > 1 else (1, *shape))
 
 
@@ -246,7 +251,8 @@ def tool_counts(twin: ModuleTwin, tools: tuple[str, ...] = ("torchinfo", "fvcore
             for key, backend, config in (("ptflops", "pytorch", {"count_functional": False}),
                                          ("ptflops-default", "pytorch", {}), ("ptflops-aten", "aten", {})):
                 macs, _ = get_model_complexity_info(twin, res, as_strings=False, print_per_layer_stat=False,
-                                                    backend=backend, backend_specific_config=config)
+                                                    input_constructor=lambda _: x, backend=backend,
+                                                    backend_specific_config=config)
                 out[key] = int(macs)
     if "thop" in tools and importlib.util.find_spec("thop"):
         from thop import profile

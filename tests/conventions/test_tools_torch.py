@@ -58,3 +58,55 @@ def test_new_kinds_against_the_tools(case):
     assert theirs == {name: expected[name] for name in theirs}
     if default is not None:
         assert default == expected["ptflops"] + ptflops_functional_extra(report)
+
+
+def test_embedding_against_the_tools():
+    if "embedding" not in LAYER_TYPES:
+        pytest.xfail("embedding not in LAYER_TYPES yet (issue 11)")
+    report = analyze(load_spec({"name": "one", "input": [12], "layers": [{"type": "embedding", "vocab": 100,
+                                                                          "dim": 8}]}))
+    theirs = tool_counts(build(report))
+    theirs.pop("ptflops-default", None)
+    ours = {name: entry["total"] for name, entry in by_convention(report).items()}
+    assert theirs == {name: ours[name] for name in theirs}
+    assert ours["torchinfo"] == 800
+
+
+def _torch_module(case: str):
+    """The PyTorch module each KIND_CASES layer stands for, on an 8x8x4 input (until archcalc has the kind)."""
+    from torch import nn
+
+    from .module_twin import Scale, _Lambda, _to_first, _to_last
+
+    return {
+        "conv_transpose": lambda: nn.ConvTranspose2d(4, 2, 3, 2, 1, output_padding=1),
+        "upsample": lambda: nn.Upsample(scale_factor=(2.0, 2.0), mode="nearest"),
+        "upsample_bilinear": lambda: nn.Upsample(scale_factor=(2.0, 2.0), mode="bilinear"),
+        "layernorm": lambda: nn.Sequential(_Lambda(_to_last), nn.LayerNorm(4, eps=1e-6), _Lambda(_to_first)),
+        "adaptive_avgpool": lambda: nn.AdaptiveAvgPool2d((2, 2)),
+        "adaptive_maxpool": lambda: nn.AdaptiveMaxPool2d((2, 2)),
+        "scale": lambda: Scale(4, 2, False),
+        "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.SiLU,
+    }[case]()
+
+
+@pytest.mark.parametrize("case", sorted(KIND_CASES))
+def test_new_kind_figures_are_the_tools_own(case):
+    """The expected figures of the issue-11 kinds, checked against the tools on the PyTorch modules today."""
+    from torch import nn
+
+    class One(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = _torch_module(case)
+
+        def forward(self, x):
+            return self.m(x)
+
+        def example_input(self):
+            return torch.zeros((1, 4, 8, 8))
+
+    theirs = tool_counts(One().eval())
+    theirs.pop("ptflops-default", None)
+    expected = KIND_CASES[case][1]
+    assert theirs == {name: expected[name] for name in theirs}
