@@ -110,3 +110,36 @@ def test_new_kind_figures_are_the_tools_own(case):
     theirs.pop("ptflops-default", None)
     expected = KIND_CASES[case][1]
     assert theirs == {name: expected[name] for name in theirs}
+
+
+#: Small nets over the corners of the rules: 1-D and 3-D maps (fvcore skips their adaptive pools), ELU, leaky
+#: ReLU, softmax on a map (thop: 3C - 1 per position), a per-position bias, ceil-mode windows, LRN, a dense without bias.
+SYNTHETIC = {
+ "one_d": {"name": "1d", "input": [32, 3], "layers": [
+    {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "activation": "elu"},
+    {"type": "batchnorm"}, {"type": "activation", "function": "leaky_relu"},
+    {"type": "avgpool", "kernel": 2}, {"type": "maxpool", "kernel": 2},
+    {"type": "activation", "function": "softmax"},
+    {"type": "global_avgpool"}, {"type": "dense", "units": 5, "activation": "sigmoid"}]},
+ "three_d": {"name": "3d", "input": [8, 8, 8, 2], "layers": [
+    {"type": "conv", "filters": 4, "kernel": 3, "padding": "same", "activation": "tanh"},
+    {"type": "batchnorm"}, {"type": "avgpool", "kernel": 2}, {"type": "global_avgpool"},
+    {"type": "dense", "units": 3, "bias": False, "activation": "softmax"}]},
+ "two_d_misc": {"name": "2d", "input": [9, 9, 3], "layers": [
+    {"type": "conv", "name": "a", "filters": 4, "kernel": 2, "padding": "same", "bias": "per_position"},
+    {"type": "conv", "name": "b", "inputs": "input", "filters": 4, "kernel": 3, "stride": 2, "padding": 1, "rounding": "ceil"},
+    {"type": "maxpool", "name": "c", "inputs": "a", "kernel": 3, "stride": 2, "padding": 1, "rounding": "ceil"},
+    {"type": "add", "inputs": ["b", "c"]}, {"type": "activation", "function": "softmax"},
+    {"type": "lrn", "size": 3}, {"type": "global_maxpool"}, {"type": "dense", "units": 2}]},
+}
+
+
+@pytest.mark.parametrize("case", sorted(SYNTHETIC))
+def test_small_nets_against_the_tools(case):
+    report = analyze(load_spec(SYNTHETIC[case]))
+    theirs = tool_counts(build(report))
+    default = theirs.pop("ptflops-default", None)
+    ours = {name: entry["total"] for name, entry in by_convention(report).items()}
+    assert theirs == {name: ours[name] for name in theirs}
+    if default is not None:
+        assert default == ours["ptflops"] + ptflops_functional_extra(report)
