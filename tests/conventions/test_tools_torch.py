@@ -27,14 +27,10 @@ from .test_conventions import KIND_CASES  # noqa: E402
 SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
-def test_every_tool_matches_archcalc(path):
-    report = analyze(load_spec(path))
-    try:
-        twin = build(report)
-    except NotImplementedError as exc:
-        pytest.skip(f"no module twin: {exc}")
-    theirs = tool_counts(twin)
+def assert_tools_agree(report, twin=None) -> None:
+    """Each importable tool's total on the twin == archcalc's convention of its name; ptflops's default printout ==
+    its module-hook total + the functional double count."""
+    theirs = tool_counts(twin if twin is not None else build(report))
     if not theirs:
         pytest.skip("none of torchinfo, fvcore, ptflops, thop is installed")
     ours = {name: entry["total"] for name, entry in by_convention(report).items()}
@@ -42,6 +38,16 @@ def test_every_tool_matches_archcalc(path):
     assert theirs == {name: ours[name] for name in theirs}
     if default is not None:
         assert default == ours["ptflops"] + ptflops_functional_extra(report)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_tool_matches_archcalc(path):
+    report = analyze(load_spec(path))
+    try:
+        twin = build(report)
+    except NotImplementedError as exc:
+        pytest.skip(f"no module twin: {exc}")
+    assert_tools_agree(report, twin)
 
 
 @pytest.mark.parametrize("case", sorted(KIND_CASES))
@@ -53,11 +59,8 @@ def test_new_kinds_against_the_tools(case):
         report = analyze(load_spec({"name": "one", "input": [8, 8, 4], "layers": [layer]}))
     except ArchcalcError as exc:
         pytest.xfail(f"{case}: {exc}")
-    theirs = tool_counts(build(report))
-    default = theirs.pop("ptflops-default", None)
-    assert theirs == {name: expected[name] for name in theirs}
-    if default is not None:
-        assert default == expected["ptflops"] + ptflops_functional_extra(report)
+    assert_tools_agree(report)
+    assert {name: entry["total"] for name, entry in by_convention(report).items()} == expected
 
 
 def test_embedding_against_the_tools():
@@ -65,11 +68,8 @@ def test_embedding_against_the_tools():
         pytest.xfail("embedding not in LAYER_TYPES yet (issue 11)")
     report = analyze(load_spec({"name": "one", "input": [12], "layers": [{"type": "embedding", "vocab": 100,
                                                                           "dim": 8}]}))
-    theirs = tool_counts(build(report))
-    theirs.pop("ptflops-default", None)
-    ours = {name: entry["total"] for name, entry in by_convention(report).items()}
-    assert theirs == {name: ours[name] for name in theirs}
-    assert ours["torchinfo"] == 800
+    assert_tools_agree(report)
+    assert by_convention(report)["torchinfo"]["total"] == 800
 
 
 def _torch_module(case: str):
@@ -137,9 +137,4 @@ SYNTHETIC = {
 @pytest.mark.parametrize("case", sorted(SYNTHETIC))
 def test_small_nets_against_the_tools(case):
     report = analyze(load_spec(SYNTHETIC[case]))
-    theirs = tool_counts(build(report))
-    default = theirs.pop("ptflops-default", None)
-    ours = {name: entry["total"] for name, entry in by_convention(report).items()}
-    assert theirs == {name: ours[name] for name in theirs}
-    if default is not None:
-        assert default == ours["ptflops"] + ptflops_functional_extra(report)
+    assert_tools_agree(report)
