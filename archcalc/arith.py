@@ -142,3 +142,88 @@ def rf_step(size: int, jump: int, start: Fraction, f: int, s: int, pb: int, d: i
     """Receptive field after a window: size + (D*(F-1))*jump, jump*S, start + ((D*(F-1))/2 - Pb)*jump."""
     k = effective_kernel(f, d) - 1
     return size + k * jump, jump * s, start + (Fraction(k, 2) - pb) * jump
+
+
+# ----------------------------------------------------------------------------
+# modern kinds (issue 11)
+
+
+def conv_transpose_out_size(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1,
+                            output_padding: int = 0) -> int:
+    """(N - 1)*S - P_before - P_after + D*(F - 1) + output_padding + 1 (PyTorch's ConvTranspose)."""
+    return (n - 1) * s - pb - pa + effective_kernel(f, d) + output_padding
+
+
+def conv_transpose_same_out_size(n: int, s: int) -> int:
+    """Keras's Conv2DTranspose with padding='same': N*S, whatever the kernel."""
+    return n * s
+
+
+def conv_transpose_same_padding(f: int, s: int, d: int = 1) -> tuple[int, int, int]:
+    """(P_before, P_after, output_padding) that give N*S: total padding max(D*(F-1)+1 - S, 0), the odd
+    cell after (TensorFlow's SAME of the matching forward conv); a kernel shorter than the stride
+    instead needs S - (D*(F-1)+1) extra cells after the last, which get only the bias."""
+    eff = effective_kernel(f, d)
+    total = max(eff - s, 0)
+    return total // 2, total - total // 2, max(s - eff, 0)
+
+
+def conv_transpose_params(kernel: tuple[int, ...], c_in: int, filters: int, groups: int = 1, bias: bool = True) -> int:
+    """prod(kernel) * C_in * filters/groups weights, plus filters biases."""
+    return prod(kernel) * c_in * (filters // groups) + (filters if bias else 0)
+
+
+def conv_transpose_macs(in_spatial: tuple[int, ...], kernel: tuple[int, ...], c_in: int, filters: int,
+                        groups: int = 1) -> int:
+    """prod(input spatial) * C_in * filters/groups * prod(kernel): each input cell meets its group's filters (fvcore)."""
+    return prod(in_spatial) * c_in * (filters // groups) * prod(kernel)
+
+
+def rf_step_transpose(size: Fraction, jump: Fraction, start: Fraction, f: int, s: int, pb: int,
+                      d: int = 1) -> tuple[Fraction, Fraction, Fraction]:
+    """Receptive field after a transposed window: jump' = jump/S, size + D*(F-1)*jump', start + (Pb - D*(F-1)/2)*jump'.
+
+    Output o gathers inputs i = (o + Pb - u*D)/S for the taps u that land on a whole i,
+    so its centre is at input index (o + Pb - D*(F-1)/2)/S: an affine grid of step 1/S.
+    The size is the continuous extent of the taps (D*(F-1)/S input steps wide); it may be
+    a fraction, as the jump may.
+    """
+    k = effective_kernel(f, d) - 1
+    jump_out = Fraction(jump) / s
+    return Fraction(size) + k * jump_out, jump_out, Fraction(start) + (pb - Fraction(k, 2)) * jump_out
+
+
+def upsample_out_size(n: int, scale: int) -> int:
+    """N * scale."""
+    return n * scale
+
+
+def pad_out_size(n: int, pb: int, pa: int) -> int:
+    """N + P_before + P_after."""
+    return n + pb + pa
+
+
+def crop_out_size(n: int, cb: int, ca: int) -> int:
+    """N - C_before - C_after (must stay >= 1)."""
+    return n - cb - ca
+
+
+def centre_crop(n: int, target: int) -> tuple[int, int]:
+    """(before, after) that centre-crop N to `target`: before = (N - target)//2, the odd cell after (U-Net)."""
+    diff = n - target
+    return diff // 2, diff - diff // 2
+
+
+def adaptive_window(i: int, n: int, out: int) -> tuple[int, int]:
+    """PyTorch's adaptive pooling window of output i: [floor(i*N/out), ceil((i+1)*N/out))."""
+    return (i * n) // out, -(-(i + 1) * n // out)
+
+
+def adaptive_as_window(n: int, out: int) -> tuple[int, int] | None:
+    """(kernel, stride) of an ordinary pooling with the same windows, N/out each, when out divides N; else None."""
+    return (n // out, n // out) if n % out == 0 else None
+
+
+def adaptive_max_window(n: int, out: int) -> int:
+    """Longest adaptive window: ceil(N/out), plus one when the windows overlap unevenly."""
+    return max(stop - start for start, stop in (adaptive_window(i, n, out) for i in range(out)))

@@ -570,3 +570,301 @@ def concat(xs: Sequence[np.ndarray], axis: int = -1) -> np.ndarray:
     np_axis = axis + 1 if axis >= 0 else xs[0].ndim + axis
     dt = np.result_type(*[_dtype_of(x) for x in xs])
     return np.concatenate([np.asarray(x, dtype=dt) for x in xs], axis=np_axis)
+
+
+# ----------------------------------------------------------------------------
+# modern kinds (issue 11): transposed convolution, resampling, reshaping of
+# channels, adaptive pools, normalisation over channels, gating, activations
+
+
+def conv_transpose_out_spatial(spatial: Ints, kernel: Ints, stride: Ints, pads: Pads,
+                               output_padding: Ints, dilation: Ints) -> Ints:
+    """o = (n - 1)*s - p_before - p_after + d*(f - 1) + output_padding + 1, per axis."""
+    return tuple((n - 1) * s - p0 - p1 + d * (f - 1) + op + 1
+                 for n, f, s, (p0, p1), op, d in zip(spatial, kernel, stride, pads, output_padding, dilation))
+
+
+def conv_transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads: Pads,
+                   output_padding: Ints | None = None, dilation: Ints | None = None, groups: int = 1,
+                   out_spatial: Ints | None = None) -> np.ndarray:
+    """z[n, i*s + u*d - p_before, g*F_g + f] += x[n, i, c] * w[u, f, c] for c in group g, plus b.
+
+    ``w`` is (*kernel, filters/groups, C_in), Keras's Conv2DTranspose layout for one
+    group (PyTorch's (C_in, F_g, *kernel) moved axis by axis).  Computed as one matrix
+    product per group, (rows, C_g) @ (C_g, taps * F_g), then a scatter-add of each
+    tap's plane into the uncropped output (a loop over kernel taps, not pixels), then
+    the crop by the padding.  Output cells past the uncropped extent (output_padding,
+    or SAME with a kernel shorter than the stride) receive only the bias.
+    """
+    x = _as_float(x)
+    w = _as_float(w, x.dtype)
+    rank = x.ndim - 2
+    kernel, spatial = w.shape[:rank], x.shape[1:-1]
+    dilation = dilation or _ones(rank)
+    output_padding = output_padding or (0,) * rank
+    if out_spatial is None:
+        out_spatial = conv_transpose_out_spatial(spatial, kernel, stride, pads, output_padding, dilation)
+    c_in, f_g = x.shape[-1], w.shape[-2]
+    if c_in != w.shape[-1] or c_in % groups:
+        raise ValueError(f"conv_transpose: input channels {c_in}, kernel shape {w.shape}, groups {groups} "
+                         "do not fit: need C_in == kernel[-1] and C_in % groups == 0")
+    c_g, taps, n_batch = c_in // groups, math.prod(kernel), x.shape[0]
+    # (G, C_g, taps * F_g): column (u, f) of group g holds w[u, f, g*C_g + c]
+    wg = w.reshape(taps, f_g, groups, c_g).transpose(2, 3, 0, 1).reshape(groups, c_g, taps * f_g)
+    xg = np.moveaxis(x.reshape(-1, groups, c_g), 1, 0)  # G, rows, C_g
+    cols = np.matmul(xg, wg).reshape(groups, n_batch, *spatial, *kernel, f_g)
+    cols = np.moveaxis(cols, 0, -2)  # N, *spatial, *kernel, G, F_g
+    full_extent = tuple(max((n - 1) * s + d * (f - 1) + 1, p0 + o)
+                        for n, f, s, d, (p0, _), o in zip(spatial, kernel, stride, dilation, pads, out_spatial))
+    full = np.zeros((n_batch, *full_extent, groups * f_g), dtype=x.dtype)
+    lead = (slice(None),) * (1 + rank)
+    for u in np.ndindex(*kernel):
+        dst = tuple(slice(uu * d, uu * d + (n - 1) * s + 1, s) for uu, d, n, s in zip(u, dilation, spatial, stride))
+        full[(slice(None), *dst)] += cols[(*lead, *u)].reshape(n_batch, *spatial, groups * f_g)
+    crop = tuple(slice(p0, p0 + o) for (p0, _), o in zip(pads, out_spatial))
+    out = np.ascontiguousarray(full[(slice(None), *crop)])
+    if b is not None:
+        out += _as_float(b, x.dtype)
+    return out
+
+
+def upsample(x: np.ndarray, scale: Ints, mode: str = "nearest") -> np.ndarray:
+    """Resize each spatial axis by an integer factor: nearest (y[i] = x[i // s]) or linear per axis.
+
+    ``bilinear`` (any number of axes: linear along each in turn) samples at
+    (i + 0.5)/s - 0.5, clamped to the input, i.e. align_corners=False, the PyTorch
+    and Keras default.
+    """
+    x = _as_float(x)
+    for ax, s in enumerate(scale, start=1):
+        if mode == "nearest":
+            x = np.repeat(x, s, axis=ax)
+        elif mode == "bilinear":
+            lo, hi, frac = _linear_taps(x.shape[ax], s)
+            shape = [1] * x.ndim
+            shape[ax] = frac.size
+            t = frac.astype(x.dtype).reshape(shape)
+            x = np.take(x, lo, axis=ax) * (1 - t) + np.take(x, hi, axis=ax) * t
+        else:
+            raise ValueError(f"upsample: unknown mode {mode!r}, expected 'nearest' or 'bilinear'")
+    return x
+
+
+def _linear_taps(n: int, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source cells and weight of the upper one for output i: src = max((i + 0.5)/s - 0.5, 0)."""
+    src = np.maximum((np.arange(n * s) + 0.5) / s - 0.5, 0.0)
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    return lo, hi, src - lo
+
+
+def pad(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
+    """Add (before, after) cells of ``value`` on each spatial axis."""
+    x = _as_float(x)
+    return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+
+
+def crop(x: np.ndarray, crops: Pads) -> np.ndarray:
+    """Drop (before, after) cells on each spatial axis: n -> n - before - after."""
+    index = tuple(slice(c0, n - c1) for n, (c0, c1) in zip(x.shape[1:-1], crops))
+    return _as_float(x)[(slice(None), *index, slice(None))]
+
+
+def take_slice(x: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    """x[..., start:stop, ...] on ``axis`` counted without the batch axis (-1 = channels)."""
+    rank = x.ndim - 1
+    if not -rank <= axis < rank:
+        raise ValueError(f"slice: axis {axis} out of range for inputs of rank {rank} (without batch)")
+    np_axis = axis + 1 if axis >= 0 else x.ndim + axis
+    index = [slice(None)] * x.ndim
+    index[np_axis] = slice(start, stop)
+    return _as_float(x)[tuple(index)]
+
+
+def channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
+    """Channels viewed as (groups, C/groups), transposed, flattened: y[..., j*G + g] = x[..., g*(C/G) + j]."""
+    x = _as_float(x)
+    c = x.shape[-1]
+    if c % groups:
+        raise ValueError(f"channel_shuffle: {c} channels do not divide by groups {groups}")
+    return x.reshape(*x.shape[:-1], groups, c // groups).swapaxes(-1, -2).reshape(x.shape)
+
+
+def adaptive_windows(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's adaptive windows as a gather: indices (out, longest) and a mask of the real cells.
+
+    Window i covers floor(i*n/out) .. ceil((i+1)*n/out) - 1.
+    """
+    i = np.arange(out)
+    start = (i * n) // out
+    stop = -((-(i + 1) * n) // out)
+    longest = int((stop - start).max())
+    index = start[:, None] + np.arange(longest)[None, :]
+    mask = index < stop[:, None]
+    return np.minimum(index, n - 1), mask
+
+
+def _adaptive(x: np.ndarray, output: Ints, reduce: str) -> np.ndarray:
+    x = _as_float(x)
+    for ax, o in enumerate(output, start=1):
+        index, mask = adaptive_windows(x.shape[ax], o)
+        cells = np.take(x, index, axis=ax)  # ..., out, longest, ...
+        shape = [1] * cells.ndim
+        shape[ax:ax + 2] = mask.shape
+        m = mask.reshape(shape)
+        if reduce == "max":
+            x = np.where(m, cells, -np.inf).max(axis=ax + 1).astype(x.dtype, copy=False)
+        else:
+            x = (np.where(m, cells, 0).sum(axis=ax + 1) / m.sum(axis=ax + 1)).astype(x.dtype, copy=False)
+    return x
+
+
+def adaptive_avgpool(x: np.ndarray, output: Ints) -> np.ndarray:
+    """Mean over PyTorch's adaptive window of each output cell (the box is separable, one axis at a time)."""
+    return _adaptive(x, output, "mean")
+
+
+def adaptive_maxpool(x: np.ndarray, output: Ints) -> np.ndarray:
+    """Max over PyTorch's adaptive window of each output cell."""
+    return _adaptive(x, output, "max")
+
+
+def window_counts(spatial: Ints, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints,
+                  out_spatial: Ints, include_pad: bool) -> np.ndarray:
+    """Cells counted by each window, (*out_spatial): inside the input, or inside input + padding."""
+    count = np.ones((), dtype=np.int64)
+    for n, f, s, (p0, p1), d, o in zip(spatial, kernel, stride, pads, dilation, out_spatial):
+        pos = np.arange(o)[:, None] * s + np.arange(f)[None, :] * d - p0  # window i, tap u
+        lo, hi = (-p0, n + p1) if include_pad else (0, n)
+        count = np.multiply.outer(count, ((pos >= lo) & (pos < hi)).sum(axis=1))
+    return count
+
+
+def avgpool_include_pad(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
+                        dilation: Ints | None = None, out_spatial: Ints | None = None) -> np.ndarray:
+    """y[n, i, c] = sum of the window's input cells / its cells inside input + padding.
+
+    PyTorch's count_include_pad=True: padded zeros count, cells of ceil-mode windows
+    that hang past the padding do not.  Rescales ``avgpool``'s inside-only mean.
+    """
+    x = _as_float(x)
+    rank = x.ndim - 2
+    dilation = dilation or _ones(rank)
+    if out_spatial is None:
+        out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
+    mean = avgpool(x, kernel, stride, pads, dilation, out_spatial)
+    geometry = (x.shape[1:-1], kernel, stride, pads, dilation, out_spatial)
+    inside = window_counts(*geometry, include_pad=False)
+    ratio = inside / window_counts(*geometry, include_pad=True)
+    return np.where(inside[..., None] > 0, mean * ratio[..., None].astype(x.dtype), 0).astype(x.dtype)
+
+
+def layernorm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, eps: float = 1e-6) -> np.ndarray:
+    """y = gamma * (x - mean_c x) / sqrt(var_c x + eps) + beta, statistics over the channels at each position."""
+    x = _as_float(x)
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    var = np.square(centred).mean(axis=-1, keepdims=True)
+    y = centred / np.sqrt(var + x.dtype.type(eps))
+    if gamma is not None:
+        y *= _as_float(gamma, x.dtype)
+    if beta is not None:
+        y += _as_float(beta, x.dtype)
+    return y
+
+
+def scale(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray | None = None) -> np.ndarray:
+    """y = gamma * x (+ beta), one learnable factor per channel (ConvNeXt's layer scale)."""
+    x = _as_float(x)
+    y = x * _as_float(gamma, x.dtype)
+    if beta is not None:
+        y += _as_float(beta, x.dtype)
+    return y
+
+
+def embedding(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """y[n, l, :] = table[ids[n, l], :]: integer token ids to vectors."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu" and not (ids.dtype.kind == "f" and np.all(ids == np.round(ids))):
+        raise ValueError(f"embedding: ids must be integers, got dtype {ids.dtype}")
+    ids = ids.astype(np.int64)
+    vocab = table.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab):
+        raise ValueError(f"embedding: ids must lie in [0, {vocab}), got {ids.min()}..{ids.max()}")
+    return _as_float(table)[ids]
+
+
+def _per_sample_broadcast(xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Line up trailing axes of each sample's shape: (N, C) next to (N, H, W, C) becomes (N, 1, 1, C)."""
+    rank = max(x.ndim for x in xs)
+    dt = np.result_type(*[_dtype_of(np.asarray(x)) for x in xs])
+    out = []
+    for x in xs:
+        x = np.asarray(x, dtype=dt)
+        out.append(x.reshape(x.shape[0], *(1,) * (rank - x.ndim), *x.shape[1:]))
+    return out
+
+
+def multiply(xs: Sequence[np.ndarray]) -> np.ndarray:
+    """Elementwise product, shapes broadcast by NumPy's rules on each sample's channels-last shape."""
+    first, *rest = _per_sample_broadcast(xs)
+    out = first
+    for x in rest:
+        out = out * x
+    return out
+
+
+def add_broadcast(xs: Sequence[np.ndarray]) -> np.ndarray:
+    """Elementwise sum, shapes broadcast as in ``multiply``."""
+    first, *rest = _per_sample_broadcast(xs)
+    out = first
+    for x in rest:
+        out = out + x
+    return out
+
+
+def relu6(x: np.ndarray) -> np.ndarray:
+    """min(max(0, x), 6)."""
+    x = _as_float(x)
+    return np.clip(x, x.dtype.type(0), x.dtype.type(6))
+
+
+def hardsigmoid(x: np.ndarray) -> np.ndarray:
+    """relu6(x + 3) / 6, PyTorch's hard sigmoid."""
+    x = _as_float(x)
+    return relu6(x + x.dtype.type(3)) / x.dtype.type(6)
+
+
+def hardswish(x: np.ndarray) -> np.ndarray:
+    """x * relu6(x + 3) / 6."""
+    x = _as_float(x)
+    return x * hardsigmoid(x)
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x) (swish)."""
+    x = _as_float(x)
+    return x * sigmoid(x)
+
+
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """x * Phi(x) = x/2 * (1 + erf(x/sqrt 2)); with approximate='tanh' x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    x = _as_float(x)
+    dt = x.dtype.type
+    if approximate == "tanh":
+        inner = dt(math.sqrt(2 / math.pi)) * (x + dt(0.044715) * x * x * x)
+        return dt(0.5) * x * (1 + np.tanh(inner))
+    if approximate != "none":
+        raise ValueError(f"gelu: unknown approximate {approximate!r}, expected 'none' or 'tanh'")
+    return dt(0.5) * x * (1 + erf_array(x * dt(1 / math.sqrt(2))))
+
+
+def erf_array(x: np.ndarray) -> np.ndarray:
+    """erf(x) elementwise without scipy: Numerical Recipes' Chebyshev fit of erfc (fractional error < 1.2e-7), in float64."""
+    z = np.abs(np.asarray(x, dtype=np.float64))
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    erfc = t * np.exp(poly)
+    return np.where(np.asarray(x) >= 0, 1.0 - erfc, erfc - 1.0).astype(_dtype_of(np.asarray(x)), copy=False)

@@ -115,3 +115,236 @@ def dense(x, w, b):
     if b is not None:
         y += b
     return y
+
+
+# ----------------------------------------------------------------------------
+# modern kinds (issue 11)
+
+
+def _positions(shape):
+    return itertools.product(*(range(n) for n in shape))
+
+
+def conv_transpose(x, w, b, stride, pads, output_padding=None, dilation=None, groups=1, out_spatial=None):
+    """Each input cell scatters x[n, i, c] * w[u, f, c] to output i*s + u*d - p_before, filter g*F_g + f."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    rank = x.ndim - 2
+    kernel, spatial = w.shape[:rank], x.shape[1:-1]
+    dilation = dilation or (1,) * rank
+    output_padding = output_padding or (0,) * rank
+    if out_spatial is None:
+        out_spatial = tuple((n - 1) * s - p0 - p1 + d * (f - 1) + op + 1 for n, f, s, (p0, p1), op, d
+                            in zip(spatial, kernel, stride, pads, output_padding, dilation))
+    f_g, c_in = w.shape[-2], w.shape[-1]
+    c_g = c_in // groups
+    z = np.zeros((x.shape[0], *out_spatial, f_g * groups))
+    for n in range(x.shape[0]):
+        for i in _positions(spatial):
+            for u in _positions(kernel):
+                o = tuple(ii * s + uu * d - p0 for ii, uu, s, d, (p0, _) in zip(i, u, stride, dilation, pads))
+                if not all(0 <= q < m for q, m in zip(o, out_spatial)):
+                    continue
+                for c in range(c_in):
+                    g = c // c_g
+                    for f in range(f_g):
+                        z[(n, *o, g * f_g + f)] += x[(n, *i, c)] * w[(*u, f, c)]
+    if b is not None:
+        z += np.asarray(b, dtype=np.float64)
+    return z
+
+
+def upsample(x, scale, mode="nearest"):
+    """y[i] = x[floor(i/s)] (nearest), or the multilinear blend of the 2^rank neighbours of
+    src = max((i + 0.5)/s - 0.5, 0) per axis (bilinear, align_corners=False)."""
+    x = np.asarray(x, dtype=np.float64)
+    spatial = x.shape[1:-1]
+    out_spatial = tuple(n * s for n, s in zip(spatial, scale))
+    y = np.zeros((x.shape[0], *out_spatial, x.shape[-1]))
+    for n in range(x.shape[0]):
+        for i in _positions(out_spatial):
+            if mode == "nearest":
+                y[(n, *i)] = x[(n, *(ii // s for ii, s in zip(i, scale)))]
+                continue
+            corners = []
+            for ii, s, m in zip(i, scale, spatial):
+                src = max((ii + 0.5) / s - 0.5, 0.0)
+                lo = math.floor(src)
+                corners.append(((lo, 1 - (src - lo)), (min(lo + 1, m - 1), src - lo)))
+            for choice in itertools.product(*corners):
+                weight = math.prod(wt for _, wt in choice)
+                y[(n, *i)] += weight * x[(n, *(p for p, _ in choice))]
+    return y
+
+
+def pad(x, pads, value=0.0):
+    """A larger array of ``value`` with x written at offset (before, ...)."""
+    x = np.asarray(x, dtype=np.float64)
+    shape = tuple(n + p0 + p1 for n, (p0, p1) in zip(x.shape[1:-1], pads))
+    y = np.full((x.shape[0], *shape, x.shape[-1]), float(value))
+    for n in range(x.shape[0]):
+        for i in _positions(x.shape[1:-1]):
+            y[(n, *(ii + p0 for ii, (p0, _) in zip(i, pads)))] = x[(n, *i)]
+    return y
+
+
+def crop(x, crops):
+    """y[i] = x[i + before], for n - before - after cells per axis."""
+    x = np.asarray(x, dtype=np.float64)
+    shape = tuple(n - c0 - c1 for n, (c0, c1) in zip(x.shape[1:-1], crops))
+    y = np.zeros((x.shape[0], *shape, x.shape[-1]))
+    for n in range(x.shape[0]):
+        for i in _positions(shape):
+            y[(n, *i)] = x[(n, *(ii + c0 for ii, (c0, _) in zip(i, crops)))]
+    return y
+
+
+def take_slice(x, axis, start, stop):
+    """The cells start, start+1, ..., stop-1 of ``axis`` (without the batch axis), copied one by one."""
+    x = np.asarray(x, dtype=np.float64)
+    np_axis = axis + 1 if axis >= 0 else x.ndim + axis
+    picked = [np.take(x, j, axis=np_axis) for j in range(x.shape[np_axis]) if start <= j < stop]
+    return np.stack(picked, axis=np_axis)
+
+
+def channel_shuffle(x, groups):
+    """Output channel j*G + g is input channel g*(C/G) + j."""
+    x = np.asarray(x, dtype=np.float64)
+    per = x.shape[-1] // groups
+    y = np.zeros_like(x)
+    for g in range(groups):
+        for j in range(per):
+            y[..., j * groups + g] = x[..., g * per + j]
+    return y
+
+
+def _adaptive(x, output, reduce):
+    x = np.asarray(x, dtype=np.float64)
+    spatial = x.shape[1:-1]
+    y = np.zeros((x.shape[0], *output, x.shape[-1]))
+    for n in range(x.shape[0]):
+        for i in _positions(output):
+            box = tuple(range(ii * m // o, -(-(ii + 1) * m // o)) for ii, m, o in zip(i, spatial, output))
+            for c in range(x.shape[-1]):
+                y[(n, *i, c)] = reduce([x[(n, *p, c)] for p in itertools.product(*box)])
+    return y
+
+
+def adaptive_avgpool(x, output):
+    """Mean over rows floor(i*N/out) .. ceil((i+1)*N/out) - 1 of each axis."""
+    return _adaptive(x, output, lambda cells: sum(cells) / len(cells))
+
+
+def adaptive_maxpool(x, output):
+    """Max over the same windows as adaptive_avgpool."""
+    return _adaptive(x, output, max)
+
+
+def avgpool_include_pad(x, kernel, stride, pads, dilation=None, out_spatial=None):
+    """Sum of the window's input cells / the number of its taps inside input + padding (PyTorch count_include_pad)."""
+    sums = _pool(x, kernel, stride, pads, dilation, out_spatial, sum)
+    dilation = dilation or (1,) * len(kernel)
+    bounds = [(-p0, n + p1) for n, (p0, p1) in zip(np.shape(x)[1:-1], pads)]
+    divisor = np.zeros(sums.shape[1:-1])
+    for i in _positions(divisor.shape):
+        for u in _positions(kernel):
+            q = [ii * s + uu * d - p0 for ii, uu, s, d, (p0, _) in zip(i, u, stride, dilation, pads)]
+            divisor[i] += all(lo <= qq < hi for qq, (lo, hi) in zip(q, bounds))
+    return sums / divisor[..., None]
+
+
+def layernorm(x, gamma, beta, eps=1e-6):
+    """At each position: (x_c - mean) / sqrt(mean of squared deviations + eps) * gamma_c + beta_c."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.zeros_like(x)
+    channels = x.shape[-1]
+    for pos in _positions(x.shape[:-1]):
+        v = [x[(*pos, c)] for c in range(channels)]
+        mean = sum(v) / channels
+        var = sum((a - mean) ** 2 for a in v) / channels
+        for c in range(channels):
+            g = 1.0 if gamma is None else gamma[c]
+            bb = 0.0 if beta is None else beta[c]
+            y[(*pos, c)] = g * (v[c] - mean) / math.sqrt(var + eps) + bb
+    return y
+
+
+def scale(x, gamma, beta=None):
+    """gamma_c * x_c (+ beta_c), channel by channel."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.zeros_like(x)
+    for c in range(x.shape[-1]):
+        y[..., c] = gamma[c] * x[..., c] + (0.0 if beta is None else beta[c])
+    return y
+
+
+def embedding(ids, table):
+    """Row ids[n, l] of the table, for every token."""
+    ids = np.asarray(ids)
+    table = np.asarray(table, dtype=np.float64)
+    y = np.zeros((*ids.shape, table.shape[1]))
+    for pos in _positions(ids.shape):
+        y[pos] = table[int(ids[pos])]
+    return y
+
+
+def _elementwise(xs, op):
+    """Each output cell combines, per input, the cell at the same index with size-1 axes read at 0."""
+    xs = [np.asarray(x, dtype=np.float64) for x in xs]
+    rank = max(x.ndim for x in xs)
+    xs = [x.reshape(x.shape[0], *(1,) * (rank - x.ndim), *x.shape[1:]) for x in xs]
+    shape = tuple(max(sizes) for sizes in zip(*(x.shape for x in xs)))
+    y = np.zeros(shape)
+    for pos in _positions(shape):
+        values = [x[tuple(p if m > 1 else 0 for p, m in zip(pos, x.shape))] for x in xs]
+        acc = values[0]
+        for v in values[1:]:
+            acc = op(acc, v)
+        y[pos] = acc
+    return y
+
+
+def multiply(xs):
+    """Product of the inputs with NumPy broadcasting on each sample's shape."""
+    return _elementwise(xs, lambda a, b: a * b)
+
+
+def add_broadcast(xs):
+    """Sum of the inputs with NumPy broadcasting on each sample's shape."""
+    return _elementwise(xs, lambda a, b: a + b)
+
+
+def _each(x, fn):
+    x = np.asarray(x, dtype=np.float64)
+    return np.array([fn(float(v)) for v in x.ravel()]).reshape(x.shape)
+
+
+def _relu6(v):
+    return min(max(v, 0.0), 6.0)
+
+
+def relu6(x):
+    """min(max(0, x), 6), cell by cell."""
+    return _each(x, _relu6)
+
+
+def hardsigmoid(x):
+    """relu6(x + 3) / 6, cell by cell."""
+    return _each(x, lambda v: _relu6(v + 3) / 6)
+
+
+def hardswish(x):
+    """x * relu6(x + 3) / 6, cell by cell."""
+    return _each(x, lambda v: v * _relu6(v + 3) / 6)
+
+
+def silu(x):
+    """x / (1 + e^-x), cell by cell."""
+    return _each(x, lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0)
+
+
+def gelu(x, approximate="none"):
+    """x/2 * (1 + erf(x / sqrt 2)) by math.erf, or the tanh form, cell by cell."""
+    if approximate == "tanh":
+        return _each(x, lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3))))
+    return _each(x, lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))
