@@ -24,7 +24,8 @@ SPECS = Path(__file__).resolve().parents[2] / "specs"
 
 @pytest.fixture(scope="module")
 def reports():
-    return {name: analyze(load_spec(SPECS / f"{name}.yaml")) for name in ("resnet18", "resnet50", "alexnet", "googlenet")}
+    names = ("resnet18", "resnet50", "alexnet", "googlenet", "densenet121")
+    return {name: analyze(load_spec(SPECS / f"{name}.yaml")) for name in names}
 
 
 # --- the figures --------------------------------------------------------------------
@@ -46,6 +47,13 @@ TOOL_FIGURES = {  # (spec, convention): the tool's printed total
     # channel on 7x7 maps, 3 x 1000 - 1 for the softmax
     ("resnet50", "thop"): 4_133_745_591,
     ("resnet18", "thop"): 1_824_036_791,
+    # DenseNet-121 (specs/densenet121.yaml): the tools on its twin; torchinfo, fvcore and ptflops-aten print the same
+    # on torchvision's densenet121 (its ptflops differs: torchvision calls the last ReLU and pool functionally)
+    ("densenet121", "torchinfo"): 2_834_246_312,
+    ("densenet121", "fvcore"): 2_865_546_752,
+    ("densenet121", "ptflops"): 2_882_720_488,
+    ("densenet121", "ptflops-aten"): 2_834_162_664,
+    ("densenet121", "thop"): 2_897_058_304,
 }
 
 
