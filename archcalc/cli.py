@@ -66,7 +66,7 @@ def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 def parse_value(raw: str) -> Any:
-    from .expand import parse_value as parse
+    from .load.vars import parse_value as parse
 
     return parse(raw)
 
@@ -105,12 +105,12 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
     Exit status: 0 when all is well, 1 when an `expect` does not hold, 2 when the spec is invalid.
     """
     from .analysis import analyze
-    from .io import load_spec
+    from .load import load_spec
 
     if expand:
         import json
 
-        from .blocks import expanded_data
+        from .load import expanded_data
         from .render import _plain, spec_yaml
 
         data = expanded_data(spec, set_vars=parse_set(set_vars))
@@ -249,7 +249,7 @@ def explain(spec: str, layer: str | None, set_vars: tuple[str, ...], fmt: str) -
 
     from .analysis import analyze
     from .explain import explain as explain_report
-    from .io import load_spec
+    from .load import load_spec
 
     workings = explain_report(analyze(load_spec(spec, set_vars=parse_set(set_vars))), layer)
     if fmt == "json":
@@ -382,7 +382,7 @@ def fit(spec, memory, training, set_vars, fmt) -> None:
 
     from .analysis import analyze
     from .conventions import costing_lines, largest_batch, parse_size
-    from .io import load_spec
+    from .load import load_spec
 
     budget = parse_size(memory)
     batch, costing = largest_batch(analyze(load_spec(spec, set_vars=parse_set(set_vars))), budget, training)
@@ -406,7 +406,7 @@ def init(spec: str, output: str, seed: int, set_vars: tuple[str, ...]) -> None:
     from .analysis import analyze
     from .engine.forward import init_params
     from .engine.weights import save_params
-    from .io import load_spec
+    from .load import load_spec
 
     net = load_spec(spec, set_vars=parse_set(set_vars))
     if not output.strip() or os.path.isdir(output):
@@ -449,7 +449,7 @@ def run(spec: str, input_path: str | None, random_input: bool, weights: str | No
     top-5 classes are printed.  Exit status 2 on a bad spec, input, weights file or memory budget.
     """
     from .engine import run as R
-    from .io import load_spec
+    from .load import load_spec
 
     if (input_path is None) == (not random_input):
         raise click.UsageError("give exactly one of --input X.npy and --random")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from .conventions import Costing, costing
-from .expand import parse_value
+from .load.vars import parse_value
 from .errors import ArchcalcError
 
 MAX_COMBINATIONS = 10_000
@@ -52,7 +52,7 @@ def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Map
           convention: str | None = None, batch: int = 1, training: str | None = None) -> list[SweepRow]:
     """Analyse `spec` once per combination of the varied values."""
     from .analysis import analyze
-    from .io import load_spec
+    from .load import load_spec
 
     if not vary:
         raise ArchcalcError("give at least one --vary NAME=V1,V2,...", field="vary")
