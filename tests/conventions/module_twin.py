@@ -267,8 +267,8 @@ if __name__ == "__main__":  # pragma: no cover - a helper for the closing note
     import sys
 
     from archcalc import conventions
-    from archcalc.analysis import analyze
-    from archcalc.io import load_spec
+    from archcalc import analyze
+    from archcalc import load_spec
 
     for path in sys.argv[1:]:
         report = analyze(load_spec(path))

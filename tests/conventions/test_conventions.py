@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from archcalc import conventions
-from archcalc.analysis import analyze
+from archcalc import analyze
 from archcalc.conventions import (ACTIVATION_FUNCTIONS, CONVENTIONS, LAYER_KINDS, NAMES, by_convention, costing, get,
                                   layer_compute, ptflops_functional_extra, why_they_differ)
 from archcalc.errors import ArchcalcError
-from archcalc.io import load_spec
+from archcalc import load_spec
 from archcalc.spec import LAYER_TYPES
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

@@ -15,10 +15,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-from archcalc.analysis import analyze  # noqa: E402
+from archcalc import analyze  # noqa: E402
 from archcalc.conventions import by_convention, ptflops_functional_extra  # noqa: E402
 from archcalc.errors import ArchcalcError  # noqa: E402
-from archcalc.io import load_spec  # noqa: E402
+from archcalc import load_spec  # noqa: E402
 from archcalc.spec import LAYER_TYPES  # noqa: E402
 
 from .module_twin import build, tool_counts  # noqa: E402
