@@ -36,9 +36,9 @@ class NetSummary:
     receptive_field: tuple[int, ...] | None
     rf_layer: str | None
     bias_adds: int = 0
-    compute: int = 0          # the convention's count for the whole batch (fvcore MACs at batch 1 by default)
+    compute: int = 0          # the convention's count for the whole batch (plain MACs at batch 1 by default)
     compute_label: str = "MACs"
-    convention: str = "fvcore"
+    convention: str = "macs"
     batch: int = 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def _rf_size(row: LayerRow) -> tuple[int, ...]:
 
 
 def summarize(report: Report, convention: str | None = None, batch: int = 1) -> NetSummary:
-    """One row; `convention` (fvcore, torchinfo, flops) and `batch` scale the compute column and the
+    """One row; `convention` (macs, flops, torchinfo, fvcore, ptflops, ptflops-aten, thop) and `batch` scale the compute column and the
     input + activation memory (parameters are stored once)."""
     from ..conventions import get
 
@@ -100,7 +100,7 @@ def summarize(report: Report, convention: str | None = None, batch: int = 1) -> 
         activation_bytes=t.activation_bytes * batch, param_bytes=t.param_bytes,
         memory_bytes=(t.input_bytes + t.activation_bytes) * batch + t.param_bytes,
         receptive_field=rf, rf_layer=rf_layer, bias_adds=t.bias_adds,
-        compute=conv.count(t) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
+        compute=conv.count(report) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
     )
 
 
