@@ -354,6 +354,8 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (_MACS, _FLOPS, _TORCHI
                                                           _PTFLOPS_ATEN, _THOP)}
 NAMES: tuple[str, ...] = tuple(CONVENTIONS)
 DEFAULT = "macs"
+#: `--convention all` (show, compare, sweep): every convention side by side
+ALL = "all"
 
 # ptflops's default (count_functional=True) also counts the functional calls the modules make: this is what it adds
 # on the one-module-per-layer twin.  Not a property of the architecture: the same net written with F.relu calls
@@ -391,11 +393,12 @@ def layer_compute(row: Row, convention: str | Convention | None = None) -> int:
     return sum(conv.row_terms(row).values())
 
 
-def by_convention(report: Any) -> dict[str, dict[str, Any]]:
-    """{name: {"total": int, "terms": {term: int}}} for every convention; the terms sum to the total."""
+def by_convention(report: Any, batch: int = 1) -> dict[str, dict[str, Any]]:
+    """{name: {"total": int, "terms": {term: int}}} for every convention, times the batch; the terms sum to the
+    total."""
     out: dict[str, dict[str, Any]] = {}
     for name, conv in CONVENTIONS.items():
-        terms = conv.terms(report.rows)
+        terms = {key: value * batch for key, value in conv.terms(report.rows).items()}
         out[name] = {"total": sum(terms.values()), "terms": terms}
     return out
 

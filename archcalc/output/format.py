@@ -166,7 +166,7 @@ def compute_label(rows: Sequence[Any]) -> str:
     if not rows:
         return "MACs"
     s = rows[0]
-    label = s.compute_label if s.convention == "fvcore" else f"{s.compute_label} ({s.convention})"
+    label = s.compute_label if s.convention == "macs" else f"{s.compute_label} ({s.convention})"
     return label + (f" x{s.batch}" if s.batch != 1 else "")
 
 

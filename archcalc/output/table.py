@@ -51,8 +51,9 @@ def print_table(console: Any, columns: Sequence[tuple[str, str]], rows: Sequence
 
 # --- show ----------------------------------------------------------------------------------
 
-def report_table(report: Any, console: Any) -> None:
-    """Print the per-layer table and the totals on `console`, fitted to its width.
+def report_table(report: Any, console: Any, compute: tuple[str, list[int]] | None = None) -> None:
+    """Print the per-layer table and the totals on `console`, fitted to its width; `compute` (heading, one number
+    per row) replaces the MACs column (`show --convention NAME`).
 
     Names, types and numbers never wrap: on a narrow terminal MACs are shown as 118 M, then the RF column is
     dropped (and a note says so); the JSON/CSV formats always carry everything.
@@ -62,6 +63,8 @@ def report_table(report: Any, console: Any) -> None:
 
     graph = is_graph(report)
     has_expect = any(r.expect is not None for r in report.rows)
+    heading, values = compute if compute else ("MACs", [r.macs for r in report.rows])
+    value_of = {id(r): v for r, v in zip(report.rows, values)}
     columns: list[tuple[str, dict[str, Any], Callable[[Any], str]]] = [
         ("#", {"justify": "right", "style": "dim"}, lambda r: str(r.index)),
         ("Layer", {}, lambda r: escape(r.name)),
@@ -73,7 +76,7 @@ def report_table(report: Any, console: Any) -> None:
     columns += [
         ("Output shape", {}, lambda r: shape_text(r.output_shape)),
         ("Params", {"justify": "right"}, lambda r: grouped(r.params)),
-        ("MACs", {"justify": "right"}, lambda r: grouped(r.macs)),
+        (heading, {"justify": "right"}, lambda r: grouped(value_of[id(r)])),
         ("RF", {"justify": "right"}, lambda r: rf_text(r.receptive_field)),
     ]
     if has_expect:
@@ -88,9 +91,9 @@ def report_table(report: Any, console: Any) -> None:
 
     hidden: list[str] = []
     if width() > console.width:
-        mac = names.index("MACs")
+        mac = names.index(heading)
         for row, r in zip(cells, report.rows):
-            row[mac] = si(r.macs)
+            row[mac] = si(value_of[id(r)])
         if width() > console.width:
             hidden.append("RF")
         if graph and width(hidden) > console.width:
@@ -162,7 +165,7 @@ def sweep_table(rows: Sequence[Any], console: Any) -> None:
     cells = [[str(r.values[n]) for n in names] + [grouped(r.params), grouped(r.costing.compute),
                                                   human_bytes(r.costing.activation_bytes),
                                                   human_bytes(r.costing.total_bytes)] for r in rows]
-    title = f"{rows[0].name}: {label} ({first.convention.name}), batch {first.batch}, float32"
+    title = f"{rows[0].name}: {first.convention.heading}, batch {first.batch}, float32"
     print_table(console, columns, cells, title)
 
 

@@ -53,17 +53,19 @@ def report_csv(report: Any) -> str:
     return csv_text(REPORT_CSV_HEAD, (row(r) for r in report.rows))
 
 
-def report_markdown(report: Any) -> str:
+def report_markdown(report: Any, compute: tuple[str, list[int]] | None = None) -> str:
+    """`compute`: (heading, one number per row) replaces the MACs column (`show --convention NAME`)."""
     graph = is_graph(report)
     has_expect = any(r.expect is not None for r in report.rows)
-    head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", "MACs", "RF"]
+    heading, values = compute if compute else ("MACs", [r.macs for r in report.rows])
+    head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", heading, "RF"]
     head += ["Expect"] if has_expect else []
     lines = [f"### {escape(report.name)}", "", f"Input: {shape_text(report.input_shape)}", "",
              "| " + " | ".join(head) + " |",
-             "|" + "|".join("---:" if h in ("#", "Params", "MACs") else "---" for h in head) + "|"]
-    for r in report.rows:
+             "|" + "|".join("---:" if h in ("#", "Params", heading) else "---" for h in head) + "|"]
+    for r, value in zip(report.rows, values):
         cells = [str(r.index), r.name, r.type] + ([", ".join(r.inputs)] if graph else [])
-        cells += [shape_text(r.output_shape), grouped(r.params), grouped(r.macs), rf_text(r.receptive_field)]
+        cells += [shape_text(r.output_shape), grouped(r.params), grouped(value), rf_text(r.receptive_field)]
         cells += [expect_text(r)] if has_expect else []
         lines.append(markdown_row(cells))
     lines.append("")
