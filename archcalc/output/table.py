@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 from typing import Any, Callable, Sequence
 
-from .format import (COMPARE_NOTE, all_warnings, compute_label, escape, expect_text, grouped, human_bytes,
-                     is_graph, plural, rf_short, rf_text, shape_text, short_bytes, si, stat, totals_lines)
+from .format import (COMPARE_NOTE, all_warnings, compare_compute_columns, compute_columns, escape, expect_text,
+                     grouped, human_bytes, is_graph, plural, rf_short, rf_text, shape_text, short_bytes, si, stat,
+                     totals_lines)
 
 
 def make_console(file: Any = None, width: int | None = None) -> Any:
@@ -139,15 +140,16 @@ def compare_table(rows: Sequence[Any], console: Any) -> None:
 
     table = Table(title="Case studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
+    compute = compare_compute_columns(rows)
     table.add_column("Net", overflow="fold", min_width=10)
-    for head in ("Year", "Depth", "Params", compute_label(rows), "Memory", "RF"):
+    for head in ("Year", "Depth", "Params", *(h for h, _ in compute), "Memory", "RF"):
         table.add_column(head, justify="right", no_wrap=True)
     table.add_column("Place", min_width=3)
     table.add_column("Top-5", min_width=5)
     for s in rows:
-        table.add_row(escape(s.name), str(s.year or ""), str(s.depth), grouped(s.trainable_params), si(s.compute),
-                      short_bytes(s.memory_bytes), rf_short(s.receptive_field), escape(s.place or ""),
-                      escape(s.top5_error or ""))
+        table.add_row(escape(s.name), str(s.year or ""), str(s.depth), grouped(s.trainable_params),
+                      *(si(value(s)) for _, value in compute), short_bytes(s.memory_bytes),
+                      rf_short(s.receptive_field), escape(s.place or ""), escape(s.top5_error or ""))
     console.print(table)
     console.print(Text(COMPARE_NOTE, style="dim"))
 
@@ -158,14 +160,15 @@ def sweep_table(rows: Sequence[Any], console: Any) -> None:
     """One row per combination: the varied values, params, compute, activations and total memory."""
     first = rows[0].costing
     names = list(rows[0].values)
-    label = first.convention.label
+    compute = compute_columns(rows, first.convention.label, lambda r: r.costing.compute)
     memory = "Memory" + (f" (training, {first.training})" if first.training else "")
-    columns = [(n, "right") for n in names] + [("Params", "right"), (label, "right"), ("Activations", "right"),
-                                                (memory, "right")]
-    cells = [[str(r.values[n]) for n in names] + [grouped(r.params), grouped(r.costing.compute),
+    columns = [(n, "right") for n in names] + [("Params", "right"), *((h, "right") for h, _ in compute),
+                                                ("Activations", "right"), (memory, "right")]
+    cells = [[str(r.values[n]) for n in names] + [grouped(r.params), *(grouped(value(r)) for _, value in compute),
                                                   human_bytes(r.costing.activation_bytes),
                                                   human_bytes(r.costing.total_bytes)] for r in rows]
-    title = f"{rows[0].name}: {first.convention.heading}, batch {first.batch}, float32"
+    what = "every convention" if rows[0].by_convention is not None else first.convention.heading
+    title = f"{rows[0].name}: {what}, batch {first.batch}, float32"
     print_table(console, columns, cells, title)
 
 

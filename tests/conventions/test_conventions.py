@@ -145,6 +145,11 @@ def test_every_layer_kind_has_an_entry(name):
     assert set(conv.kinds) == set(LAYER_KINDS) and set(conv.activations) == set(ACTIVATION_FUNCTIONS)
 
 
+def test_every_registered_layer_kind_has_a_rule():
+    """A kind added to layers/ without a line in conventions.py would make every convention raise (a bug)."""
+    assert set(LAYER_TYPES) <= set(LAYER_KINDS), sorted(set(LAYER_TYPES) - set(LAYER_KINDS))
+
+
 def test_every_activation_function_has_an_entry():
     import importlib.util
     from typing import get_args
