@@ -177,7 +177,14 @@ def compute_columns(rows: Sequence[Any], heading: str, value: Callable[[Any], in
     every = rows[0].by_convention if rows else None
     if every is None:
         return [(heading, value)]
-    return [(name + suffix, lambda s, name=name: s.by_convention[name]["total"]) for name in every]
+    return [(name + suffix, _total_of(name)) for name in every]
+
+
+def _total_of(name: str) -> Callable[[Any], int]:
+    def total(row: Any) -> int:
+        return int(row.by_convention[name]["total"])
+
+    return total
 
 
 def compare_compute_columns(rows: Sequence[Any]) -> list[tuple[str, Callable[[Any], int]]]:
