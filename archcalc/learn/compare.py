@@ -7,6 +7,8 @@ the input to the output, the count papers quote (ResNet-50 has 50, GoogLeNet 22)
 
 from __future__ import annotations
 
+from ..errors import brief
+
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -36,10 +38,12 @@ class NetSummary:
     receptive_field: tuple[int, ...] | None
     rf_layer: str | None
     bias_adds: int = 0
-    compute: int = 0          # the convention's count for the whole batch (fvcore MACs at batch 1 by default)
+    compute: int = 0          # the convention's count for the whole batch (plain MACs at batch 1 by default)
     compute_label: str = "MACs"
-    convention: str = "fvcore"
+    convention: str = "macs"
     batch: int = 1
+    #: --convention all: {name: {"total", "terms"}} of every convention, times the batch (compute stays macs)
+    by_convention: dict[str, dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +58,7 @@ class NetSummary:
             "rf_layer": self.rf_layer,
             "compute": {"convention": self.convention, "label": self.compute_label, "batch": self.batch,
                         "value": self.compute},
+            **({"by_convention": self.by_convention} if self.by_convention is not None else {}),
         }
 
 
@@ -85,12 +90,14 @@ def _rf_size(row: LayerRow) -> tuple[Any, ...]:  # ints, or exact Fractions afte
 
 
 def summarize(report: Report, convention: str | None = None, batch: int = 1) -> NetSummary:
-    """One row; `convention` (fvcore, torchinfo, flops) and `batch` scale the compute column and the
-    input + activation memory (parameters are stored once)."""
-    from ..conventions import get
+    """One row; `convention` (macs, flops, torchinfo, fvcore, ptflops, ptflops-aten, thop, or all: every one in
+    `by_convention`, the compute column macs) and `batch` scale the compute column and the input + activation
+    memory (parameters are stored once)."""
+    from ..conventions import ALL, by_convention, get
 
     net, t = report.network, report.totals
-    conv = get(convention)
+    every = convention == ALL
+    conv = get(None if every else convention)
     rf_layer, rf = final_receptive_field(report)
     return NetSummary(
         name=net.name, file=net.file, year=net.year, authors=net.authors, place=net.place,
@@ -100,7 +107,8 @@ def summarize(report: Report, convention: str | None = None, batch: int = 1) -> 
         activation_bytes=t.activation_bytes * batch, param_bytes=t.param_bytes,
         memory_bytes=(t.input_bytes + t.activation_bytes) * batch + t.param_bytes,
         receptive_field=rf, rf_layer=rf_layer, bias_adds=t.bias_adds,
-        compute=conv.count(t) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
+        compute=conv.count(report) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
+        by_convention=by_convention(report, batch) if every else None,
     )
 
 
@@ -110,7 +118,7 @@ def sort_summaries(rows: Sequence[NetSummary], key: str | None) -> list[NetSumma
     if key is None:
         return list(rows)
     if key not in SORT_KEYS:
-        raise ValueError(f"sort key must be one of {', '.join(SORT_KEYS)}, got {key!r}")
+        raise ValueError(f"sort key must be one of {', '.join(SORT_KEYS)}, got {brief(key)}")
     if key == "year":
         return sorted(rows, key=lambda r: (r.year is None, r.year or 0))
     return sorted(rows, key=lambda r: r.trainable_params if key == "params" else r.compute)
