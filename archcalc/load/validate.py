@@ -112,7 +112,7 @@ def _message(err: dict, kind: str, loc: list, field: str | None, layer_index: in
         tag = err.get("ctx", {}).get("tag")
         match = difflib.get_close_matches(tag, layer_types, n=1, cutoff=0.5) if isinstance(tag, str) else []
         return (f"unknown layer type {brief(tag)}" + (f" (did you mean '{match[0]}'?)" if match else "")
-                + f"; valid types: {', '.join(layer_types)}")
+                + f";\n  valid types: {', '.join(layer_types)}")  # its own line: 20 kinds fill one
     if kind == "union_tag_not_found":
         return f"missing field 'type'; valid types: {', '.join(layer_types)}"
     if kind in ("model_attributes_type", "model_type", "dict_type"):
