@@ -251,7 +251,7 @@ def run_dense(s: Step, xs):
 
 def run_activation(s: Step, xs):
     x = xs[0] if s.inplace else xs[0].copy()
-    return K.activate(x, s.layer.function, s.layer.slope)
+    return K.activate(x, s.layer.function, s.layer.setting)
 
 
 def run_lrn(s: Step, xs):

@@ -42,6 +42,11 @@ ACTIVATIONS: dict[str, Callable[[Ctx, Any, Any], Any]] = {
     "tanh": lambda c, t, a: c.torch.tanh(t),
     "softmax": lambda c, t, a: c.torch.softmax(t, dim=1 if t.ndim > 1 else -1),
     "linear": lambda c, t, a: t,
+    "relu6": lambda c, t, a: c.F.relu6(t),
+    "hardsigmoid": lambda c, t, a: c.F.hardsigmoid(t),
+    "hardswish": lambda c, t, a: c.F.hardswish(t),
+    "silu": lambda c, t, a: c.F.silu(t),
+    "gelu": lambda c, t, a: c.F.gelu(t, approximate="tanh" if a == "tanh" else "none"),
 }
 
 
@@ -131,7 +136,7 @@ TWINS: dict[str, Callable[[Ctx, Any, list[Any]], Any]] = {
     "lrn": _lrn,
     "batchnorm": lambda c, row, xs: c.F.batch_norm(xs[0], c.w["moving_mean"], c.w["moving_variance"],
                                                    c.w["gamma"], c.w["beta"], False, 0.0, row.layer.eps),
-    "activation": lambda c, row, xs: c.activation(xs[0].clone(), row.layer.function, row.layer.slope),
+    "activation": lambda c, row, xs: c.activation(xs[0].clone(), row.layer.function, row.layer.setting),
     "add": _add,
     "concat": _concat,
 }
