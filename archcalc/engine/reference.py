@@ -231,16 +231,20 @@ def _concat_twin(row, xs, p):
 
 
 def _add_twin(row, xs, p):
-    y: np.ndarray = np.zeros(np.asarray(xs[0]).shape)
-    for index in itertools.product(*(range(size) for size in y.shape)):
-        y[index] = sum(float(x[index]) for x in xs)
-    return y
+    return add_broadcast(xs)
+
+
+def _avgpool_twin(row, xs, p):
+    kernel, stride, pads, dilation, out_spatial = _geometry(row)
+    if row.layer.count_include_pad:
+        return avgpool_include_pad(xs[0], kernel, stride, pads, dilation, out_spatial)
+    return avgpool(xs[0], kernel, stride, pads, dilation, out_spatial)
 
 
 TWINS = {
     "conv": _conv_twin,
     "maxpool": _pool_twin(maxpool),
-    "avgpool": _pool_twin(avgpool),
+    "avgpool": _avgpool_twin,
     "global_avgpool": _global_twin(lambda cells: sum(cells) / len(cells)),
     "global_maxpool": _global_twin(max),
     "dense": _dense_twin,
@@ -253,6 +257,11 @@ TWINS = {
     "activation": lambda row, xs, p: activate(xs[0], row.layer.function, row.layer.setting),
     "add": _add_twin,
     "concat": _concat_twin,
+    "adaptive_avgpool": lambda row, xs, p: adaptive_avgpool(xs[0], row.layer.output),
+    "adaptive_maxpool": lambda row, xs, p: adaptive_maxpool(xs[0], row.layer.output),
+    "layernorm": lambda row, xs, p: layernorm(xs[0], p["gamma"], p["beta"], row.layer.eps),
+    "scale": lambda row, xs, p: scale(xs[0], p["gamma"], p.get("beta")),
+    "multiply": lambda row, xs, p: multiply(xs),
 }
 
 

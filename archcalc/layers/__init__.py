@@ -9,8 +9,8 @@ rule, the lines `explain` and `calc` print, the shapes of its weights.  The engi
 
 from __future__ import annotations
 
-from . import (activation, add, avgpool, batchnorm, concat, conv, dense, dropout, flatten, global_avgpool,
-               global_maxpool, lrn, maxpool)
+from . import (activation, adaptive_avgpool, adaptive_maxpool, add, avgpool, batchnorm, concat, conv, dense, dropout,
+               flatten, global_avgpool, global_maxpool, layernorm, lrn, maxpool, multiply, scale)
 from .base import Expect, Kind, LayerBase, Out
 from .fields import MAX_VALUE, parse_shape
 
@@ -20,6 +20,7 @@ __all__ = ["REGISTRY", "LAYER_TYPES", "MODELS", "Kind", "LayerBase", "Expect", "
 REGISTRY: dict[str, Kind] = {k.type: k for k in (
     conv.KIND, maxpool.KIND, avgpool.KIND, global_avgpool.KIND, global_maxpool.KIND, dense.KIND, flatten.KIND,
     dropout.KIND, lrn.KIND, batchnorm.KIND, activation.KIND, add.KIND, concat.KIND,
+    adaptive_avgpool.KIND, adaptive_maxpool.KIND, layernorm.KIND, scale.KIND, multiply.KIND,
 )}
 LAYER_TYPES: tuple[str, ...] = tuple(REGISTRY)
 MODELS: tuple[type[LayerBase], ...] = tuple(k.model for k in REGISTRY.values())

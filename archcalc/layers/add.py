@@ -1,4 +1,4 @@
-"""add: the elementwise sum of two or more inputs of one shape (residual connections)."""
+"""add: the elementwise sum of two or more inputs (residual connections), broadcast by NumPy's rules."""
 
 from __future__ import annotations
 
@@ -6,29 +6,36 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..errors import ShapeError
 from .base import Kind, LayerBase, Out, RFs, Row, Shapes, no_heading, no_weights
-from .geometry import merged_rf, shape_text
-from .merge import listed, need_two
+from .geometry import shape_text
+from .merge import broadcast, elementwise_rf, need_two
 from .working import Working
 
 
 class Add(LayerBase):
-    """Elementwise sum of two or more inputs of the same shape (list them in `inputs`)."""
+    """Elementwise sum of two or more inputs (list them in `inputs`); shapes broadcast by NumPy's rules on the
+    channels-last shapes (a [C] input adds one value per channel). 0 params; MACs not counted."""
 
     type: Literal["add"] = Field(description="elementwise sum")
 
 
 def rule(layer: Add, shapes: Shapes, rfs: RFs, rounding: str) -> Out:
     need_two(layer, shapes)
-    if any(s != shapes[0] for s in shapes[1:]):
-        raise ShapeError(f"add needs inputs of one shape; got {listed(layer, shapes)}", field="inputs",
-                         hint="project the shortcut with a 1x1 conv to match channels and stride")
-    return Out(shape=shapes[0], rf=merged_rf(rfs))
+    shape = broadcast(layer, shapes)
+    return Out(shape=shape, rf=elementwise_rf(rfs, shapes, shape))
 
 
 def explain(row: Row, w: Working, strict: bool) -> None:
-    w.lines.append(f"output shape: {shape_text(row.output_shape)} (element-wise sum of {', '.join(row.inputs)})")
+    w.lines.append(f"output shape: {shape_text(row.output_shape)} (element-wise sum of {', '.join(row.inputs)}"
+                   f"{broadcast_note(row)}); no parameters, MACs not counted")
+
+
+def broadcast_note(row: Row) -> str:
+    """', [C] broadcast over [H, W, C]' when the inputs differ in shape."""
+    if all(s == row.output_shape for s in row.input_shapes):
+        return ""
+    small = ", ".join(f"{n} [{shape_text(s)}]" for n, s in zip(row.inputs, row.input_shapes) if s != row.output_shape)
+    return f"; {small} broadcast to [{shape_text(row.output_shape)}]"
 
 
 KIND = Kind(Add, rule, no_heading, explain, no_weights, merges=True)

@@ -38,7 +38,7 @@ CASES = {
     "add of unequal shapes": (
         "input: [8, 8, 3]\nlayers:\n  - {type: conv, name: a, filters: 8, kernel: 1}\n"
         "  - {type: conv, name: b, filters: 16, kernel: 1, inputs: input}\n  - {type: add, name: s, inputs: [a, b]}\n",
-        ["layer 2 (s)", "add needs inputs of one shape", "a: 8x8x8", "b: 8x8x16"]),
+        ["layer 2 (s)", "add needs inputs that broadcast", "a: 8x8x8", "b: 8x8x16"]),
     "dangling inputs name": (
         "input: [8, 8, 3]\nlayers:\n  - {type: conv, name: a, filters: 8, kernel: 1}\n  - {type: add, inputs: [a, bb]}\n",
         ["layer 1 (add1)", "field 'inputs'", "'bb'", "no layer has that name"]),

@@ -1,0 +1,23 @@
+"""adaptive_maxpool: the max of PyTorch's adaptive windows, to a chosen output size."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from . import adaptive_pool
+from .adaptive_pool import AdaptivePool
+from .base import Kind, no_weights
+
+
+class AdaptiveMaxPool(AdaptivePool):
+    """Adaptive max pooling (PyTorch's
+    AdaptiveMaxPool): the max of each output cell's window, per channel;
+    windows floor(i*N/out) .. ceil((i+1)*N/out) - 1 on every axis. 0 params, 0 MACs."""
+
+    type: Literal["adaptive_maxpool"] = Field(description="adaptive max pooling to a fixed output size")
+
+
+KIND = Kind(AdaptiveMaxPool, adaptive_pool.rule, adaptive_pool.heading, adaptive_pool.lines("max"), no_weights,
+            calc=adaptive_pool.calc("adaptive_maxpool"))
