@@ -12,7 +12,7 @@ from .options import (BATCH_OPTION, CONVENTION_OPTION, TRAINING_OPTION, console,
 
 
 @click.command()
-@click.argument("kind", type=click.Choice(["conv", "pool", "dense"]))
+@click.argument("kind", type=click.Choice(["conv", "pool", "dense", "adaptive_avgpool", "adaptive_maxpool"]))
 @click.option("--input", "input_shape", required=True, metavar="HxWxC", help="Input shape, channels last: 7x7x3.")
 @click.option("--kernel", metavar="F", help="Kernel size: 3 or 3x5.")
 @click.option("--stride", metavar="S", help="Stride: 2 or 2x1 (default 1; pooling: the kernel).")
@@ -25,10 +25,11 @@ from .options import (BATCH_OPTION, CONVENTION_OPTION, TRAINING_OPTION, console,
 @click.option("--mode", type=click.Choice(["max", "avg"]), default="max", show_default=True, help="pool: max or avg.")
 @click.option("--rounding", type=click.Choice(["strict", "floor", "ceil"]), default=None,
               help="Non-whole output sizes: strict (default) reports that they do not fit.")
+@click.option("--output-size", "output", metavar="O", help="adaptive pools: output size, 7 or 7x7.")
 @format_option("text", "json")
 def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, padding: str | None,
          filters: int | None, units: int | None, dilation: str | None, groups: int, no_bias: bool, mode: str,
-         rounding: str | None, fmt: str) -> None:
+         rounding: str | None, output: str | None, fmt: str) -> None:
     """One layer with the working shown: output size per axis, shape, parameters, MACs, receptive field.
 
     \b
@@ -39,7 +40,7 @@ def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, pa
     from ..output.text import to_json
 
     w = calc_layer(kind, input_shape, kernel=kernel, stride=stride, padding=padding, filters=filters, units=units,
-                   dilation=dilation, groups=groups, bias=not no_bias, mode=mode, rounding=rounding)
+                   dilation=dilation, groups=groups, bias=not no_bias, mode=mode, rounding=rounding, output=output)
     echo(to_json(w.to_dict()) if fmt == "json" else w.text(), nl=False)
 
 

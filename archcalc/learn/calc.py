@@ -54,7 +54,7 @@ def parse_padding(text: Any, rank: int) -> Any:
 
 def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: Any = None, filters: int | None = None,
                units: int | None = None, dilation: Any = None, groups: int = 1, bias: bool = True,
-               mode: str = "max", rounding: str | None = None, rank: int = 2) -> dict[str, Any]:
+               mode: str = "max", rounding: str | None = None, rank: int = 2, output: Any = None) -> dict[str, Any]:
     """The spec mapping of one layer from calc's options (each kind's module builds its own, `Kind.calc`)."""
     if kind not in KINDS:
         raise SpecError(f"calc knows {', '.join(KINDS)}, not {kind!r}")
@@ -66,7 +66,8 @@ def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: An
                "rounding": rounding or None, "padding": parse_padding(padding, rank),
                "kernel": None if kernel is None else parse_per_axis(kernel, "kernel"),
                "stride": None if stride is None else parse_per_axis(stride, "stride"),
-               "dilation": None if dilation is None else parse_per_axis(dilation, "dilation")}
+               "dilation": None if dilation is None else parse_per_axis(dilation, "dilation"),
+               "output": None if output is None else parse_per_axis(output, "output")}
     build = REGISTRY[kind].calc
     assert build is not None
     return build(options)

@@ -140,7 +140,7 @@ def multiply(ctx: Context, node: Any) -> Value:
     if c.size != (x.onnx[0] if x.layout == "map" else x.shape[-1]) or x.layout == "cfirst":
         raise ImportError_(f"{origin(node)}: multiplies by a constant of shape {list(c.shape)}; archcalc scales "
                            "by one learnable value per channel only (scale)")
-    return ctx.emit(node, {"type": "scale", "bias": False}, [x], x.layout, {"scale": c.reshape(-1)})
+    return ctx.emit(node, {"type": "scale", "bias": False}, [x], x.layout, {"gamma": c.reshape(-1)})
 
 
 @OPS.register("Concat")
