@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .base import Kind, LayerBase, no_heading, no_weights, same_shape, unchanged_lines
-from .fields import DEFAULT_ALPHA, Activation, Finite, activation_name, lower
+from .fields import DEFAULT_ALPHA, Activation, Finite, activation_name
 
 
 class ActivationLayer(LayerBase):
@@ -25,15 +25,10 @@ class ActivationLayer(LayerBase):
         None, description="gelu only: 'none' (the exact erf form, the default) or 'tanh' "
                           "(x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))))")
 
-    @field_validator("function", mode="before")
+    @field_validator("function", "approximate", mode="before")
     @classmethod
-    def _fn(cls, v: Any) -> Any:
-        return activation_name(v)
-
-    @field_validator("approximate", mode="before")
-    @classmethod
-    def _approx(cls, v: Any) -> Any:
-        return lower(v)
+    def _names(cls, v: Any) -> Any:
+        return activation_name(v)  # any case; swish -> silu
 
     @model_validator(mode="after")
     def _settings_apply(self) -> "ActivationLayer":

@@ -8,16 +8,14 @@ from pydantic import Field
 
 from . import adaptive_pool
 from .adaptive_pool import AdaptivePool
-from .base import Kind, no_weights
 
 
 class AdaptiveAvgPool(AdaptivePool):
-    """Adaptive average pooling (PyTorch's
-    AdaptiveAvgPool): the mean of each output cell's window, per channel;
-    windows floor(i*N/out) .. ceil((i+1)*N/out) - 1 on every axis. 0 params, 0 MACs."""
+    """Adaptive average pooling (PyTorch's AdaptiveAvgPool): the mean of each output cell's window, per channel;
+    windows floor(i*N/out) .. ceil((i+1)*N/out) - 1 on every axis, so any input size gives `output`.
+    0 params, 0 MACs."""
 
     type: Literal["adaptive_avgpool"] = Field(description="adaptive mean pooling to a fixed output size")
 
 
-KIND = Kind(AdaptiveAvgPool, adaptive_pool.rule, adaptive_pool.heading, adaptive_pool.lines("mean"), no_weights,
-            calc=adaptive_pool.calc("adaptive_avgpool"))
+KIND = adaptive_pool.kind(AdaptiveAvgPool, "mean")

@@ -8,16 +8,14 @@ from pydantic import Field
 
 from . import adaptive_pool
 from .adaptive_pool import AdaptivePool
-from .base import Kind, no_weights
 
 
 class AdaptiveMaxPool(AdaptivePool):
-    """Adaptive max pooling (PyTorch's
-    AdaptiveMaxPool): the max of each output cell's window, per channel;
-    windows floor(i*N/out) .. ceil((i+1)*N/out) - 1 on every axis. 0 params, 0 MACs."""
+    """Adaptive max pooling (PyTorch's AdaptiveMaxPool): the max of each output cell's window, per channel;
+    windows floor(i*N/out) .. ceil((i+1)*N/out) - 1 on every axis, so any input size gives `output`.
+    0 params, 0 MACs."""
 
     type: Literal["adaptive_maxpool"] = Field(description="adaptive max pooling to a fixed output size")
 
 
-KIND = Kind(AdaptiveMaxPool, adaptive_pool.rule, adaptive_pool.heading, adaptive_pool.lines("max"), no_weights,
-            calc=adaptive_pool.calc("adaptive_maxpool"))
+KIND = adaptive_pool.kind(AdaptiveMaxPool, "max")

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .. import arith
 from ..errors import SpecError
-from .base import LayerBase, Out, RFs, Row, Shapes
+from .base import Kind, LayerBase, Out, RFs, Row, Shapes, no_weights
 from .fields import Kernel, expand_axes
 from .geometry import AxisCalc, axis_names, rf_through, shape_text, spatial_input
 from .working import Working, receptive_field_line
@@ -71,10 +71,13 @@ def lines(what: str):
     return explain
 
 
-def calc(kind: str):
+def kind(model: type[AdaptivePool], what: str) -> Kind:
+    """The registry entry of adaptive_avgpool (what: 'mean') or adaptive_maxpool ('max')."""
+    tag = model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+
     def build(options: dict[str, Any]) -> dict[str, Any]:
         if options.get("output") is None:
-            raise SpecError(f"{kind} needs --output-size (the output's spatial size, e.g. 7 or 7x7)", field="output")
-        return {"type": kind, "output": options["output"]}
+            raise SpecError(f"{tag} needs --output-size (the output's spatial size, e.g. 7 or 7x7)", field="output")
+        return {"type": tag, "output": options["output"]}
 
-    return build
+    return Kind(model, rule, heading, lines(what), no_weights, calc=build)

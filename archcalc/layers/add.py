@@ -6,10 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import Kind, LayerBase, Out, RFs, Row, Shapes, no_heading, no_weights
-from .geometry import shape_text
-from .merge import broadcast, elementwise_rf, need_two
-from .working import Working
+from .base import Kind, LayerBase, no_heading, no_weights
+from .merge import elementwise_lines, elementwise_rule
 
 
 class Add(LayerBase):
@@ -19,23 +17,4 @@ class Add(LayerBase):
     type: Literal["add"] = Field(description="elementwise sum")
 
 
-def rule(layer: Add, shapes: Shapes, rfs: RFs, rounding: str) -> Out:
-    need_two(layer, shapes)
-    shape = broadcast(layer, shapes)
-    return Out(shape=shape, rf=elementwise_rf(rfs, shapes, shape))
-
-
-def explain(row: Row, w: Working, strict: bool) -> None:
-    w.lines.append(f"output shape: {shape_text(row.output_shape)} (element-wise sum of {', '.join(row.inputs)}"
-                   f"{broadcast_note(row)}); no parameters, MACs not counted")
-
-
-def broadcast_note(row: Row) -> str:
-    """', [C] broadcast over [H, W, C]' when the inputs differ in shape."""
-    if all(s == row.output_shape for s in row.input_shapes):
-        return ""
-    small = ", ".join(f"{n} [{shape_text(s)}]" for n, s in zip(row.inputs, row.input_shapes) if s != row.output_shape)
-    return f"; {small} broadcast to [{shape_text(row.output_shape)}]"
-
-
-KIND = Kind(Add, rule, no_heading, explain, no_weights, merges=True)
+KIND = Kind(Add, elementwise_rule, no_heading, elementwise_lines("sum"), no_weights, merges=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ShapeError
-from .base import Shapes
+from .base import Out, Shapes
 from .geometry import merged_rf, shape_text
 
 
@@ -45,3 +45,24 @@ def elementwise_rf(rfs: Any, shapes: Shapes, out: tuple[int, ...]) -> Any:
     """The receptive field of an elementwise merge: the widest path among the inputs with the output's spatial
     axes (a [C] gate has none and is left out)."""
     return merged_rf([rf for rf, s in zip(rfs, shapes) if rf is not None and len(s) == len(out)])
+
+
+def elementwise_rule(layer: Any, shapes: Shapes, rfs: Any, rounding: str) -> Any:
+    """add, multiply: two or more inputs, the broadcast shape, no parameters, MACs not counted."""
+    need_two(layer, shapes)
+    shape = broadcast(layer, shapes)
+    return Out(shape=shape, rf=elementwise_rf(rfs, shapes, shape))
+
+
+def elementwise_lines(what: str):
+    """explain of add and multiply: the output shape, the inputs, any broadcasting."""
+    def explain(row: Any, w: Any, strict: bool) -> None:
+        note = ""
+        if any(s != row.output_shape for s in row.input_shapes):
+            small = ", ".join(f"{n} [{shape_text(s)}]" for n, s in zip(row.inputs, row.input_shapes)
+                              if s != row.output_shape)
+            note = f"; {small} broadcast to [{shape_text(row.output_shape)}]"
+        w.lines.append(f"output shape: {shape_text(row.output_shape)} (element-wise {what} of "
+                       f"{', '.join(row.inputs)}{note}); no parameters, MACs not counted (elementwise)")
+
+    return explain

@@ -76,7 +76,7 @@ CASES = {
     "alpha where it does not apply": (
         "input: [8, 8, 3]\nlayers:\n  - {type: activation, function: relu, alpha: 0.2}\n", ["alpha applies to leaky_relu and elu"]),
     "unknown activation": (
-        "input: [8, 8, 3]\nlayers:\n  - {type: activation, function: swish}\n", ["field 'function'", "relu"]),
+        "input: [8, 8, 3]\nlayers:\n  - {type: activation, function: mish}\n", ["field 'function'", "relu"]),
     "strict rounding": (
         "input: [7, 7, 1]\nlayers:\n  - {type: conv, filters: 1, kernel: 3, stride: 3}\n",
         ["layer 0 (conv1)", "(7 - 3)/3 + 1 = 2.33", "padding 1 gives 3"]),
