@@ -51,11 +51,13 @@ def _pairs(axes: Any) -> str:
     return "(" + ", ".join(f"({b}, {a})" for b, a in pairs) + ")"
 
 
-def _padded(out: str, x: str, axes: Any, name: str, fill_inf: bool = False) -> tuple[list[str], str, str]:
-    """(lines, padding argument, input) for a window layer: valid, same, or an explicit pad before it."""
+def _padded(out: str, x: str, axes: Any, name: str, fill_inf: bool = False,
+            same_ok: bool = True) -> tuple[list[str], str, str]:
+    """(lines, padding argument, input) for a window layer: valid, same, or an explicit pad before it (always
+    explicit when not `same_ok`: an average that counts the padding)."""
     if _valid(axes):
         return [], "", x
-    if _same(axes):
+    if same_ok and _same(axes):
         return [], ', padding="same"', x
     rank = len(axes)
     if fill_inf:
@@ -124,7 +126,8 @@ def _pool(plan: Plan, row: Any, kind: str) -> Code:
         if not getattr(row.layer, "count_include_pad", False) or any(_hang(a) for a in axes):
             raise ExportError(f"layer '{row.name}' (avgpool): padding {[(a.pb, a.pa) for a in axes]} left out of "
                               "the average cannot be written with Keras's pooling (valid or same only)")
-    lines, padding, x = _padded(out, x, axes, name, fill_inf=kind == "maxpool")
+    include = kind == "avgpool" and bool(row.layer.count_include_pad)  # Keras's "same" leaves padding uncounted
+    lines, padding, x = _padded(out, x, axes, name, fill_inf=kind == "maxpool", same_ok=not include)
     cls = "MaxPooling" if kind == "maxpool" else "AveragePooling"
     lines.append(f'{out} = layers.{cls}{len(axes)}D({_tuple(a.f for a in axes)}, '
                  f'strides={_tuple(a.s for a in axes)}{padding}, name="{name}")({x})')
