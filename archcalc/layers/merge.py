@@ -59,9 +59,9 @@ def elementwise_lines(what: str):
     def explain(row: Any, w: Any, strict: bool) -> None:
         note = ""
         if any(s != row.output_shape for s in row.input_shapes):
-            small = ", ".join(f"{n} [{shape_text(s)}]" for n, s in zip(row.inputs, row.input_shapes)
+            small = ", ".join(f"{n} ({shape_text(s)})" for n, s in zip(row.inputs, row.input_shapes)
                               if s != row.output_shape)
-            note = f"; {small} broadcast to [{shape_text(row.output_shape)}]"
+            note = f"; {small} broadcast to {shape_text(row.output_shape)}"
         w.lines.append(f"output shape: {shape_text(row.output_shape)} (element-wise {what} of "
                        f"{', '.join(row.inputs)}{note}); no parameters, MACs not counted (elementwise)")
 
