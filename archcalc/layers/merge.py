@@ -63,6 +63,6 @@ def elementwise_lines(what: str):
                               if s != row.output_shape)
             note = f"; {small} broadcast to {shape_text(row.output_shape)}"
         w.lines.append(f"output shape: {shape_text(row.output_shape)} (element-wise {what} of "
-                       f"{', '.join(row.inputs)}{note}); no parameters, MACs not counted (elementwise)")
+                       f"{', '.join(row.inputs)}{note})")
 
     return explain

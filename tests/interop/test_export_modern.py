@@ -92,3 +92,33 @@ def test_exported_pytorch_module_matches_the_engine(tmp_path):
         y = model(torch_twin.to_torch(x)).numpy()
     want = archcalc.forward(net, x, params, dtype="float64")
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-5 * float(np.abs(want).max()))
+
+
+@pytest.mark.keras
+def test_exported_keras_model_matches_the_engine(tmp_path):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    pytest.importorskip("keras")
+    from archcalc.engine.weights import save_params
+
+    net = network()
+    path = tmp_path / "modern_keras.py"
+    path.write_text(export_code(net, "keras"))
+    spec = importlib.util.spec_from_file_location("modern_keras", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.build_model()
+    report = archcalc.analyze(net)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == report.totals.trainable_params
+    params = archcalc.init_params(net, seed=5)
+    rng = np.random.default_rng(5)
+    for entry in params.values():
+        for key, value in entry.items():
+            value += rng.standard_normal(value.shape).astype(value.dtype) * 0.3
+    save_params(tmp_path / "w.npz", params)
+    module.load_archcalc_weights(model, tmp_path / "w.npz")
+    x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    want = archcalc.forward(net, x, params, dtype="float64")
+    got = np.asarray(model.predict(x, verbose=0), np.float64)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * float(np.abs(want).max()))
