@@ -29,10 +29,12 @@ from .options import (BATCH_OPTION, CONVENTION_OPTION, TRAINING_OPTION, console,
                                                                       "(default 0).")
 @click.option("--rounding", type=click.Choice(["strict", "floor", "ceil"]), default=None,
               help="Non-whole output sizes: strict (default) reports that they do not fit.")
+@click.option("--output-size", "output", metavar="O", help="adaptive pools: output size, 7 or 7x7.")
 @format_option("text", "json")
 def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, padding: str | None,
          filters: int | None, units: int | None, dilation: str | None, groups: int, no_bias: bool, mode: str | None,
-         scale: str | None, output_padding: str | None, rounding: str | None, fmt: str) -> None:
+         scale: str | None, output_padding: str | None, rounding: str | None,
+         output: str | None, fmt: str) -> None:
     """One layer with the working shown: output size per axis, shape, parameters, MACs, receptive field.
 
     KIND is any layer kind with a calculator (conv, conv_transpose, dense, maxpool, avgpool, upsample, ...) or pool.
@@ -47,7 +49,7 @@ def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, pa
 
     w = calc_layer(kind, input_shape, kernel=kernel, stride=stride, padding=padding, filters=filters, units=units,
                    dilation=dilation, groups=groups, bias=not no_bias, mode=mode, rounding=rounding, scale=scale,
-                   output_padding=output_padding)
+                   output_padding=output_padding, output=output)
     echo(to_json(w.to_dict()) if fmt == "json" else w.text(), nl=False)
 
 

@@ -65,20 +65,22 @@ def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
 
 
 def init_params(network: Network, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
-    """Glorot-uniform weights and zero biases (Keras' defaults), float32; batchnorm gamma 1, beta 0, mean 0, variance 1."""
+    """Glorot-uniform weights and zero biases (Keras' defaults), float32; batchnorm and layernorm gamma 1, beta 0,
+    mean 0, variance 1; scale's gamma its `init`."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"init_params: seed must be an int, got {type(seed).__name__} {brief(seed)}")
     if not 0 <= seed < 2**128:
         raise SpecError(f"seed must be a whole number from 0 to 2**128 - 1, got {brief(int(seed))}", field="seed")
     rng = np.random.default_rng(int(seed))
     params: dict[str, dict[str, np.ndarray]] = {}
+    layers = {layer.name: layer for layer in network.layers}
     for name, shapes in param_shapes(network).items():
         entry = {}
         for key, shape in shapes.items():
             if key == "weight":
                 entry[key] = _glorot_uniform(rng, shape)
-            elif key in ("gamma", "moving_variance"):
-                entry[key] = np.ones(shape, np.float32)
+            elif key in ("gamma", "moving_variance"):  # scale's gamma starts at its `init`
+                entry[key] = np.full(shape, getattr(layers[name], "init", 1.0), np.float32)
             else:
                 entry[key] = np.zeros(shape, np.float32)
         params[name] = entry
@@ -251,6 +253,8 @@ def run_maxpool(s: Step, xs):
 
 def run_avgpool(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
+    if s.layer.count_include_pad and any(p != (0, 0) for p in pads):
+        return K.avgpool_include_pad(xs[0], kernel, stride, pads, dilation, out_spatial)
     return _pool_split(s, lambda x, out: K.avgpool(x, kernel, stride, pads, dilation, out_spatial, out), xs[0])
 
 
@@ -266,7 +270,7 @@ def run_dense(s: Step, xs):
 
 def run_activation(s: Step, xs):
     x = xs[0] if s.inplace else xs[0].copy()
-    return K.activate(x, s.layer.function, s.layer.slope)
+    return K.activate(x, s.layer.function, s.layer.setting)
 
 
 def run_lrn(s: Step, xs):
@@ -282,6 +286,8 @@ def run_batchnorm(s: Step, xs):
 
 
 def run_add(s: Step, xs):
+    if any(x.shape != xs[0].shape for x in xs[1:]):
+        return K.add_broadcast(xs)
     y = s.new()
     np.add(xs[0], xs[1], out=y)
     for x in xs[2:]:
@@ -339,6 +345,11 @@ KERNELS: dict[str, Callable[[Step, list], np.ndarray]] = {
     "slice": lambda s, xs: np.ascontiguousarray(K.take_slice(xs[0], s.layer.axis, s.layer.start, s.layer.stop)),
     "channel_shuffle": lambda s, xs: K.channel_shuffle(xs[0], s.layer.groups),
     "embedding": run_embedding,
+    "adaptive_avgpool": lambda s, xs: K.adaptive_avgpool(xs[0], s.layer.output),
+    "adaptive_maxpool": lambda s, xs: K.adaptive_maxpool(xs[0], s.layer.output),
+    "layernorm": lambda s, xs: K.layernorm(xs[0], s.params["gamma"], s.params["beta"], s.layer.eps),
+    "scale": lambda s, xs: K.scale(xs[0], s.params["gamma"], s.params.get("beta")),
+    "multiply": lambda s, xs: K.multiply(xs),
 }
 
 

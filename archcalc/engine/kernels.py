@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -530,7 +530,52 @@ def _linear(x: np.ndarray, alpha: float | None) -> None:
     return None
 
 
-ACTIVATE = {
+def _relu6(x: np.ndarray, alpha: float | None) -> None:
+    """min(max(0, x), 6)."""
+    np.clip(x, x.dtype.type(0), x.dtype.type(6), out=x)
+
+
+def _hardsigmoid(x: np.ndarray, alpha: float | None) -> None:
+    """relu6(x + 3) / 6 (PyTorch's hard sigmoid)."""
+    x += 3
+    _relu6(x, None)
+    x /= 6
+
+
+def _hardswish(x: np.ndarray, alpha: float | None) -> None:
+    """x * hardsigmoid(x)."""
+    gate = x.copy()
+    _hardsigmoid(gate, None)
+    x *= gate
+
+
+def _silu(x: np.ndarray, alpha: float | None) -> None:
+    """x * sigmoid(x) (swish)."""
+    gate = x.copy()
+    _sigmoid(gate, None)
+    x *= gate
+
+
+def _gelu(x: np.ndarray, approximate: str | None) -> None:
+    """x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)); approximate 'tanh': x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    dt = x.dtype.type
+    if approximate == "tanh":
+        inner = x * x
+        inner *= dt(0.044715)
+        inner += 1
+        inner *= x
+        inner *= dt(math.sqrt(2 / math.pi))
+        np.tanh(inner, out=inner)
+    elif approximate in (None, "none"):
+        inner = erf_array(x * dt(1 / math.sqrt(2)))
+    else:
+        raise ValueError(f"gelu: unknown approximate {approximate!r}, expected 'none' or 'tanh'")
+    inner += 1
+    inner *= dt(0.5)
+    x *= inner
+
+
+ACTIVATE: dict[str, Callable[[np.ndarray, Any], None]] = {
     "relu": _relu,
     "leaky_relu": _leaky_relu,
     "elu": _elu,
@@ -538,11 +583,17 @@ ACTIVATE = {
     "tanh": _tanh,
     "softmax": _softmax,
     "linear": _linear,
+    "relu6": _relu6,
+    "hardsigmoid": _hardsigmoid,
+    "hardswish": _hardswish,
+    "silu": _silu,
+    "gelu": _gelu,
 }
 
 
-def activate(x: np.ndarray, function: str | None, alpha: float | None = None) -> np.ndarray:
-    """Apply the activation `function` (None: none) to x in place and return x; `alpha` for leaky_relu and elu."""
+def activate(x: np.ndarray, function: str | None, alpha: Any = None) -> np.ndarray:
+    """Apply the activation `function` (None: none) to x in place and return x; `alpha` for leaky_relu and elu,
+    gelu's approximate ('none' or 'tanh')."""
     if function is not None:
         ACTIVATE[function](x, alpha)
     return x
@@ -799,46 +850,45 @@ def add_broadcast(xs: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _fresh(x: np.ndarray) -> np.ndarray:
+    """A float copy of x that an in-place activation may overwrite."""
+    y = _as_float(x)
+    return y.copy() if y is x or np.shares_memory(y, x) else y
+
+
 def relu6(x: np.ndarray) -> np.ndarray:
-    """min(max(0, x), 6)."""
-    x = _as_float(x)
-    return np.clip(x, x.dtype.type(0), x.dtype.type(6))
+    """min(max(0, x), 6) (``ACTIVATE['relu6']`` on a copy)."""
+    return activate(_fresh(x), "relu6")
 
 
 def hardsigmoid(x: np.ndarray) -> np.ndarray:
     """relu6(x + 3) / 6, PyTorch's hard sigmoid."""
-    x = _as_float(x)
-    return relu6(x + x.dtype.type(3)) / x.dtype.type(6)
+    return activate(_fresh(x), "hardsigmoid")
 
 
 def hardswish(x: np.ndarray) -> np.ndarray:
     """x * relu6(x + 3) / 6."""
-    x = _as_float(x)
-    return x * hardsigmoid(x)
+    return activate(_fresh(x), "hardswish")
 
 
 def silu(x: np.ndarray) -> np.ndarray:
     """x * sigmoid(x) (swish)."""
-    x = _as_float(x)
-    gate = x.copy()
-    _sigmoid(gate, None)
-    return x * gate
+    return activate(_fresh(x), "silu")
 
 
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
-    """x * Phi(x) = x/2 * (1 + erf(x/sqrt 2)); with approximate='tanh' x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
-    x = _as_float(x)
-    dt = x.dtype.type
-    if approximate == "tanh":
-        inner = dt(math.sqrt(2 / math.pi)) * (x + dt(0.044715) * x * x * x)
-        return dt(0.5) * x * (1 + np.tanh(inner))
-    if approximate != "none":
-        raise ValueError(f"gelu: unknown approximate {approximate!r}, expected 'none' or 'tanh'")
-    return dt(0.5) * x * (1 + erf_array(x * dt(1 / math.sqrt(2))))
+    """x * Phi(x), the erf form; approximate='tanh': the tanh form."""
+    return activate(_fresh(x), "gelu", approximate)
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
 
 
 def erf_array(x: np.ndarray) -> np.ndarray:
-    """erf(x) elementwise without scipy: Numerical Recipes' Chebyshev fit of erfc (fractional error < 1.2e-7), in float64."""
+    """erf(x) elementwise without scipy.  float64: math.erf on each value (exact to the last bit, slower);
+    otherwise Numerical Recipes' Chebyshev fit of erfc (fractional error < 1.2e-7, below float32's resolution)."""
+    if _dtype_of(np.asarray(x)) == np.float64:
+        return _ERF(np.asarray(x)).astype(np.float64)
     z = np.abs(np.asarray(x, dtype=np.float64))
     t = 1.0 / (1.0 + 0.5 * z)
     poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (

@@ -127,6 +127,21 @@ def _cellwise(fn):
     return lambda x, alpha=None: _each(x, lambda v: fn(v, alpha))
 
 
+def _each(x, fn):
+    x = np.asarray(x, dtype=np.float64)
+    return np.array([fn(float(v)) for v in x.ravel()]).reshape(x.shape)
+
+
+def _relu6(v):
+    return min(max(v, 0.0), 6.0)
+
+
+def _gelu(v, approximate):
+    if approximate == "tanh":
+        return 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+    return 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
+
+
 def _softmax(x, alpha=None):
     x = np.asarray(x, dtype=np.float64)
     y = np.zeros_like(x)
@@ -146,6 +161,11 @@ ACTIVATIONS = {
     "tanh": _cellwise(lambda v, a: math.tanh(v)),
     "softmax": _softmax,
     "linear": _cellwise(lambda v, a: v),
+    "relu6": _cellwise(lambda v, a: _relu6(v)),
+    "hardsigmoid": _cellwise(lambda v, a: _relu6(v + 3) / 6),
+    "hardswish": _cellwise(lambda v, a: v * _relu6(v + 3) / 6),
+    "silu": _cellwise(lambda v, a: v / (1 + math.exp(-v)) if v > -700 else 0.0),
+    "gelu": _cellwise(_gelu),
 }
 
 
@@ -211,16 +231,20 @@ def _concat_twin(row, xs, p):
 
 
 def _add_twin(row, xs, p):
-    y: np.ndarray = np.zeros(np.asarray(xs[0]).shape)
-    for index in itertools.product(*(range(size) for size in y.shape)):
-        y[index] = sum(float(x[index]) for x in xs)
-    return y
+    return add_broadcast(xs)
+
+
+def _avgpool_twin(row, xs, p):
+    kernel, stride, pads, dilation, out_spatial = _geometry(row)
+    if row.layer.count_include_pad:
+        return avgpool_include_pad(xs[0], kernel, stride, pads, dilation, out_spatial)
+    return avgpool(xs[0], kernel, stride, pads, dilation, out_spatial)
 
 
 TWINS = {
     "conv": _conv_twin,
     "maxpool": _pool_twin(maxpool),
-    "avgpool": _pool_twin(avgpool),
+    "avgpool": _avgpool_twin,
     "global_avgpool": _global_twin(lambda cells: sum(cells) / len(cells)),
     "global_maxpool": _global_twin(max),
     "dense": _dense_twin,
@@ -230,9 +254,14 @@ TWINS = {
                                   row.layer.alpha_over_n),
     "batchnorm": lambda row, xs, p: batchnorm(xs[0], p["gamma"], p["beta"], p["moving_mean"],
                                               p["moving_variance"], row.layer.eps),
-    "activation": lambda row, xs, p: activate(xs[0], row.layer.function, row.layer.slope),
+    "activation": lambda row, xs, p: activate(xs[0], row.layer.function, row.layer.setting),
     "add": _add_twin,
     "concat": _concat_twin,
+    "adaptive_avgpool": lambda row, xs, p: adaptive_avgpool(xs[0], row.layer.output),
+    "adaptive_maxpool": lambda row, xs, p: adaptive_maxpool(xs[0], row.layer.output),
+    "layernorm": lambda row, xs, p: layernorm(xs[0], p["gamma"], p["beta"], row.layer.eps),
+    "scale": lambda row, xs, p: scale(xs[0], p["gamma"], p.get("beta")),
+    "multiply": lambda row, xs, p: multiply(xs),
 }
 
 
@@ -442,40 +471,29 @@ def add_broadcast(xs):
     return _elementwise(xs, lambda a, b: a + b)
 
 
-def _each(x, fn):
-    x = np.asarray(x, dtype=np.float64)
-    return np.array([fn(float(v)) for v in x.ravel()]).reshape(x.shape)
-
-
-def _relu6(v):
-    return min(max(v, 0.0), 6.0)
-
-
 def relu6(x):
     """min(max(0, x), 6), cell by cell."""
-    return _each(x, _relu6)
+    return ACTIVATIONS["relu6"](x)
 
 
 def hardsigmoid(x):
     """relu6(x + 3) / 6, cell by cell."""
-    return _each(x, lambda v: _relu6(v + 3) / 6)
+    return ACTIVATIONS["hardsigmoid"](x)
 
 
 def hardswish(x):
     """x * relu6(x + 3) / 6, cell by cell."""
-    return _each(x, lambda v: v * _relu6(v + 3) / 6)
+    return ACTIVATIONS["hardswish"](x)
 
 
 def silu(x):
     """x / (1 + e^-x), cell by cell."""
-    return _each(x, lambda v: v / (1 + math.exp(-v)) if v > -700 else 0.0)
+    return ACTIVATIONS["silu"](x)
 
 
 def gelu(x, approximate="none"):
     """x/2 * (1 + erf(x / sqrt 2)) by math.erf, or the tanh form, cell by cell."""
-    if approximate == "tanh":
-        return _each(x, lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3))))
-    return _each(x, lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))
+    return ACTIVATIONS["gelu"](x, approximate)
 
 
 # --- twins of issue 11's structural kinds: (row, inputs, params) -> float64 output --------------------------

@@ -42,6 +42,11 @@ ACTIVATIONS: dict[str, Callable[[Ctx, Any, Any], Any]] = {
     "tanh": lambda c, t, a: c.torch.tanh(t),
     "softmax": lambda c, t, a: c.torch.softmax(t, dim=1 if t.ndim > 1 else -1),
     "linear": lambda c, t, a: t,
+    "relu6": lambda c, t, a: c.F.relu6(t),
+    "hardsigmoid": lambda c, t, a: c.F.hardsigmoid(t),
+    "hardswish": lambda c, t, a: c.F.hardswish(t),
+    "silu": lambda c, t, a: c.F.silu(t),
+    "gelu": lambda c, t, a: c.F.gelu(t, approximate="tanh" if a == "tanh" else "none"),
 }
 
 
@@ -90,7 +95,52 @@ def _avgpool(c: Ctx, row: Any, xs: list[Any]) -> Any:
     if not sym:
         raise NotImplementedError(f"{row.name}: asymmetric average-pool padding has no torch twin")
     pool = {1: c.F.avg_pool1d, 2: c.F.avg_pool2d, 3: c.F.avg_pool3d}[rank]
-    return pool(xs[0], k, s, tuple(a.pb for a in row.axes), ceil_mode=ceil, count_include_pad=False)
+    return pool(xs[0], k, s, tuple(a.pb for a in row.axes), ceil_mode=ceil,
+                count_include_pad=bool(row.layer.count_include_pad))
+
+
+def _broadcastable(xs: list[Any]) -> list[Any]:
+    """Channels-first tensors lined up as their channels-last shapes broadcast: an (N, C) gate becomes
+    (N, C, 1, 1) beside (N, C, H, W): the missing spatial axes go in front of the others, as NumPy aligns
+    channels-last shapes at the right."""
+    rank = max(t.ndim for t in xs)
+    return [t.reshape(*t.shape[:2], *(1,) * (rank - t.ndim), *t.shape[2:]) if t.ndim < rank else t for t in xs]
+
+
+def _elementwise(op: Callable[[Any, Any], Any]) -> Callable[[Ctx, Any, list[Any]], Any]:
+    def twin(c: Ctx, row: Any, xs: list[Any]) -> Any:
+        first, *rest = _broadcastable(xs)
+        y = first
+        for t in rest:
+            y = op(y, t)
+        return y
+
+    return twin
+
+
+def _adaptive(kind: str) -> Callable[[Ctx, Any, list[Any]], Any]:
+    def twin(c: Ctx, row: Any, xs: list[Any]) -> Any:
+        rank = len(row.layer.output)
+        pool = getattr(c.F, f"adaptive_{kind}_pool{rank}d")
+        return pool(xs[0], tuple(row.layer.output))
+
+    return twin
+
+
+def _channels(c: Ctx, t: Any, v: Any) -> Any:
+    """A (C,) vector shaped to multiply the channels of t (channels first)."""
+    return v.reshape(1, -1, *(1,) * (t.ndim - 2))
+
+
+def _layernorm(c: Ctx, row: Any, xs: list[Any]) -> Any:
+    x = _to_last(xs[0])
+    y = c.F.layer_norm(x, (x.shape[-1],), c.w["gamma"], c.w["beta"], row.layer.eps)
+    return y.permute(0, y.ndim - 1, *range(1, y.ndim - 1)) if y.ndim > 2 else y
+
+
+def _scale(c: Ctx, row: Any, xs: list[Any]) -> Any:
+    y = xs[0] * _channels(c, xs[0], c.w["gamma"])
+    return y + _channels(c, xs[0], c.w["beta"]) if "beta" in c.w else y
 
 
 def _dense(c: Ctx, row: Any, xs: list[Any]) -> Any:
@@ -102,13 +152,6 @@ def _lrn(c: Ctx, row: Any, xs: list[Any]) -> Any:
     layer = row.layer
     alpha = layer.alpha if layer.alpha_over_n else layer.alpha * layer.size
     return c.F.local_response_norm(xs[0], layer.size, alpha, layer.beta, layer.k)
-
-
-def _add(c: Ctx, row: Any, xs: list[Any]) -> Any:
-    y = xs[0] + xs[1]
-    for t in xs[2:]:
-        y = y + t
-    return y
 
 
 def _concat(c: Ctx, row: Any, xs: list[Any]) -> Any:
@@ -198,8 +241,8 @@ TWINS: dict[str, Callable[[Ctx, Any, list[Any]], Any]] = {
     "lrn": _lrn,
     "batchnorm": lambda c, row, xs: c.F.batch_norm(xs[0], c.w["moving_mean"], c.w["moving_variance"],
                                                    c.w["gamma"], c.w["beta"], False, 0.0, row.layer.eps),
-    "activation": lambda c, row, xs: c.activation(xs[0].clone(), row.layer.function, row.layer.slope),
-    "add": _add,
+    "activation": lambda c, row, xs: c.activation(xs[0].clone(), row.layer.function, row.layer.setting),
+    "add": _elementwise(lambda a, b: a + b),
     "concat": _concat,
     "conv_transpose": _conv_transpose,
     "upsample": _upsample,
@@ -209,6 +252,11 @@ TWINS: dict[str, Callable[[Ctx, Any, list[Any]], Any]] = {
     "slice": _slice,
     "channel_shuffle": _channel_shuffle,
     "embedding": _embedding,
+    "adaptive_avgpool": _adaptive("avg"),
+    "adaptive_maxpool": _adaptive("max"),
+    "layernorm": _layernorm,
+    "scale": _scale,
+    "multiply": _elementwise(lambda a, b: a * b),
 }
 
 

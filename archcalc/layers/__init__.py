@@ -9,8 +9,9 @@ rule, the lines `explain` and `calc` print, the shapes of its weights.  The engi
 
 from __future__ import annotations
 
-from . import (activation, add, avgpool, batchnorm, channel_shuffle, concat, conv, conv_transpose, crop, dense,
-               dropout, embedding, flatten, global_avgpool, global_maxpool, lrn, maxpool, pad, slice, upsample)
+from . import (activation, adaptive_avgpool, adaptive_maxpool, add, avgpool, batchnorm, channel_shuffle, concat,
+               conv, conv_transpose, crop, dense, dropout, embedding, flatten, global_avgpool, global_maxpool,
+               layernorm, lrn, maxpool, multiply, pad, scale, slice, upsample)
 from .base import Expect, Kind, LayerBase, Out
 from .fields import MAX_VALUE, parse_shape
 
@@ -21,6 +22,7 @@ REGISTRY: dict[str, Kind] = {k.type: k for k in (
     conv.KIND, maxpool.KIND, avgpool.KIND, global_avgpool.KIND, global_maxpool.KIND, dense.KIND, flatten.KIND,
     dropout.KIND, lrn.KIND, batchnorm.KIND, activation.KIND, add.KIND, concat.KIND,
     conv_transpose.KIND, upsample.KIND, pad.KIND, crop.KIND, slice.KIND, channel_shuffle.KIND, embedding.KIND,
+    adaptive_avgpool.KIND, adaptive_maxpool.KIND, layernorm.KIND, scale.KIND, multiply.KIND,
 )}
 LAYER_TYPES: tuple[str, ...] = tuple(REGISTRY)
 MODELS: tuple[type[LayerBase], ...] = tuple(k.model for k in REGISTRY.values())

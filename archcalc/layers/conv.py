@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from .. import arith
 from ..errors import ShapeError, brief
 from .base import Kind, Out, RFs, Row, Shapes
-from .fields import Activation, Count, Dilation, Stride, lower
+from .fields import Activation, Count, Dilation, Stride, activation_name
 from .geometry import rf_through, spatial_input
 from .window import Windowed, slide, window_lines, window_options
 from .working import Working, count_text, product_text, receptive_field_line, setting_text
@@ -35,7 +35,7 @@ class Conv(Windowed):
     @field_validator("activation", mode="before")
     @classmethod
     def _act(cls, v: Any) -> Any:
-        return lower(v)
+        return activation_name(v)
 
     @field_validator("bias", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from .base import Kind, LayerBase, Out, RFs, Row, Shapes
-from .fields import Activation, Count, lower
+from .fields import Activation, Count, activation_name
 from .geometry import shape_text
 from .working import Working, count_text, product_text
 
@@ -26,7 +26,7 @@ class Dense(LayerBase):
     @field_validator("activation", mode="before")
     @classmethod
     def _act(cls, v: Any) -> Any:
-        return lower(v)
+        return activation_name(v)
 
 
 def rule(layer: Dense, shapes: Shapes, rfs: RFs, rounding: str) -> Out:

@@ -21,8 +21,10 @@ MAX_VALUE = 10**15  # no size, count or per-axis value of a real net comes near;
 MAX_AXES = 3
 
 Rounding = Literal["strict", "floor", "ceil"]
-Activation = Literal["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "linear"]
+Activation = Literal["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "linear", "relu6", "hardsigmoid",
+                     "hardswish", "silu", "gelu"]
 DEFAULT_ALPHA = {"leaky_relu": 0.1, "elu": 1.0}
+ALIASES = {"swish": "silu"}  # other names of an activation, accepted as written
 Count = Annotated[int, Strict(), Field(ge=1, le=MAX_VALUE)]  # a bool or 3.0 is not a count
 NonNegative = Annotated[int, Strict(), Field(ge=0, le=MAX_VALUE)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]  # nan and inf are never a layer's setting
@@ -42,6 +44,12 @@ def lowered(*fields: str) -> Any:
     from pydantic import field_validator
 
     return field_validator(*fields, mode="before")(classmethod(lambda cls, v: lower(v)))
+
+
+def activation_name(v: Any) -> Any:
+    """An activation as written: any case, `swish` read as `silu`."""
+    v = lower(v)
+    return ALIASES.get(v, v) if isinstance(v, str) else v
 
 
 def parse_shape(value: Any, what: str = "shape") -> tuple[int, ...]:

@@ -55,7 +55,7 @@ def parse_padding(text: Any, rank: int) -> Any:
 def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: Any = None, filters: int | None = None,
                units: int | None = None, dilation: Any = None, groups: int = 1, bias: bool = True,
                mode: str | None = None, rounding: str | None = None, rank: int = 2, scale: Any = None,
-               output_padding: Any = None) -> dict[str, Any]:
+               output_padding: Any = None, output: Any = None) -> dict[str, Any]:
     """The spec mapping of one layer from calc's options (each kind's module builds its own, `Kind.calc`)."""
     if kind not in KINDS:
         raise SpecError(f"calc knows {', '.join(KINDS)}, not {brief(kind)}")
@@ -71,6 +71,7 @@ def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: An
                "dilation": None if dilation is None else parse_per_axis(dilation, "dilation"),
                "scale": None if scale is None else parse_per_axis(scale, "scale"),
                "output_padding": None if output_padding is None else parse_per_axis(output_padding, "output_padding"),
+               "output": None if output is None else parse_per_axis(output, "output"),
                "mode": mode}
     build = REGISTRY[kind].calc
     assert build is not None

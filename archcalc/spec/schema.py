@@ -132,6 +132,10 @@ def _with_variables(schema: Any) -> Any:
         out["items"] = _with_variables(out["items"])
     if isinstance(out.get("properties"), dict):
         out["properties"] = {k: _with_variables(v) for k, v in out["properties"].items()}
+    if "enum" in out:  # names the spec also accepts for a value (swish for silu)
+        from ..layers.fields import ALIASES
+
+        out["enum"] = out["enum"] + [a for a, v in ALIASES.items() if v in out["enum"] and a not in out["enum"]]
     if "enum" in out or "const" in out or out.get("type") in ("integer", "number", "boolean"):
         meta = {k: out.pop(k) for k in ("description", "default") if k in out}
         return {**meta, "anyOf": [out, {"$ref": "#/$defs/variable"}]}

@@ -152,6 +152,8 @@ def _activations() -> st.SearchStrategy[dict[str, Any]]:
 
     def with_alpha(fn: str) -> st.SearchStrategy[dict[str, Any]]:
         base: dict[str, Any] = {"type": "activation", "function": fn}
+        if fn == "gelu":
+            return st.sampled_from([base, {**base, "approximate": "none"}, {**base, "approximate": "tanh"}])
         if fn not in DEFAULT_ALPHA:
             return st.just(base)
         return st.one_of(st.just(base), st.floats(0.01, 1.0).map(lambda a: {**base, "alpha": a}))
@@ -186,6 +188,16 @@ def conv_transpose_layers(draw, rank: int = 2, *, max_kernel: int = 4, max_strid
         layer["filters"] = layer["groups"] * draw(st.integers(1, 2))
     layer["bias"] = draw(st.booleans())
     return layer
+def _avgpools() -> st.SearchStrategy[dict[str, Any]]:
+    return st.tuples(pool_layers(kinds=("avgpool",), per_axis=True), st.booleans()).map(
+        lambda t: {**t[0], "count_include_pad": t[1]})
+
+
+def _adaptive(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    """output one int (every axis) or one per axis of a 2-D map; larger than the input is allowed (as PyTorch)."""
+    sizes = st.integers(1, 8)
+    return st.fixed_dictionaries({"type": st.just(kind), "output": st.one_of(sizes, st.lists(sizes, min_size=2,
+                                                                                             max_size=2))})
 
 
 #: one strategy per layer kind (keyed by the `type` tag as `archcalc.layers.REGISTRY`): settings of one layer
@@ -193,7 +205,7 @@ def conv_transpose_layers(draw, rank: int = 2, *, max_kernel: int = 4, max_strid
 LAYERS: dict[str, Callable[[], st.SearchStrategy[dict[str, Any]]]] = {
     "conv": lambda: conv_layers(dilation=True, per_axis=True),
     "maxpool": lambda: pool_layers(kinds=("maxpool",), per_axis=True),
-    "avgpool": lambda: pool_layers(kinds=("avgpool",), per_axis=True),
+    "avgpool": _avgpools,
     "global_avgpool": lambda: _unit_layers("global_avgpool"),
     "global_maxpool": lambda: _unit_layers("global_maxpool"),
     "dense": lambda: st.fixed_dictionaries({"type": st.just("dense"), "units": st.integers(1, 16),
@@ -219,4 +231,12 @@ LAYERS: dict[str, Callable[[], st.SearchStrategy[dict[str, Any]]]] = {
                                                       "groups": st.sampled_from([1, 3])}),
     "embedding": lambda: st.fixed_dictionaries({"type": st.just("embedding"), "vocab": st.integers(1, 20),
                                                 "dim": st.integers(1, 5)}),
+    "adaptive_avgpool": lambda: _adaptive("adaptive_avgpool"),
+    "adaptive_maxpool": lambda: _adaptive("adaptive_maxpool"),
+    "layernorm": lambda: st.fixed_dictionaries({"type": st.just("layernorm"),
+                                                "eps": st.sampled_from([1e-6, 1e-5, 1e-3])}),
+    "scale": lambda: st.fixed_dictionaries({"type": st.just("scale"), "init": st.floats(-2.0, 2.0),
+                                            "bias": st.booleans()}),
+    "multiply": lambda: st.sampled_from([{"type": "multiply", "inputs": ["a", "b"]},
+                                         {"type": "multiply", "inputs": ["a", "b", "a"]}]),
 }

@@ -177,7 +177,7 @@ def test_add_of_unequal_channels_in_a_block_is_rejected_with_the_expanded_name()
     with pytest.raises(SpecError) as info:
         analyze(load_spec(spec([{"block": "res", "name": "res2a"}], blocks)))
     msg = str(info.value)
-    assert "(res2a/add)" in msg and "add needs inputs of one shape" in msg and "16x16x16" in msg and "16x16x8" in msg
+    assert "(res2a/add)" in msg and "add needs inputs that broadcast" in msg and "16x16x16" in msg and "16x16x8" in msg
 
 
 # --- property: a repeat expands to the same analysis as the written-out layers --------------------

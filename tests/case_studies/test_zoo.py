@@ -25,14 +25,9 @@ def spec_path(name: str) -> Path:
 
 # name: (trainable params, non-trainable params, MACs, output shape)
 ZOO = {
-    "mobilenet_v2": (3_504_872, 34_112, 300_774_272, (1000,)),
-    "mobilenet_v3_small": (2_542_856, 12_112, 56_510_400, (1000,)),
-    "efficientnet_b0": (5_288_548, 42_016, 385_814_752, (1000,)),
     "shufflenet_v2_x1_0": (2_278_604, 16_180, 144_907_992, (1000,)),
-    "convnext_tiny": (28_589_128, 0, 4_455_531_264, (1000,)),
     "densenet121": (7_978_856, 83_648, 2_834_161_664, (1000,)),
     "squeezenet1_1": (1_235_496, 0, 349_151_936, (1000,)),
-    "inception_v3": (23_834_568, 34_432, 5_713_216_096, (1000,)),
     "resnext50_32x4d": (25_028_904, 68_224, 4_230_479_872, (1000,)),
     "unet": (31_030_658, 0, 150_428_424_448, (388, 388, 2)),
     "textcnn_kim_rand": (5_990_402, 0, 19_020_600, (2,)),
@@ -40,11 +35,6 @@ ZOO = {
 
 #: what each spec needs beyond today's layer kinds
 NEEDS = {
-    "mobilenet_v2": "relu6",
-    "mobilenet_v3_small": "hardswish, hardsigmoid, multiply",
-    "efficientnet_b0": "silu, multiply",
-    "convnext_tiny": "layernorm, gelu, scale",
-    "inception_v3": "avgpool count_include_pad",
 }
 
 

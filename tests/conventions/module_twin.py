@@ -89,6 +89,13 @@ def _nd(name: str, rank: int):
     return getattr(nn, f"{name}{max(rank, 1)}d")
 
 
+def _aligned(xs):
+    """Channels-first tensors lined up as archcalc broadcasts their channels-last shapes: an (N, C) gate beside an
+    (N, C, H, W) map becomes (N, C, 1, 1) (the engine's torch twin does the same)."""
+    rank = max(t.ndim for t in xs)
+    return [t.reshape(*t.shape[:2], *(1,) * (rank - t.ndim), *t.shape[2:]) if t.ndim < rank else t for t in xs]
+
+
 def _floor_out(a, pb: int, pa: int) -> int:
     return (a.n + pb + pa - a.d * (a.f - 1) - 1) // a.s + 1
 
@@ -166,6 +173,7 @@ def layer_module(row) -> nn.Module:
         return nn.Upsample(scale_factor=scale, mode=mode)
     if kind == "add":
         def add(*xs):
+            xs = _aligned(xs)
             y = xs[0] + xs[1]
             for t in xs[2:]:
                 y = y + t
@@ -173,6 +181,7 @@ def layer_module(row) -> nn.Module:
         return _Lambda(add)
     if kind == "multiply":
         def mul(*xs):
+            xs = _aligned(xs)
             y = xs[0] * xs[1]
             for t in xs[2:]:
                 y = y * t

@@ -38,7 +38,7 @@ CASES = {
     "add of unequal shapes": (
         "input: [8, 8, 3]\nlayers:\n  - {type: conv, name: a, filters: 8, kernel: 1}\n"
         "  - {type: conv, name: b, filters: 16, kernel: 1, inputs: input}\n  - {type: add, name: s, inputs: [a, b]}\n",
-        ["layer 2 (s)", "add needs inputs of one shape", "a: 8x8x8", "b: 8x8x16"]),
+        ["layer 2 (s)", "add needs inputs that broadcast", "a: 8x8x8", "b: 8x8x16"]),
     "dangling inputs name": (
         "input: [8, 8, 3]\nlayers:\n  - {type: conv, name: a, filters: 8, kernel: 1}\n  - {type: add, inputs: [a, bb]}\n",
         ["layer 1 (add1)", "field 'inputs'", "'bb'", "no layer has that name"]),
@@ -76,7 +76,7 @@ CASES = {
     "alpha where it does not apply": (
         "input: [8, 8, 3]\nlayers:\n  - {type: activation, function: relu, alpha: 0.2}\n", ["alpha applies to leaky_relu and elu"]),
     "unknown activation": (
-        "input: [8, 8, 3]\nlayers:\n  - {type: activation, function: swish}\n", ["field 'function'", "relu"]),
+        "input: [8, 8, 3]\nlayers:\n  - {type: activation, function: mish}\n", ["field 'function'", "relu"]),
     "strict rounding": (
         "input: [7, 7, 1]\nlayers:\n  - {type: conv, filters: 1, kernel: 3, stride: 3}\n",
         ["layer 0 (conv1)", "(7 - 3)/3 + 1 = 2.33", "padding 1 gives 3"]),

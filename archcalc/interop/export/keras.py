@@ -51,11 +51,13 @@ def _pairs(axes: Any) -> str:
     return "(" + ", ".join(f"({b}, {a})" for b, a in pairs) + ")"
 
 
-def _padded(out: str, x: str, axes: Any, name: str, fill_inf: bool = False) -> tuple[list[str], str, str]:
-    """(lines, padding argument, input) for a window layer: valid, same, or an explicit pad before it."""
+def _padded(out: str, x: str, axes: Any, name: str, fill_inf: bool = False,
+            same_ok: bool = True) -> tuple[list[str], str, str]:
+    """(lines, padding argument, input) for a window layer: valid, same, or an explicit pad before it (always
+    explicit when not `same_ok`: an average that counts the padding)."""
     if _valid(axes):
         return [], "", x
-    if _same(axes):
+    if same_ok and _same(axes):
         return [], ', padding="same"', x
     rank = len(axes)
     if fill_inf:
@@ -72,7 +74,10 @@ _FUNCTIONS = {"relu": '"relu"', "sigmoid": '"sigmoid"', "tanh": '"tanh"', "softm
               "swish": '"silu"', "gelu": '"gelu"'}
 
 
-def _activation_layer(out: str, x: str, name: str, function: str, alpha: float | None) -> str:
+def _activation_layer(out: str, x: str, name: str, function: str, alpha: float | str | None) -> str:
+    if function == "gelu" and alpha == "tanh":
+        return f'{out} = layers.Activation(lambda t: keras.activations.gelu(t, approximate=True), ' \
+               f'name="{name}")({x})'
     if function == "leaky_relu":
         return f'{out} = layers.LeakyReLU(negative_slope={alpha if alpha is not None else 0.1}, name="{name}")({x})'
     if function == "elu":
@@ -121,7 +126,8 @@ def _pool(plan: Plan, row: Any, kind: str) -> Code:
         if not getattr(row.layer, "count_include_pad", False) or any(_hang(a) for a in axes):
             raise ExportError(f"layer '{row.name}' (avgpool): padding {[(a.pb, a.pa) for a in axes]} left out of "
                               "the average cannot be written with Keras's pooling (valid or same only)")
-    lines, padding, x = _padded(out, x, axes, name, fill_inf=kind == "maxpool")
+    include = kind == "avgpool" and bool(row.layer.count_include_pad)  # Keras's "same" leaves padding uncounted
+    lines, padding, x = _padded(out, x, axes, name, fill_inf=kind == "maxpool", same_ok=not include)
     cls = "MaxPooling" if kind == "maxpool" else "AveragePooling"
     lines.append(f'{out} = layers.{cls}{len(axes)}D({_tuple(a.f for a in axes)}, '
                  f'strides={_tuple(a.s for a in axes)}{padding}, name="{name}")({x})')
@@ -193,12 +199,64 @@ def batchnorm(plan: Plan, row: Any) -> Code:
 @KERAS.register("activation")
 def activation(plan: Plan, row: Any) -> Code:
     name, out = plan.names[row.name], plan.vars[row.name]
-    return Code([_activation_layer(out, plan.ins(row)[0], name, row.layer.function, row.layer.slope)])
+    return Code([_activation_layer(out, plan.ins(row)[0], name, row.layer.function, row.layer.setting)])
+
+
+def _merge(plan: Plan, row: Any, cls: str) -> Code:
+    """Add or Multiply; an input with fewer axes than the output is reshaped first to (1, ..., *its shape), as
+    NumPy aligns channels-last shapes at the right."""
+    name, out = plan.names[row.name], plan.vars[row.name]
+    rank = len(row.output_shape)
+    lines, ins = [], []
+    for i, (x, shape) in enumerate(zip(plan.ins(row), row.input_shapes)):
+        if len(shape) < rank:
+            target = (1,) * (rank - len(shape)) + tuple(shape)
+            lines.append(f'{out}_{i} = layers.Reshape({target!r}, name="{name}_reshape{i}")({x})')
+            x = f"{out}_{i}"
+        ins.append(x)
+    lines.append(f'{out} = layers.{cls}(name="{name}")([{", ".join(ins)}])')
+    return Code(lines)
 
 
 @KERAS.register("add")
 def add(plan: Plan, row: Any) -> Code:
-    return _simple(plan, row, "Add(")
+    return _merge(plan, row, "Add")
+
+
+@KERAS.register("multiply")
+def multiply(plan: Plan, row: Any) -> Code:
+    return _merge(plan, row, "Multiply")
+
+
+@KERAS.register("adaptive_avgpool", "adaptive_maxpool")
+def adaptive_pool(plan: Plan, row: Any) -> Code:
+    """Keras has no adaptive pooling: when out divides N on every axis the windows are an ordinary pool's
+    (kernel = stride = N/out); otherwise an error naming the layer."""
+    spatial = row.input_shapes[0][:-1]
+    windows = [arith.adaptive_as_window(n, o) for n, o in zip(spatial, row.layer.output)]
+    if any(w is None for w in windows):
+        raise ExportError(f"layer '{row.name}' ({row.type}): output {list(row.layer.output)} does not divide the "
+                          f"input {list(spatial)}, so its windows differ in length; Keras has no adaptive pooling")
+    cls = "AveragePooling" if row.type == "adaptive_avgpool" else "MaxPooling"
+    k = _tuple(w[0] for w in windows if w is not None)
+    return _simple(plan, row, f"{cls}{len(spatial)}D({k}, strides={k}")
+
+
+@KERAS.register("layernorm")
+def layernorm(plan: Plan, row: Any) -> Code:
+    code = _simple(plan, row, f"LayerNormalization(axis=-1, epsilon={row.layer.eps!r}")
+    code.weights = [(plan.names[row.name], ["gamma", "beta"])]
+    return code
+
+
+@KERAS.register("scale")
+def scale(plan: Plan, row: Any) -> Code:
+    layer = row.layer
+    code = _simple(plan, row, f"ChannelScale(init={layer.init!r}, bias={layer.bias!r}")
+    code.lines[-1] = code.lines[-1].replace("layers.ChannelScale", "ChannelScale")
+    code.weights = [(plan.names[row.name], ["gamma", "beta"] if layer.bias else ["gamma"])]
+    code.classes = ("ChannelScale",)
+    return code
 
 
 @KERAS.register("concat")
@@ -301,6 +359,23 @@ def embedding(plan: Plan, row: Any) -> Code:
 
 
 _CLASSES = {
+    "ChannelScale": '''
+
+class ChannelScale(keras.layers.Layer):
+    """y = gamma * x (+ beta): one learnable factor (and offset) per channel (ConvNeXt's layer scale)."""
+
+    def __init__(self, init=1.0, bias=False, **kwargs):
+        super().__init__(**kwargs)
+        self.init, self.bias = init, bias
+
+    def build(self, input_shape):
+        channels = (input_shape[-1],)
+        self.gamma = self.add_weight(shape=channels, initializer=keras.initializers.Constant(self.init), name="gamma")
+        self.beta = self.add_weight(shape=channels, initializer="zeros", name="beta") if self.bias else None
+
+    def call(self, x):
+        return x * self.gamma + self.beta if self.beta is not None else x * self.gamma
+''',
     "LocalResponseNorm": '''
 
 class LocalResponseNorm(keras.layers.Layer):

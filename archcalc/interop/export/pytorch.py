@@ -28,14 +28,14 @@ class Code:
 
     init: str | None
     expr: str
-    load: str | None = None  # "conv", "conv_per_position", "dense", "batchnorm"
+    load: str | None = None  # "conv", "conv_per_position", "dense", "batchnorm", "layernorm", "scale"
     map_shape: tuple[int, ...] | None = None  # dense after a channels-first flatten of this (*spatial, C) map
 
 
 _tuple = axes_text
 
 
-def activation(expr: str, function: str | None, alpha: float | None = None) -> str:
+def activation(expr: str, function: str | None, alpha: float | str | None = None) -> str:
     if function in (None, "linear"):
         return expr
     simple = {"relu": "F.relu", "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "relu6": "F.relu6",
@@ -49,7 +49,7 @@ def activation(expr: str, function: str | None, alpha: float | None = None) -> s
     if function == "softmax":
         return f"torch.softmax({expr}, dim=1)"
     if function == "gelu":
-        return f"F.gelu({expr})"
+        return f"F.gelu({expr}, approximate='tanh')" if alpha == "tanh" else f"F.gelu({expr})"
     raise ExportError(f"activation {function} has no PyTorch function in the exporter")
 
 
@@ -198,12 +198,70 @@ def batchnorm(plan: Plan, row: Any) -> Code:
 
 @TORCH.register("activation")
 def activation_layer(plan: Plan, row: Any) -> Code:
-    return Code(None, activation(plan.ins(row)[0], row.layer.function, row.layer.slope))
+    return Code(None, activation(plan.ins(row)[0], row.layer.function, row.layer.setting))
+
+
+def _broadcast_ins(plan: Plan, row: Any) -> list[str]:
+    """The inputs, each with fewer axes than the output reshaped so that PyTorch's channels-first broadcasting
+    pairs the axes NumPy pairs on the channels-last shapes: a (N, C) gate becomes (N, C, 1, 1)."""
+    rank = len(row.output_shape)
+    out = []
+    for x, shape in zip(plan.ins(row), row.input_shapes):
+        missing = rank - len(shape)
+        if missing:
+            ones = ", ".join(["1"] * missing)
+            x = f"{x}.reshape(*{x}.shape[:2], {ones}, *{x}.shape[2:])"
+        out.append(x)
+    return out
 
 
 @TORCH.register("add")
 def add(plan: Plan, row: Any) -> Code:
-    return Code(None, " + ".join(plan.ins(row)))
+    return Code(None, " + ".join(_broadcast_ins(plan, row)))
+
+
+@TORCH.register("multiply")
+def multiply(plan: Plan, row: Any) -> Code:
+    return Code(None, " * ".join(_broadcast_ins(plan, row)))
+
+
+@TORCH.register("adaptive_avgpool", "adaptive_maxpool")
+def adaptive_pool(plan: Plan, row: Any) -> Code:
+    kind = "avg" if row.type == "adaptive_avgpool" else "max"
+    output = row.layer.output
+    return Code(None, f"F.adaptive_{kind}_pool{len(output)}d({plan.ins(row)[0]}, {_tuple(output)})")
+
+
+def _channels_last(expr: str, rank: int) -> tuple[str, str]:
+    """(expr moved to channels last, the permutation back to channels first) for a map of `rank` spatial axes."""
+    if rank == 0:
+        return expr, ""
+    to_last = ", ".join(str(i) for i in (0, *range(2, rank + 2), 1))
+    to_first = ", ".join(str(i) for i in (0, rank + 1, *range(1, rank + 1)))
+    return f"{expr}.permute({to_last})", f".permute({to_first})"
+
+
+@TORCH.register("layernorm")
+def layernorm(plan: Plan, row: Any) -> Code:
+    name = plan.names[row.name]
+    rank = len(row.output_shape) - 1
+    x, back = _channels_last(plan.ins(row)[0], rank)
+    return Code(f"self.{name} = nn.LayerNorm({row.output_shape[-1]}, eps={row.layer.eps!r})",
+                f"self.{name}({x}){back}", "layernorm")
+
+
+@TORCH.register("scale")
+def scale(plan: Plan, row: Any) -> Code:
+    layer = row.layer
+    name = plan.names[row.name]
+    c = row.output_shape[-1]
+    view = f".view(1, -1{', 1' * (len(row.output_shape) - 1)})"
+    init = f"self.{name} = nn.Parameter(torch.full(({c},), {layer.init!r}))  # one factor per channel"
+    expr = f"{plan.ins(row)[0]} * self.{name}{view}"
+    if layer.bias:
+        init += f"\n        self.{name}_bias = nn.Parameter(torch.zeros({c}))"
+        expr += f" + self.{name}_bias{view}"
+    return Code(init, expr, "scale")
 
 
 @TORCH.register("concat")
@@ -328,7 +386,8 @@ def _copy(target, array, key):
 _LOADER = '''
     def load_archcalc_weights(self, path):
         """Copy in the weights of an archcalc .npz (keys '<layer>.<key>', conv (*kernel, C_in/groups, filters),
-        dense (inputs, units) over the channels-last flattening, batchnorm gamma/beta/moving_mean/moving_variance)."""
+        dense (inputs, units) over the channels-last flattening, batchnorm gamma/beta/moving_mean/moving_variance,
+        layernorm gamma/beta, scale gamma[/beta])."""
         with np.load(path) as arrays, torch.no_grad():
             for layer, (attr, kind, map_shape) in ARCHCALC_LAYERS.items():
                 module = getattr(self, attr)
@@ -336,6 +395,15 @@ _LOADER = '''
                     for key, target in (("gamma", module.weight), ("beta", module.bias),
                                         ("moving_mean", module.running_mean), ("moving_variance", module.running_var)):
                         _copy(target, arrays[f"{layer}.{key}"], f"{layer}.{key}")
+                    continue
+                if kind == "layernorm":
+                    _copy(module.weight, arrays[f"{layer}.gamma"], f"{layer}.gamma")
+                    _copy(module.bias, arrays[f"{layer}.beta"], f"{layer}.beta")
+                    continue
+                if kind == "scale":
+                    _copy(module, arrays[f"{layer}.gamma"], f"{layer}.gamma")
+                    if f"{layer}.beta" in arrays:
+                        _copy(getattr(self, attr + "_bias"), arrays[f"{layer}.beta"], f"{layer}.beta")
                     continue
                 weight = arrays[f"{layer}.weight"]
                 if kind == "conv_transpose":

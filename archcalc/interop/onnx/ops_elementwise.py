@@ -112,8 +112,20 @@ def _values_and_consts(ctx: Context, node: Any) -> tuple[list[Value], list[np.nd
     return values, consts
 
 
+def _gates_a_map(values: list[Value]) -> bool:
+    """Maps and (C, 1, ..., 1) vectors of the maps' rank: ONNX broadcasts the vector over the positions, as
+    archcalc's add and multiply broadcast a [C] input over an [*spatial, C] map (a squeeze-and-excitation gate)."""
+    maps = [v for v in values if v.layout == "map"]
+    return bool(maps) and all(
+        v.layout == "map" or (v.layout == "vector" and len(v.onnx) == len(maps[0].onnx)
+                              and all(n == 1 for n in v.onnx[1:]))
+        for v in values)
+
+
 def _join(ctx: Context, node: Any, kind: str, values: list[Value]) -> Value:
     layouts = {v.layout for v in values}
+    if kind in ("add", "multiply") and len(layouts) > 1 and _gates_a_map(values):
+        return ctx.emit(node, {"type": kind}, values, "map")
     if len(layouts) != 1 or "cfirst" in layouts:
         raise ImportError_(f"{origin(node)}: joins tensors of different layouts ({', '.join(sorted(layouts))})")
     return ctx.emit(node, {"type": kind}, values, layouts.pop())
@@ -140,7 +152,7 @@ def multiply(ctx: Context, node: Any) -> Value:
     if c.size != (x.onnx[0] if x.layout == "map" else x.shape[-1]) or x.layout == "cfirst":
         raise ImportError_(f"{origin(node)}: multiplies by a constant of shape {list(c.shape)}; archcalc scales "
                            "by one learnable value per channel only (scale)")
-    return ctx.emit(node, {"type": "scale", "bias": False}, [x], x.layout, {"scale": c.reshape(-1)})
+    return ctx.emit(node, {"type": "scale", "bias": False}, [x], x.layout, {"gamma": c.reshape(-1)})
 
 
 @OPS.register("Concat")
