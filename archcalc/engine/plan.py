@@ -27,6 +27,7 @@ function as ``forward(..., fuse=False)`` up to float rounding.
 from __future__ import annotations
 
 import math
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -333,24 +334,35 @@ def _same_cells(block: np.ndarray, out: np.ndarray, other: np.ndarray) -> np.nda
     return other.reshape(-1)[start:start + block.size].reshape(block.shape)
 
 
+def _activate_block(block: np.ndarray, fn: str, alpha: float | None) -> None:
+    activate(block, fn, alpha)
+
+
+def _add_cells(block: np.ndarray, out: np.ndarray, others: list[np.ndarray]) -> None:
+    for other in others:
+        block += _same_cells(block, out, other)
+
+
 def _epilogue(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndarray]):
+    """The in-place function applied to each finished block of ``out``: the ops in order, or None."""
     if not ops:
         return None
-    resolved = [(kind, a, b) if kind == "act" else (kind, [np.ascontiguousarray(values[r]) for r in a], None)
-                for kind, a, b in ops]
+    actions: list[Callable[[np.ndarray], Any]] = []
+    for kind, a, b in ops:
+        if kind == "act":
+            actions.append(partial(_activate_block, fn=a, alpha=b))
+        else:
+            actions.append(partial(_add_cells, out=out, others=[np.ascontiguousarray(values[ref]) for ref in a]))
 
     def finish(block: np.ndarray) -> None:
-        for kind, a, b in resolved:
-            if kind == "act":
-                activate(block, a, b)
-            else:
-                for other in a:
-                    block += _same_cells(block, out, other)
+        for action in actions:
+            action(block)
     return finish
 
 
 def _run_conv(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
     kernel, stride, pads, dilation, out_spatial = _geometry(step.rows[0])
+    assert step.weight is not None
     return K.conv(xs[0], step.weight, step.bias, stride, pads, dilation, step.rows[0].layer.groups, out_spatial,
                   out=out, epilogue=_epilogue(step.ops, out, values))
 
@@ -364,6 +376,8 @@ def _geometry(row: LayerRow):
 def _run_affine(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
     """out = x * factor + shift, then the activations, over blocks of rows that stay in cache."""
     x = xs[0]
+    weight, bias = step.weight, step.bias
+    assert weight is not None and bias is not None
     finish = _epilogue(step.ops, out, values)
     lead = x.shape[:2] if x.ndim > 2 else x.shape[:1]
     per = math.prod(x.shape[len(lead):]) * x.itemsize
@@ -375,8 +389,8 @@ def _run_affine(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
         n, r0, r1 = where
         index = (n, slice(r0, r1)) if n is not None else (slice(r0, r1),)
         block = out[index]
-        np.multiply(x[index], step.weight, out=block)
-        block += step.bias
+        np.multiply(x[index], weight, out=block)
+        block += bias
         if finish is not None:
             finish(block)
 
