@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2, help="rounds of (engine phase, torch phase)")
-    ap.add_argument("--nets", default="", help="spec names (default: every specs/*.yaml)")
+    ap.add_argument("--nets", default="", help="spec names or spec files (default: every specs/*.yaml)")
     ap.add_argument("--max-load", type=float, default=1.5)
     ap.add_argument("--strict", action="store_true", help="refuse to report when the load is above --max-load")
     ap.add_argument("--layers", action="store_true", help="print the engine's time per plan step")
@@ -99,7 +99,8 @@ def main(argv=None) -> int:
     names = args.nets.split(",") if args.nets else sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
     summary = []
     for name in names:
-        net = archcalc.load_spec(ROOT / "specs" / f"{name}.yaml")
+        path = Path(name) if name.endswith((".yaml", ".json")) else ROOT / "specs" / f"{name}.yaml"
+        net = archcalc.load_spec(path)
         report = archcalc.analyze(net)
         params = params_for(net)
         rng = np.random.default_rng(3)
