@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def load_spec(source: Any, *, set_vars: Any = None) -> "Network":
     """A spec file (YAML/JSON) or a mapping -> validated Network (its `input_shape` has no batch axis)."""
-    from .io import load_spec as _load
+    from .load import load_spec as _load
 
     return _load(source, set_vars=set_vars)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from .errors import ShapeError, SpecError
 from .spec import Network
+from .output.format import shape_text
 
 BYTES_PER_ELEMENT = 4
 
@@ -297,10 +298,6 @@ def per_axis_padding(padding: Any, rank: int) -> tuple[tuple[int, int], ...] | s
     if isinstance(padding[0], int):
         return tuple((p, p) for p in padding)
     return tuple(tuple(p) for p in padding)  # type: ignore[return-value]
-
-
-def shape_text(shape: Sequence[int]) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 def windows(layer, spatial: tuple[int, ...], kernel, stride, dilation, rounding: str) -> tuple[tuple[int, ...], tuple[AxisCalc, ...], list[str]]:

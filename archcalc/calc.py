@@ -86,7 +86,7 @@ def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: An
 def calc(kind: str, input_shape: Any, **options: Any) -> Working:
     """Analyse one layer on `input_shape` and return its working (see explain.working)."""
     from .analysis import analyze
-    from .io import load_spec
+    from .load import load_spec
     from .spec import parse_shape
 
     try:

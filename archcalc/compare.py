@@ -115,7 +115,7 @@ def compare(sources: Iterable[Any], sort: str | None = "year", convention: str |
             batch: int = 1) -> list[NetSummary]:
     """Spec paths (or mappings, or Networks) -> one NetSummary per net, sorted."""
     from .analysis import analyze
-    from .io import load_spec
+    from .load import load_spec
     from .spec import Network
 
     rows = []

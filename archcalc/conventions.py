@@ -188,8 +188,8 @@ def _gib(n: int) -> str:
 
 
 def costing_lines(c: Costing, *, markdown: bool = False) -> list[str]:
-    """The costing as a few labelled lines (humanised by render.py), then the assumptions."""
-    from .render import human_bytes, human_count
+    """The costing as a few labelled lines (humanised by output.format), then the assumptions."""
+    from .output.format import human_bytes, human_count
 
     mem = [("parameters", c.param_bytes)]
     if c.training:

@@ -79,7 +79,7 @@ class Outcome:
 
 def load_exercises(path: str | Path) -> tuple[str, list[dict[str, Any]], Path]:
     """Read and check the file's structure; returns (title, exercises, base directory)."""
-    from .io import read_data
+    from .load.read import read_data
 
     data = read_data(path)
     file = str(path)
@@ -224,7 +224,7 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
         return _compute_target(ex, ex_id, file)
     from .analysis import analyze
     from .explain import explain
-    from .io import load_spec
+    from .load import load_spec
 
     weights: list[dict[str, Any]] = []
     try:
@@ -326,7 +326,7 @@ def _compute_target(ex: Mapping[str, Any], ex_id: str, file: str) -> Computed:
 def _target_ok(ex: Mapping[str, Any], answer: Mapping[str, Any]) -> bool:
     """A target answer is right when its layer maps the input exactly to the target shape."""
     from .analysis import analyze
-    from .io import load_spec
+    from .load import load_spec
     from .spec import parse_shape
 
     if "kernel" not in answer:

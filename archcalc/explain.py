@@ -14,6 +14,7 @@ from typing import Any
 
 from . import arith
 from .analysis import AXIS_NAMES, Report
+from .output.format import shape_text
 
 WINDOWED = frozenset({"conv", "maxpool", "avgpool"})
 
@@ -41,10 +42,6 @@ class Working:
                 "fits": self.fits, "exact_sizes": list(self.exact_sizes),
                 "floor_shape": list(self.floor_shape) if self.floor_shape else None,
                 "working": list(self.lines)}
-
-
-def shape_text(shape) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 def _n(x: int) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import arith
 from .errors import ArchcalcError
+from .output.format import shape_text as _t
 
 
 class SolveError(ArchcalcError):
@@ -131,10 +132,6 @@ def _why_not(spatial_in, spatial_out, kernel, stride, padding) -> str:
                  for i, a in enumerate(per_axis)]
         return f"{head} with one square kernel; per axis it works with different settings ({'; '.join(parts)})"
     return f"{head}: no kernel, stride and padding give exactly {_t(spatial_out)}"
-
-
-def _t(shape) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 # --- receptive field targets ------------------------------------------------------------------

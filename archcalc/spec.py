@@ -351,7 +351,7 @@ class _NetFields(BaseModel):
 
 
 class NetworkHeader(_NetFields):
-    """Everything but the layers: io.validate checks these here and each layer with its own model, so a spec only
+    """Everything but the layers: load.validate checks these here and each layer with its own model, so a spec only
     pays (in start-up time) for building the schemas of the layer kinds it uses."""
 
     layers: Any = None
@@ -360,7 +360,8 @@ class NetworkHeader(_NetFields):
 class Network(_NetFields):
     """A validated net: input shape (no batch axis, channels last) and its layers with names and inputs resolved.
 
-    `archcalc.load_spec` builds it (io.validate); `Network.model_validate(data)` works too and checks the same.
+    `archcalc.load_spec` builds it (archcalc.load); `Network.model_validate(data)` checks the same for data whose
+    layers are already named and wired (every layer has `name` and `inputs`, as `to_data()` gives).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
@@ -374,13 +375,6 @@ class Network(_NetFields):
         if not v:
             raise ValueError("a net needs at least one layer")
         return v
-
-    @model_validator(mode="before")
-    @classmethod
-    def _names_and_inputs(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
-            return data
-        return {**data, "layers": assign_names(data["layers"])}
 
     @property
     def file(self) -> str | None:
@@ -398,36 +392,3 @@ class Network(_NetFields):
     def to_data(self) -> dict[str, Any]:
         """Plain data that `load_spec` reads back into the same network."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-def assign_names(layers: list) -> list:
-    """Give every layer dict a name (type + running count, skipping names taken) and default inputs (the previous layer)."""
-    taken = {l["name"] for l in layers if isinstance(l, dict) and isinstance(l.get("name"), str)}
-    counters: dict[str, int] = {}
-    out = []
-    previous = "input"
-    for layer in layers:
-        if not isinstance(layer, dict):
-            out.append(layer)
-            continue
-        name = layer.get("name")
-        if name is None or layer.get("inputs") is None:
-            layer = dict(layer)
-        if name is None:
-            kind = layer.get("type")
-            base = kind if isinstance(kind, str) and kind.isidentifier() else "layer"
-            n = counters.get(base, 0)
-            while True:
-                n += 1
-                name = f"{base}{n}"
-                if name not in taken:
-                    break
-            counters[base] = n
-            taken.add(name)
-            layer["name"] = name
-        if layer.get("inputs") is None:
-            layer["inputs"] = (previous,)
-        if isinstance(name, str):
-            previous = name
-        out.append(layer)
-    return out

@@ -6,6 +6,7 @@ The CLI command only parses options, calls ``run_spec`` and prints the result.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,15 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import Report, analyze
-from ..errors import ArchcalcError, LoadError, ShapeError
+from ..errors import LoadError, ShapeError
 from ..spec import Network
 from .forward import MemoryEstimate, estimate_memory, forward, init_params
+from .weights import MemoryBudgetError, declared_bytes, npy_header, regular_file
 
 DEFAULT_MAX_MEMORY = 2 * 2**30
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
-class MemoryBudgetError(ArchcalcError):
-    """A run would need more memory than allowed."""
 
 
 def parse_size(text: str | int) -> int:
@@ -31,39 +31,68 @@ def parse_size(text: str | int) -> int:
     return parse(text, field="max-memory")
 
 
-def load_input(path: str, network: Network, batch: int | None = None) -> np.ndarray:
-    """An .npy of shape (N, *input_shape) or (*input_shape), or a PNG/JPEG resized to the input; -> (N, *input_shape)."""
+def load_input(path: str, network: Network, batch: int | None = None,
+               max_bytes: int | None = None) -> np.ndarray:
+    """An .npy of shape (N, *input_shape) or (*input_shape), or a PNG/JPEG resized to the input; -> (N, *input_shape).
+
+    The path must be a regular file (a FIFO would hang).  An .npy's header is read first: its shape, dtype and
+    size (at most ``max_bytes``) are checked before the data is.
+    """
+    regular_file(path, "input")
     p = Path(path)
-    if not p.exists():
-        raise LoadError(f"input file not found: {path}")
     if p.suffix.lower() in IMAGE_SUFFIXES:
         x = load_image(p, network.input_shape)[None]
     else:
-        try:
-            x = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise LoadError(f"cannot read input as .npy: {exc}", file=path) from None
-        if not isinstance(x, np.ndarray):
-            raise LoadError("input must be a single array (.npy), not an archive (.npz)", file=path)
-        if x.dtype.kind not in "fiub":
-            raise LoadError(f"input holds {x.dtype}, not numbers", file=path)
-        want = tuple(network.input_shape)
-        if x.shape == want:
-            x = x[None]
-        elif x.shape[1:] != want:
-            raise ShapeError(f"input has shape {tuple(x.shape)}; the spec needs {want} or (N, {', '.join(map(str, want))})",
-                             file=path)
-        elif batch is not None and batch != x.shape[0]:
-            raise ShapeError(f"input holds a batch of {x.shape[0]} but --batch {batch} was given", file=path)
+        x = _load_npy(path, network, batch, max_bytes)
     if batch is not None and x.shape[0] == 1 and batch > 1:
         x = np.repeat(x, batch, axis=0)
     return x
 
 
+def _load_npy(path: str, network: Network, batch: int | None, max_bytes: int | None) -> np.ndarray:
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(2) == b"PK":
+                raise LoadError("input must be a single array (.npy), not an archive (.npz)", file=path)
+            fh.seek(0)
+            shape, dtype = npy_header(fh)
+            _check_input_header(path, network, batch, max_bytes, shape, dtype)
+            fh.seek(0)
+            x = np.lib.format.read_array(fh, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise LoadError(f"cannot read input as .npy: {exc}", file=path) from None
+    if x.shape[:1] == (0,):
+        raise ShapeError("input batch is empty", field="input", file=path)
+    return x if x.shape != tuple(network.input_shape) else x[None]
+
+
+def _check_input_header(path: str, network: Network, batch: int | None, max_bytes: int | None,
+                        shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if dtype.hasobject:
+        raise LoadError("cannot read input: it holds Python objects, not numbers", file=path)
+    if dtype.kind not in "fiub":
+        raise LoadError(f"input holds {dtype}, not numbers", file=path)
+    want = tuple(network.input_shape)
+    if shape != want and shape[1:] != want:
+        raise ShapeError(f"input has shape {shape}; the spec needs {want} or (N, {', '.join(map(str, want))})",
+                         file=path)
+    if shape != want and batch is not None and batch != shape[0]:
+        raise ShapeError(f"input holds a batch of {shape[0]} but a batch of {batch} was asked for", file=path)
+    size = declared_bytes(shape, dtype)
+    if max_bytes is not None and size > max_bytes:
+        from ..output.format import human_bytes
+
+        raise MemoryBudgetError(f"the input declares {human_bytes(size)}, more than the budget of "
+                                f"{human_bytes(max_bytes)}; nothing was loaded", file=path, needed=size)
+    if size > os.stat(path).st_size:
+        raise LoadError(f"cannot read input as .npy: the file is shorter than the {shape} {dtype} array its "
+                        "header declares", file=path)
+
+
 def load_image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
     """A PNG/JPEG resized (bilinear) to the input's height and width, grey or RGB(A) to match its channels, / 255."""
     try:
-        from PIL import Image
+        from PIL import Image  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise LoadError("reading PNG/JPEG needs Pillow: pip install 'archcalc[image]' (or give an .npy file)") from None
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3, 4):
@@ -74,7 +103,7 @@ def load_image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
         with Image.open(path) as img:
             img = img.convert({1: "L", 3: "RGB", 4: "RGBA"}[c]).resize((w, h), Image.BILINEAR)
             x = np.asarray(img, dtype=np.float32) / np.float32(255)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # Pillow refuses images over ~179M pixels
         raise LoadError(f"cannot read image: {exc}", file=str(path)) from None
     return x.reshape(h, w, c)
 
@@ -120,15 +149,19 @@ def top_k(scores: np.ndarray, k: int = 5) -> list[list[tuple[int, float]]]:
 
 
 def check_budget(estimate: MemoryEstimate, max_memory: int) -> None:
-    from ..render import human_bytes
+    """Refuse a run whose estimated peak exceeds ``max_memory`` bytes (MemoryBudgetError.needed says how much)."""
+    from ..output.format import human_bytes
 
     if estimate.total > max_memory:
-        need = 2 ** math.ceil(math.log2(estimate.total / 2**20))
         raise MemoryBudgetError(
             f"this run needs about {human_bytes(estimate.total)} (activations {human_bytes(estimate.activations)}, "
             f"params {human_bytes(estimate.params)}, conv scratch {human_bytes(estimate.scratch)}), more than the "
-            f"budget of {human_bytes(max_memory)}",
-            hint=f"lower --batch, or raise the budget with --max-memory {need}MiB")
+            f"budget of {human_bytes(max_memory)}", needed=estimate.total)
+
+
+def suggested_budget(needed: int) -> str:
+    """The next power of two in MiB at or above `needed` bytes: '512MiB'."""
+    return f"{2 ** math.ceil(math.log2(max(needed / 2**20, 1)))}MiB"
 
 
 def run_spec(network: Network, x: np.ndarray, params: dict | None = None, seed: int = 0, dtype: str = "float32",

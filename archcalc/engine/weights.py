@@ -1,23 +1,34 @@
 """Parameters on disk: one .npz with keys ``<layer name>.<weight|bias|gamma|beta|moving_mean|moving_variance>``.
 
-Files are written atomically (a temporary file in the same directory, then a
-rename), so a failure never leaves a half-written file behind.  Loading checks
-every array against the spec and names the layer and key that does not fit.
+Files are written by output.files.write_file (atomic; never onto a symlink, FIFO
+or device).  Loading refuses non-regular files, reads the .npy headers inside the
+archive before any array (so a 4 KB file cannot claim 8 GiB), and checks every
+array against the spec, naming the layer and key that does not fit.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import tempfile
+import stat
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import IO, Any, Mapping
 
 import numpy as np
 
-from ..errors import LoadError
+from ..errors import ArchcalcError, LoadError
+from ..output.files import write_file
 from ..spec import Network
 from .forward import ParamsError, check_params
+
+
+class MemoryBudgetError(ArchcalcError):
+    """Loading or running would need more memory than the budget allows; ``needed`` is the estimate in bytes."""
+
+    def __init__(self, message: str, *, needed: int = 0, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.needed = needed
 
 
 def flatten_params(params: Mapping[str, Mapping[str, Any]]) -> dict[str, np.ndarray]:
@@ -37,40 +48,33 @@ def unflatten_params(flat: Mapping[str, np.ndarray], file: str | None = None) ->
 
 
 def save_params(path: str | os.PathLike, params: Mapping[str, Mapping[str, Any]]) -> Path:
-    """Write params to ``path`` (.npz, uncompressed) atomically."""
-    path = Path(path)
+    """Write params to ``path`` (.npz, uncompressed) with output.files.write_file (atomic, never over a non-file)."""
     flat = flatten_params(params)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **flat)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    savez: Any = np.savez  # numpy's stub reads **flat as its allow_pickle
+    return write_file(path, lambda fh: savez(fh, **flat), "weights file")
 
 
-def load_params(path: str | os.PathLike, network: Network | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Read a .npz written by ``save_params``; with a network, check every array against the spec."""
+def load_params(path: str | os.PathLike, network: Network | None = None,
+                max_bytes: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Read a .npz written by ``save_params``; with a network, check every array against the spec.
+
+    Before any array is read: the path must be a regular file (a FIFO would hang), and the sizes the archive's
+    members declare in their .npy headers must add up to at most ``max_bytes`` (when given).
+    """
     file = str(path)
+    regular_file(file, "weights")
     try:
-        data = np.load(file, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise LoadError("holds a single array (.npy); weights are a .npz archive such as `archcalc init` writes",
-                            file=file)
-        with data:
+        with open(file, "rb") as fh:
+            if fh.read(6) == b"\x93NUMPY":
+                raise LoadError("holds a single array (.npy); weights are a .npz archive such as `archcalc init` "
+                                "writes", file=file)
+        with zipfile.ZipFile(file) as archive:
+            declared = sum(_member_bytes(archive, info, file) for info in archive.infolist())
+        if max_bytes is not None and declared > max_bytes:
+            raise MemoryBudgetError(f"the weights declare {_size(declared)} of arrays, more than the budget of "
+                                    f"{_size(max_bytes)}; nothing was loaded", file=file, needed=declared)
+        with np.load(file, allow_pickle=False) as data:
             flat = {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        raise LoadError(f"weights file not found: {file}", file=None) from None
-    except IsADirectoryError:
-        raise LoadError(f"weights path is a directory, not a .npz file: {file}") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
         raise LoadError(f"cannot read weights (not a valid .npz file): {exc}", file=file) from None
     params = unflatten_params(flat, file)
@@ -79,25 +83,53 @@ def load_params(path: str | os.PathLike, network: Network | None = None) -> dict
     return params
 
 
-def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
-    """np.save to ``path`` atomically (no .npy suffix is added)."""
-    path = Path(path)
-    if not path.name or path.is_dir():
-        raise LoadError(f"cannot write {path}: name a file to write, such as out.npy")
+def regular_file(file: str, what: str) -> None:
+    """Refuse a missing path, a directory, a FIFO or a device before opening it (reading a FIFO blocks)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+        st = os.stat(file)
     except FileNotFoundError:
-        raise LoadError(f"cannot write {path}: its directory does not exist") from None
+        raise LoadError(f"{what} file not found: {file}") from None
     except OSError as exc:
-        raise LoadError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise LoadError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
-    return path
+        raise LoadError(f"cannot read {what} file {file}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise LoadError(f"{what} path is a directory, not a file: {file}")
+    if not stat.S_ISREG(st.st_mode):
+        raise LoadError(f"{what} path is not a regular file (a FIFO, device or socket): {file}")
+
+
+def npy_header(fh: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an .npy stream declares, read from its header only (no data, no pickles)."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version in ((2, 0), (3, 0)):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:  # read_magic accepts any version number; the loaders do not
+        raise ValueError(f"unsupported .npy format version {version}")
+    return tuple(shape), dtype
+
+
+def declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """Bytes the array of an .npy header would take in memory (exact, however large)."""
+    return math.prod(shape) * dtype.itemsize
+
+
+def _member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, file: str) -> int:
+    if not info.filename.endswith(".npy"):
+        return info.file_size
+    with archive.open(info) as fh:
+        shape, dtype = npy_header(fh)
+    if dtype.hasobject:
+        raise LoadError(f"array '{info.filename[:-4]}' holds Python objects, not numbers", file=file)
+    return declared_bytes(shape, dtype)
+
+
+def _size(n: int) -> str:
+    from ..output.format import human_bytes
+
+    return human_bytes(n)
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """np.save to ``path`` with output.files.write_file (no .npy suffix is added)."""
+    return write_file(path, lambda fh: np.save(fh, array, allow_pickle=False), "output file")

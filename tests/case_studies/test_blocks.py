@@ -5,7 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archcalc import analyze, load_spec
-from archcalc.blocks import MAX_LAYERS, eval_int, expand_blocks, expanded_data
+from archcalc.load import expanded_data
+from archcalc.load.blocks import uses_blocks
+from archcalc.load.exprs import eval_int
+from archcalc.load.limits import MAX_LAYERS
 from archcalc.errors import SpecError
 
 BOTTLENECK = {
@@ -88,7 +91,7 @@ def test_nested_blocks():
 
 def test_spec_without_blocks_is_untouched():
     data = spec([{"type": "conv", "filters": 2, "kernel": 1}])
-    assert expand_blocks(data, {}) is data
+    assert not uses_blocks(data) and expanded_data(data)["layers"] == [{**data["layers"][0], "name": "conv1", "inputs": ["input"]}]
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -119,7 +122,7 @@ def test_recursion_between_blocks():
 
 def test_expansion_too_large(monkeypatch):
     assert MAX_LAYERS == 200_000
-    monkeypatch.setattr("archcalc.blocks.MAX_LAYERS", 5_000)  # the same check, reached faster
+    monkeypatch.setattr("archcalc.load.blocks.MAX_LAYERS", 5_000)  # the same check, reached faster
     msg = error(spec([{"repeat": 10**9, "name": "r", "layers": [
         {"repeat": 1000, "name": "s", "layers": [{"type": "dropout"}]}]}]))
     assert "more than 5,000 layers" in msg and "check the repeat counts" in msg
@@ -155,7 +158,7 @@ def test_inputs_inside_a_block_must_name_the_block_layers():
 def test_validation_error_inside_a_block_names_the_expanded_layer():
     blocks = {"b": {"params": ["k"], "layers": [{"type": "conv", "name": "c", "filters": 2, "kernel": "$k"}]}}
     msg = error(spec([{"block": "b", "name": "res2a", "args": {"k": 0}}], blocks))
-    assert "layer 0 (res2a/c), field 'kernel': kernel must be >= 1" in msg
+    assert "layer 0 (res2a/c) from block 'b' (used as 'res2a'), field 'kernel': kernel must be >= 1" in msg
 
 
 def test_concat_of_unequal_spatial_sizes_is_rejected_with_the_layer_named():

@@ -13,7 +13,7 @@ from archcalc import analyze, load_spec
 from archcalc.cli import main
 from archcalc.collapse import collapse, group_name
 from archcalc.compare import compare, final_receptive_field, sort_summaries
-from archcalc.render import render_compare
+from archcalc.output.text import render_compare
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 SEED_TABLE = ["lenet5", "alexnet", "zfnet", "googlenet", "vgg16", "resnet152"]  # seed 003's summary table

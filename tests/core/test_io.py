@@ -4,7 +4,8 @@ import pytest
 
 import archcalc
 from archcalc.errors import LoadError, SpecError
-from archcalc.io import MAX_DEPTH, parse_yaml
+from archcalc.load.limits import MAX_DEPTH
+from archcalc.load.read import parse_yaml
 
 LAUGHS = "\n".join(
     ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']

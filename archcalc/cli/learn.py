@@ -1,0 +1,202 @@
+"""calc, check, solve, sweep, fit: the learning and design tools."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .options import (BATCH_OPTION, CONVENTION_OPTION, TRAINING_OPTION, console, echo, emit, format_option, parse_set,
+                      set_option)
+
+
+@click.command()
+@click.argument("kind", type=click.Choice(["conv", "pool", "dense"]))
+@click.option("--input", "input_shape", required=True, metavar="HxWxC", help="Input shape, channels last: 7x7x3.")
+@click.option("--kernel", metavar="F", help="Kernel size: 3 or 3x5.")
+@click.option("--stride", metavar="S", help="Stride: 2 or 2x1 (default 1; pooling: the kernel).")
+@click.option("--padding", metavar="P", help="0, 1, 1x2 (per axis), 0+1 (before+after), same or valid.")
+@click.option("--filters", type=click.IntRange(min=1), help="conv: number of filters (output channels).")
+@click.option("--units", type=click.IntRange(min=1), help="dense: number of outputs.")
+@click.option("--dilation", metavar="D", help="conv: dilation (default 1).")
+@click.option("--groups", type=click.IntRange(min=1), default=1, show_default=True, help="conv: groups.")
+@click.option("--no-bias", is_flag=True, help="conv/dense: no bias.")
+@click.option("--mode", type=click.Choice(["max", "avg"]), default="max", show_default=True, help="pool: max or avg.")
+@click.option("--rounding", type=click.Choice(["strict", "floor", "ceil"]), default=None,
+              help="Non-whole output sizes: strict (default) reports that they do not fit.")
+@format_option("text", "json")
+def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, padding: str | None,
+         filters: int | None, units: int | None, dilation: str | None, groups: int, no_bias: bool, mode: str,
+         rounding: str | None, fmt: str) -> None:
+    """One layer with the working shown: output size per axis, shape, parameters, MACs, receptive field.
+
+    \b
+    archcalc calc conv --input 7x7x3 --kernel 3 --stride 2 --padding 1 --filters 6
+    Exit status: 0, or 2 for impossible settings (e.g. a kernel larger than the padded input).
+    """
+    from ..calc import calc as calc_layer
+    from ..output.text import to_json
+
+    w = calc_layer(kind, input_shape, kernel=kernel, stride=stride, padding=padding, filters=filters, units=units,
+                   dilation=dilation, groups=groups, bias=not no_bias, mode=mode, rounding=rounding)
+    echo(to_json(w.to_dict()) if fmt == "json" else w.text(), nl=False)
+
+
+@click.command()
+@click.argument("exercises")
+@click.option("--key", is_flag=True, help="Print the answer key (no grading).")
+@format_option("table", "json")
+def check(exercises: str, key: bool, fmt: str) -> None:
+    """Grade the answers in an EXERCISES file (YAML/JSON); print the worked solution of each wrong one.
+
+    Exit status: 0 all right, 1 some answer wrong, 2 the file is invalid.
+    """
+    from ..exercises import answer_text, grade
+    from ..output.table import exercise_table
+    from ..output.text import to_json
+
+    outcome = grade(exercises, key_only=key)
+    if fmt == "json":
+        echo(to_json(outcome.key_dict() if key else outcome.to_dict()), nl=False)
+    else:
+        exercise_table(outcome, console(), key, answer_text)
+        for r in outcome.results:
+            if key:
+                echo(f"\n{r.id}: {r.question}\n{r.solution}")
+            elif not r.ok:
+                echo(f"\n{r.id} is wrong. Working:\n{r.solution}")
+        if not key:
+            echo(f"\nscore: {outcome.correct}/{len(outcome.results)}")
+    if not key and not outcome.all_ok:
+        sys.exit(1)
+
+
+def _padding(padding: str | None) -> int | str | None:
+    """--padding: an int >= 0, valid (0) or same."""
+    from ..solve import SolveError
+
+    if padding is None or padding.lower() == "same":
+        return None if padding is None else "same"
+    if padding.lower() == "valid":
+        return 0
+    try:
+        pad = int(padding)
+    except ValueError:
+        pad = -1
+    if pad < 0:
+        raise SolveError(f"--padding must be an int >= 0, valid or same, got {padding!r}", field="padding")
+    return pad
+
+
+@click.command()
+@click.option("--input", "input_shape", metavar="HxWxC", help="Input shape, channels last: 7x7x3.")
+@click.option("--output", "output_shape", metavar="HxWxC", help="Wanted output shape: 5x5x1.")
+@click.option("--kernel", type=click.IntRange(min=1), help="Fix the kernel size (or, with --target-rf, the kernel of the stack).")
+@click.option("--stride", type=click.IntRange(min=1), help="Fix the stride (with --target-rf: the downsampling stride, default 2).")
+@click.option("--padding", metavar="P", help="Fix the padding: an int, valid or same.")
+@click.option("--target-rf", type=click.IntRange(min=1), metavar="N", help="Instead: conv stacks of --kernel reaching receptive field N.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show at most this many.")
+@format_option("text", "json")
+def solve(input_shape: str | None, output_shape: str | None, kernel: int | None, stride: int | None,
+          padding: str | None, target_rf: int | None, limit: int, fmt: str) -> None:
+    """Every (kernel, stride, padding) mapping --input to --output, smallest first; or, with --target-rf,
+    the conv stacks that reach a receptive field.  Exit status 2 when the target is impossible.
+    """
+    from ..output.format import plural
+    from ..output.text import to_json
+    from ..solve import SolveError, solve as solve_shapes, target_rf as solve_rf
+    from ..spec import parse_shape
+
+    if target_rf is not None:
+        stacks = solve_rf(target_rf, kernel or 3, stride or 2)[:limit]
+        if fmt == "json":
+            echo(to_json([s.to_dict() for s in stacks]), nl=False)
+            return
+        echo(f"receptive field {target_rf} with {kernel or 3}x{kernel or 3} convs "
+             "(a stride multiplies the growth of every later layer):")
+        for stack in stacks:
+            echo(f"  {stack.text()}")
+        return
+    if not input_shape or not output_shape:
+        raise SolveError("give --input and --output (e.g. --input 7x7x3 --output 5x5x1), or --target-rf N")
+    try:
+        src, dst = parse_shape(input_shape, "--input"), parse_shape(output_shape, "--output")
+    except ValueError as exc:
+        raise SolveError(str(exc)) from None
+    found = solve_shapes(src, dst, kernel=kernel, stride=stride, padding=_padding(padding))
+    if fmt == "json":
+        echo(to_json([s.to_dict() for s in found[:limit]]), nl=False)
+        return
+    echo(f"{input_shape} -> {output_shape}: {len(found)} {plural(len(found), 'way')}, smallest first "
+         "(output = (N + 2P - F) / S + 1)")
+    for s in found[:limit]:
+        echo(f"  {s.text()}")
+    if len(found) > limit:
+        echo(f"  ... and {len(found) - limit} more (--limit)")
+
+
+def parse_vary(items: tuple[str, ...], fixed: dict[str, Any]) -> list[tuple[str, list[Any]]]:
+    """('k=128,192', 'b=1,2') -> [('k', [128, 192]), ('b', [1, 2])]; numbers become numbers."""
+    from ..errors import ArchcalcError
+    from ..load.vars import parse_value
+
+    out: list[tuple[str, list[Any]]] = []
+    for item in items:
+        name, eq, raw = item.partition("=")
+        name = name.strip()
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if not eq or not name or not values:
+            raise ArchcalcError(f"--vary expects NAME=V1,V2,..., got {item!r}", field="vary")
+        if any(name == n for n, _ in out):
+            raise ArchcalcError(f"--vary {name} is given twice; list all its values once: {name}=a,b,c", field="vary")
+        if name in fixed:
+            raise ArchcalcError(f"{name} is both --set and --vary; use one", field="vary")
+        out.append((name, [parse_value(v) for v in values]))
+    return out
+
+
+@click.command()
+@click.argument("spec")
+@click.option("--vary", multiple=True, required=True, metavar="NAME=V1,V2,...",
+              help="A declared variable and its values (repeat for the product).")
+@set_option
+@CONVENTION_OPTION
+@BATCH_OPTION
+@TRAINING_OPTION
+@format_option("table", "csv", "json")
+def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], convention: str | None, batch: int | None,
+          training: str | None, fmt: str) -> None:
+    """One row per combination of variable values: params, MACs, memory (e.g. --vary k=128,192,256,384)."""
+    from ..sweep import sweep as run_sweep
+
+    fixed = parse_set(set_vars)
+    rows = run_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention,
+                     batch=batch or 1, training=training)
+    emit(rows, fmt, "sweep_table", "render_sweep")
+
+
+@click.command()
+@click.argument("spec")
+@click.option("--memory", required=True, metavar="SIZE", help="Memory budget: 8GiB, 512MiB, 2GB.")
+@TRAINING_OPTION
+@set_option
+@format_option("text", "json")
+def fit(spec: str, memory: str, training: str | None, set_vars: tuple[str, ...], fmt: str) -> None:
+    """The largest batch whose memory estimate (weights, activations, and with --training gradients and
+    optimiser state; float32) fits in --memory.  Exit status 2 when not even batch 1 fits."""
+    from .. import analyze
+    from ..conventions import costing_lines, largest_batch, parse_size
+    from .. import load_spec
+    from ..output.text import to_json
+
+    budget = parse_size(memory)
+    batch, costing = largest_batch(analyze(load_spec(spec, set_vars=parse_set(set_vars))), budget, training)
+    if fmt == "json":
+        echo(to_json({"memory": budget, "batch": batch, "costing": costing.to_dict()}), nl=False)
+        return
+    echo(f"largest batch: {batch:,} (budget {memory} = {budget:,} bytes)")
+    echo("\n".join(costing_lines(costing)))
+
+
+COMMANDS = (calc, check, solve, sweep, fit)

@@ -1,0 +1,105 @@
+"""show, compare, explain: what a net is, layer by layer, and how nets compare."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .options import (BATCH_OPTION, CONVENTION_OPTION, FORMAT_OPTION, TRAINING_OPTION, echo, emit, format_option,
+                      parse_set, set_option)
+
+
+def echo_report_costing(report: Any, fmt: str, convention: str | None, batch: int | None,
+                        training: str | None) -> None:
+    """`show` with --convention/--batch/--training: the report, then the costing (JSON: under "costing")."""
+    from ..conventions import costing, costing_lines
+    from ..output.text import to_json
+
+    c = costing(report, convention, batch or 1, training)
+    if fmt == "json":
+        echo(to_json({**report.to_dict(), "costing": c.to_dict()}), nl=False)
+        return
+    if fmt == "csv":
+        raise click.UsageError("--convention, --batch and --training print their totals with --format table, "
+                               "markdown or json (csv is one row per layer)")
+    emit(report, fmt, "report_table", "render")
+    echo("\n".join(costing_lines(c, markdown=fmt == "markdown")))
+
+
+@click.command()
+@click.argument("spec")
+@FORMAT_OPTION
+@set_option
+@CONVENTION_OPTION
+@BATCH_OPTION
+@TRAINING_OPTION
+@click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Collapse blocks: keep N levels of layer names (res2.1/conv1 at depth 1 is one row res2.1). "
+                   "Totals do not change.")
+@click.option("--expand", is_flag=True, help="Print the spec with vars, blocks and repeats expanded "
+                                             "(YAML, or JSON with --format json) instead of the table.")
+def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None, batch: int | None,
+         training: str | None, depth: int | None, expand: bool) -> None:
+    """Per-layer table and totals of the net in SPEC (a YAML or JSON file).
+
+    Exit status: 0 when all is well, 1 when an `expect` does not hold, 2 when the spec is invalid.
+    """
+    from .. import analyze
+    from .. import load_spec
+
+    if expand:
+        from ..load import expanded_data
+        from ..output.text import expanded_text
+
+        echo(expanded_text(expanded_data(spec, set_vars=parse_set(set_vars)), fmt), nl=False)
+        return
+    report = analyze(load_spec(spec, set_vars=parse_set(set_vars)))
+    if depth is not None:
+        from ..collapse import collapse
+
+        report = collapse(report, depth)
+    if convention or batch or training:
+        echo_report_costing(report, fmt, convention, batch, training)
+    else:
+        emit(report, fmt, "report_table", "render")
+    if report.expect_failures:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@FORMAT_OPTION
+@click.option("--sort", "sort", type=click.Choice(["params", "macs", "year"]), default="year", show_default=True,
+              help="Order of the rows (ascending; params = trainable parameters).")
+@CONVENTION_OPTION
+@BATCH_OPTION
+def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None, batch: int | None) -> None:
+    """One row per net: year, depth, params, MACs, memory, receptive field, place and top-5 error."""
+    from ..compare import compare as compare_nets
+
+    rows = compare_nets(specs, sort=sort, convention=convention, batch=batch or 1)
+    emit(rows, fmt, "compare_table", "render_compare")
+
+
+@click.command()
+@click.argument("spec")
+@click.option("--layer", metavar="NAME", help="Only this layer.")
+@set_option
+@format_option("text", "json")
+def explain(spec: str, layer: str | None, set_vars: tuple[str, ...], fmt: str) -> None:
+    """The working of every layer of SPEC (or one): how each shape, parameter and MAC count follows."""
+    from .. import analyze
+    from ..explain import explain as explain_report
+    from .. import load_spec
+    from ..output.text import to_json
+
+    workings = explain_report(analyze(load_spec(spec, set_vars=parse_set(set_vars))), layer)
+    if fmt == "json":
+        echo(to_json([w.to_dict() for w in workings]), nl=False)
+    else:
+        echo("\n".join(w.text() for w in workings), nl=False)
+
+
+COMMANDS = (show, compare, explain)

@@ -1,0 +1,7 @@
+"""Everything archcalc prints or writes: formatting, escaping, tables, text formats, safe file writes.
+
+format.py   numbers, shapes, sizes and the escaping of user-supplied strings (pure, no imports)
+table.py    rich tables for a terminal (the only module that imports rich)
+text.py     JSON, CSV, markdown and YAML as strings
+files.py    safe atomic writes shared by every command that writes a file
+"""
