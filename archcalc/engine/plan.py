@@ -218,8 +218,8 @@ class Plan:
             want = (batch, *step.row.output_shape)
             if y.shape != want or y.dtype != self.dtype:
                 raise EngineShapeError(
-                    f"the fused plan produced {tuple(y.shape[1:])} {y.dtype} but the calculator says "
-                    f"{tuple(step.row.output_shape)} {self.dtype}: a bug, please report it",
+                    f"the engine produced {tuple(y.shape[1:])} {y.dtype} but the calculator (archcalc show) says "
+                    f"{tuple(step.row.output_shape)} {self.dtype} (fused plan): a bug, please report it",
                     layer_index=step.row.index, layer_name=step.name, file=self.network.file)
             values[step.name] = y
             if on_step is not None:
