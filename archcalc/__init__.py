@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["load_spec", "analyze", "init_params", "forward", "compile_plan", "ArchcalcError", "SpecError", "__version__"]
+__all__ = ["load_spec", "analyze", "init_params", "forward", "compile_plan", "from_onnx", "from_keras", "ArchcalcError",
+           "SpecError", "__version__"]
 
 from .errors import ArchcalcError, SpecError
 
@@ -72,3 +73,17 @@ def compile_plan(network: Any, params: Any, dtype: str = "float32") -> Any:
     from .engine.plan import compile_plan as _compile
 
     return _compile(_network(network), params, dtype)
+
+
+def from_onnx(source: Any) -> dict:
+    """An ONNX model (path or onnx.ModelProto) -> a spec mapping for load_spec (needs `pip install 'archcalc[onnx]'`)."""
+    from .interop.onnx import from_onnx as _from_onnx
+
+    return _from_onnx(source)
+
+
+def from_keras(source: Any) -> dict:
+    """A Keras model (.keras file, model.to_json() file or string, or its mapping) -> a spec mapping for load_spec."""
+    from .interop.keras import from_keras as _from_keras
+
+    return _from_keras(source)

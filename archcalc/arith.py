@@ -10,8 +10,6 @@ from __future__ import annotations
 from fractions import Fraction
 from math import prod
 
-ROUNDINGS = ("strict", "floor", "ceil")
-
 
 def effective_kernel(f: int, d: int = 1) -> int:
     """Extent of a dilated kernel: D*(F-1) + 1."""

@@ -24,7 +24,7 @@ import click
 from ..errors import ArchcalcException
 from .options import echo
 
-COMMAND_GROUPS = ("show", "learn", "engine")  # modules of archcalc.cli, each with COMMANDS
+COMMAND_GROUPS = ("show", "learn", "engine", "interop", "pictures")  # modules of archcalc.cli, each with COMMANDS
 BUG_EXIT = 3
 TRACEBACK_HOW = "run again with --debug (archcalc --debug COMMAND ...) or ARCHCALC_DEBUG=1 to see the traceback"
 

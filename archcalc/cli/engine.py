@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import ArchcalcError
+from .pictures import max_maps_option
 from .options import console, echo, parse_set, set_option
 
 
@@ -61,9 +62,13 @@ def init(spec: str, output: str, seed: int, set_vars: tuple[str, ...]) -> None:
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--max-memory", default="2GiB", show_default=True, metavar="SIZE",
               help="Refuse to start a run whose estimated peak memory exceeds SIZE (512MiB, 2GiB, 4GB).")
+@click.option("--save-maps", metavar="DIR", help="Write one PNG grid of activation maps per conv/pool layer (first "
+                                                 "sample) into DIR (needs archcalc[image]).")
+@max_maps_option
 @set_option
 def run(spec: str, input_path: str | None, random_input: bool, weights: str | None, seed: int, save: str | None,
-        show_all: bool, batch: int | None, dtype: str, max_memory: str, set_vars: tuple[str, ...]) -> None:
+        show_all: bool, batch: int | None, dtype: str, max_memory: str, save_maps: str | None, max_maps: int,
+        set_vars: tuple[str, ...]) -> None:
     """Run SPEC forward on an input with NumPy; print each layer's output shape and min / mean / max.
 
     Every output shape is checked against what `archcalc show` computes.  For a classifier the
@@ -81,9 +86,13 @@ def run(spec: str, input_path: str | None, random_input: bool, weights: str | No
         from ..output.files import check_target
 
         check_target(save, "output file")  # before the run: refused targets stay untouched
+    if save_maps:
+        from ..output.maps import MapRecorder
+
+        MapRecorder(max_maps)  # without Pillow: one line now, before the run
     try:
         R.check_budget(R.estimate_memory(net, batch or 1, dtype), budget)  # before building any input
-        result = _run(R, net, input_path, weights, batch, seed, dtype, budget)
+        result, x, params = _run(R, net, input_path, weights, batch, seed, dtype, budget)
     except MemoryBudgetError as exc:
         raise _budget_hint(exc) from None
     if save:
@@ -91,10 +100,15 @@ def run(spec: str, input_path: str | None, random_input: bool, weights: str | No
 
         save_array(save, result.output)
     _echo_run(result, show_all, save)
+    if save_maps:
+        from .pictures import save_maps_to
+
+        save_maps_to(save_maps, net, x, params, seed, max_maps)
 
 
 def _run(R: Any, net: Any, input_path: str | None, weights: str | None, batch: int | None, seed: int, dtype: str,
-         budget: int) -> Any:
+         budget: int) -> tuple[Any, Any, Any]:
+    """The run's result, and the input and weights it used (the weights None for the seeded default)."""
     if input_path is None:
         import numpy as np
 
@@ -106,7 +120,7 @@ def _run(R: Any, net: Any, input_path: str | None, weights: str | None, batch: i
         from ..engine.weights import load_params
 
         params = load_params(weights, net, max_bytes=budget)
-    return R.run_spec(net, x, params, seed=seed, dtype=dtype, max_memory=budget)
+    return R.run_spec(net, x, params, seed=seed, dtype=dtype, max_memory=budget), x, params
 
 
 def _echo_run(result: Any, show_all: bool, save: str | None) -> None:

@@ -35,7 +35,7 @@ def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, pa
     archcalc calc conv --input 7x7x3 --kernel 3 --stride 2 --padding 1 --filters 6
     Exit status: 0, or 2 for impossible settings (e.g. a kernel larger than the padded input).
     """
-    from ..calc import calc as calc_layer
+    from ..learn.calc import calc as calc_layer
     from ..output.text import to_json
 
     w = calc_layer(kind, input_shape, kernel=kernel, stride=stride, padding=padding, filters=filters, units=units,
@@ -52,7 +52,7 @@ def check(exercises: str, key: bool, fmt: str) -> None:
 
     Exit status: 0 all right, 1 some answer wrong, 2 the file is invalid.
     """
-    from ..exercises import answer_text, grade
+    from ..learn.exercises import answer_text, grade
     from ..output.table import exercise_table
     from ..output.text import to_json
 
@@ -74,7 +74,7 @@ def check(exercises: str, key: bool, fmt: str) -> None:
 
 def _padding(padding: str | None) -> int | str | None:
     """--padding: an int >= 0, valid (0) or same."""
-    from ..solve import SolveError
+    from ..learn.solve import SolveError
 
     if padding is None or padding.lower() == "same":
         return None if padding is None else "same"
@@ -105,7 +105,7 @@ def solve(input_shape: str | None, output_shape: str | None, kernel: int | None,
     """
     from ..output.format import plural
     from ..output.text import to_json
-    from ..solve import SolveError, solve as solve_shapes, target_rf as solve_rf
+    from ..learn.solve import SolveError, solve as solve_shapes, target_rf as solve_rf
     from ..spec import parse_shape
 
     if target_rf is not None:
@@ -168,7 +168,7 @@ def parse_vary(items: tuple[str, ...], fixed: dict[str, Any]) -> list[tuple[str,
 def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], convention: str | None, batch: int | None,
           training: str | None, fmt: str) -> None:
     """One row per combination of variable values: params, MACs, memory (e.g. --vary k=128,192,256,384)."""
-    from ..sweep import sweep as run_sweep
+    from ..learn.sweep import sweep as run_sweep
 
     fixed = parse_set(set_vars)
     rows = run_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention,

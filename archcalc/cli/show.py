@@ -57,7 +57,7 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
         return
     report = analyze(load_spec(spec, set_vars=parse_set(set_vars)))
     if depth is not None:
-        from ..collapse import collapse
+        from ..analysis.collapse import collapse
 
         report = collapse(report, depth)
     if convention or batch or training:
@@ -70,17 +70,40 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
-@FORMAT_OPTION
+@format_option("table", "json", "markdown", "csv", "html")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of the terminal (html: a self-contained page).")
 @click.option("--sort", "sort", type=click.Choice(["params", "macs", "year"]), default="year", show_default=True,
               help="Order of the rows (ascending; params = trainable parameters).")
 @CONVENTION_OPTION
 @BATCH_OPTION
-def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None, batch: int | None) -> None:
+def compare(specs: tuple[str, ...], fmt: str, output: str | None, sort: str, convention: str | None,
+            batch: int | None) -> None:
     """One row per net: year, depth, params, MACs, memory, receptive field, place and top-5 error."""
-    from ..compare import compare as compare_nets
+    from ..learn.compare import compare as compare_nets
 
+    if output:
+        from ..output.files import check_target
+
+        check_target(output, "comparison")
     rows = compare_nets(specs, sort=sort, convention=convention, batch=batch or 1)
-    emit(rows, fmt, "compare_table", "render_compare")
+    if fmt == "html":
+        from ..output.html import compare_html
+
+        text = compare_html(rows)
+    elif output:
+        from ..output.text import render_compare
+
+        text = render_compare(rows, fmt)
+    else:
+        emit(rows, fmt, "compare_table", "render_compare")
+        return
+    if output:
+        from ..output.files import write_text
+
+        write_text(output, text, "comparison")
+        echo(f"wrote {output} ({len(text.encode('utf-8')):,} bytes)")
+    else:
+        echo(text, nl=False)
 
 
 @click.command()
@@ -91,7 +114,7 @@ def compare(specs: tuple[str, ...], fmt: str, sort: str, convention: str | None,
 def explain(spec: str, layer: str | None, set_vars: tuple[str, ...], fmt: str) -> None:
     """The working of every layer of SPEC (or one): how each shape, parameter and MAC count follows."""
     from .. import analyze
-    from ..explain import explain as explain_report
+    from ..learn.explain import explain as explain_report
     from .. import load_spec
     from ..output.text import to_json
 
@@ -102,4 +125,15 @@ def explain(spec: str, layer: str | None, set_vars: tuple[str, ...], fmt: str) -
         echo("\n".join(w.text() for w in workings), nl=False)
 
 
-COMMANDS = (show, compare, explain)
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (the file archcalc/schema/archcalc.schema.json).
+
+    Point an editor at it: a first line `# yaml-language-server: $schema=PATH` in a spec, or VS Code's yaml.schemas.
+    """
+    from ..spec.schema import schema_text
+
+    click.echo(schema_text(), nl=False)  # our own text: nothing to escape
+
+
+COMMANDS = (show, compare, explain, schema)

@@ -24,11 +24,12 @@ import numpy as np
 
 from ..analysis import LayerRow, Report, analyze
 from ..errors import ShapeError, SpecError
-from ..spec import DEFAULT_ALPHA, Network
+from ..layers import REGISTRY
+from ..layers.fields import DEFAULT_ALPHA
+from ..spec import Network
 from . import kernels as K
 
-DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
-BN_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
+DTYPES: dict[str, np.dtype[Any]] = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 
 class EngineShapeError(ShapeError):
@@ -42,28 +43,13 @@ class ParamsError(SpecError):
 # --- parameters ------------------------------------------------------------------------
 
 def param_shapes(network: Network, report: Report | None = None) -> dict[str, dict[str, tuple[int, ...]]]:
-    """{layer: {key: shape}} for every layer with parameters, in layer order."""
+    """{layer: {key: shape}} for every layer with parameters, in layer order (each kind's `Kind.weights`)."""
     report = report or analyze(network)
     out: dict[str, dict[str, tuple[int, ...]]] = {}
     for row in report.rows:
-        layer = row.layer
-        if row.type == "conv":
-            c_in = row.input_shapes[0][-1]
-            kernel = tuple(a.f for a in row.axes)
-            shapes = {"weight": (*kernel, c_in // layer.groups, layer.filters)}
-            if layer.bias == "per_position":
-                shapes["bias"] = row.output_shape
-            elif layer.bias:
-                shapes["bias"] = (layer.filters,)
-        elif row.type == "dense":
-            shapes = {"weight": (math.prod(row.input_shapes[0]), layer.units)}
-            if layer.bias:
-                shapes["bias"] = (layer.units,)
-        elif row.type == "batchnorm":
-            shapes = {key: (row.output_shape[-1],) for key in BN_KEYS}
-        else:
-            continue
-        out[row.name] = shapes
+        shapes = REGISTRY[row.type].weights(row)
+        if shapes:
+            out[row.name] = shapes
     return out
 
 
@@ -100,7 +86,7 @@ def check_params(network: Network, params: Mapping[str, Mapping[str, Any]], repo
     """Every layer's arrays present, none unknown, each of the spec's shape; else ParamsError naming layer and key."""
     expected = param_shapes(network, report)
     index = {layer.name: i for i, layer in enumerate(network.layers)}
-    for name, entry in params.items():
+    for name in params:
         if name not in expected:
             known = ", ".join(expected) or "none"
             what = "has no parameters" if name in index else "is not a layer of the spec"
@@ -203,41 +189,11 @@ class Step:
                 tuple(a.d for a in axes), tuple(a.out for a in axes))
 
 
-def activate(x: np.ndarray, function: str | None, alpha: float | None = None) -> np.ndarray:
-    """Apply an activation to x in place (x must be a float array this pass owns)."""
-    if function is None or function == "linear":
-        return x
-    zero = x.dtype.type(0)
-    if function == "relu":
-        np.maximum(x, zero, out=x)
-    elif function == "leaky_relu":
-        np.multiply(x, x.dtype.type(alpha), out=x, where=x < zero)
-    elif function == "elu":
-        neg = x < zero
-        np.expm1(x, out=x, where=neg)
-        np.multiply(x, x.dtype.type(alpha), out=x, where=neg)
-    elif function == "sigmoid":
-        half = x.dtype.type(0.5)
-        x *= half
-        np.tanh(x, out=x)
-        x += 1
-        x *= half
-    elif function == "tanh":
-        np.tanh(x, out=x)
-    elif function == "softmax":
-        x -= x.max(axis=-1, keepdims=True)
-        np.exp(x, out=x)
-        x /= x.sum(axis=-1, keepdims=True)
-    else:  # pragma: no cover - the spec's Literal forbids it
-        raise ValueError(f"unknown activation {function!r}")
-    return x
-
-
 def run_conv(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
     fn = s.layer.activation
     alpha = DEFAULT_ALPHA.get(fn or "")
-    epilogue = None if fn in (None, "linear") else (lambda block: activate(block, fn, alpha))
+    epilogue = None if fn in (None, "linear") else (lambda block: K.activate(block, fn, alpha))
     return K.conv(xs[0], s.params["weight"], s.params.get("bias"), stride, pads, dilation, s.layer.groups,
                   out_spatial, out=s.new(), epilogue=epilogue)
 
@@ -290,12 +246,12 @@ def run_dense(s: Step, xs):
     if "bias" in s.params:
         y += s.params["bias"]
     fn = s.layer.activation
-    return activate(y, fn, DEFAULT_ALPHA.get(fn or ""))
+    return K.activate(y, fn, DEFAULT_ALPHA.get(fn or ""))
 
 
 def run_activation(s: Step, xs):
     x = xs[0] if s.inplace else xs[0].copy()
-    return activate(x, s.layer.function, s.layer.slope)
+    return K.activate(x, s.layer.function, s.layer.slope)
 
 
 def run_lrn(s: Step, xs):
@@ -441,19 +397,31 @@ def estimate_memory(network: Network, batch: int = 1, dtype: Any = "float32", ke
     totals = report.totals
     elems = totals.input_elements + totals.activation_elements if keep_all else totals.peak_activation_elements
     params = totals.params * 4 + (totals.params * dt.itemsize if dt.itemsize != 4 else 0)
-    scratch = 0
-    for row in report.rows:
-        if row.type not in ("conv", "maxpool", "avgpool"):
-            continue
-        c_in = row.input_shapes[0][-1]
-        padded = math.prod(a.n + a.pb + a.pa for a in row.axes) * c_in * batch * dt.itemsize
-        work = 0
-        if row.type == "conv":
-            taps = math.prod(a.f for a in row.axes)
-            unfolded = math.prod(row.output_shape[:-1]) * batch * taps * (c_in // row.layer.groups) * dt.itemsize
-            line = unfolded // max(1, batch * row.output_shape[0])
-            chunk = min(unfolded, max(K.IM2COL_CHUNK_BYTES, line))
-            wino = 3 * K.WINOGRAD_CHUNK_BYTES * max(1, row.output_shape[-1] // max(1, c_in))
-            work = max(chunk, wino if taps == 9 else 0) * (2 if row.layer.groups > 1 else 1)
-        scratch = max(scratch, padded + work)
+    scratch = max((SCRATCH[row.type](row, batch, dt.itemsize) for row in report.rows if row.type in SCRATCH),
+                  default=0)
     return MemoryEstimate(elems * batch * dt.itemsize, params, scratch)
+
+
+def _padded_bytes(row: LayerRow, batch: int, itemsize: int) -> int:
+    """The padded copy of a window layer's input."""
+    return math.prod(a.n + a.pb + a.pa for a in row.axes) * row.input_shapes[0][-1] * batch * itemsize
+
+
+def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> int:
+    """The padded input plus the unfolded (im2col) or Winograd chunk; twice that with groups."""
+    c_in = row.input_shapes[0][-1]
+    taps = math.prod(a.f for a in row.axes)
+    unfolded = math.prod(row.output_shape[:-1]) * batch * taps * (c_in // row.layer.groups) * itemsize
+    line = unfolded // max(1, batch * row.output_shape[0])
+    chunk = min(unfolded, max(K.IM2COL_CHUNK_BYTES, line))
+    wino = 3 * K.WINOGRAD_CHUNK_BYTES * max(1, row.output_shape[-1] // max(1, c_in))
+    work = max(chunk, wino if taps == 9 else 0) * (2 if row.layer.groups > 1 else 1)
+    return _padded_bytes(row, batch, itemsize) + work
+
+
+#: bytes a kind's kernel allocates besides its output, by `type` tag (kinds not listed: none)
+SCRATCH: dict[str, Callable[[LayerRow, int, int], int]] = {
+    "conv": _conv_scratch,
+    "maxpool": _padded_bytes,
+    "avgpool": _padded_bytes,
+}

@@ -357,23 +357,28 @@ def _pad_to(x: np.ndarray, pads: Pads, extent: Ints) -> np.ndarray:
 # pooling
 
 
-def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
-            dilation: Ints | None = None, out_spatial: Ints | None = None, out: np.ndarray | None = None) -> np.ndarray:
-    """y[n, i, c] = max over u of x[n, i*s + u*d - p_before, c], padded cells ignored (-inf)."""
-    x = _as_float(x)
+def _reduce_windows(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints | None,
+                    out_spatial: Ints | None, out: np.ndarray | None, fill: float, combine) -> tuple[np.ndarray, Ints]:
+    """out = combine(...combine(tap 0, tap 1)..., last tap) over the kernel's taps of every window, padding `fill`."""
     rank = x.ndim - 2
     dilation = dilation or _ones(rank)
     if out_spatial is None:
         out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
-    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, -np.inf)
+    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, fill)
     out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
     for i, offset in enumerate(np.ndindex(*kernel)):
         cells = _shifted(xp, offset, out_spatial, stride, dilation)
         if i == 0:
             np.copyto(out, cells)
         else:
-            np.maximum(out, cells, out=out)
-    return out
+            combine(out, cells, out=out)
+    return out, out_spatial
+
+
+def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
+            dilation: Ints | None = None, out_spatial: Ints | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """y[n, i, c] = max over u of x[n, i*s + u*d - p_before, c], padded cells ignored (-inf)."""
+    return _reduce_windows(_as_float(x), kernel, stride, pads, dilation, out_spatial, out, -np.inf, np.maximum)[0]
 
 
 def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
@@ -382,24 +387,14 @@ def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
 
     Matches TensorFlow's SAME average pooling and PyTorch's count_include_pad=False;
     cells of windows that hang off the end in ceil mode are not counted either.  A
-    window lying wholly in the padding has no mean (nan); the calculator rejects it.
+    window lying wholly in the padding would have no mean; the calculator refuses such
+    a pool (padding on a side at least the kernel).
     """
     x = _as_float(x)
-    rank = x.ndim - 2
-    dilation = dilation or _ones(rank)
-    if out_spatial is None:
-        out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
-    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
-    out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
-    for i, offset in enumerate(np.ndindex(*kernel)):
-        cells = _shifted(xp, offset, out_spatial, stride, dilation)
-        if i == 0:
-            np.copyto(out, cells)
-        else:
-            out += cells
+    out, out_spatial = _reduce_windows(x, kernel, stride, pads, dilation, out_spatial, out, 0.0, np.add)
+    dilation = dilation or _ones(x.ndim - 2)
     count = np.ones((), dtype=np.int64)
-    for ax, (n, f, s, (p0, _), d, o) in enumerate(
-            zip(x.shape[1:-1], kernel, stride, pads, dilation, out_spatial)):
+    for n, f, s, (p0, _), d, o in zip(x.shape[1:-1], kernel, stride, pads, dilation, out_spatial):
         pos = np.arange(o)[:, None] * s + np.arange(f)[None, :] * d - p0  # window i, tap u
         inside = ((pos >= 0) & (pos < n)).sum(axis=1)
         count = np.multiply.outer(count, inside)
@@ -427,15 +422,6 @@ def global_maxpool(x: np.ndarray) -> np.ndarray:
 def flatten(x: np.ndarray) -> np.ndarray:
     """(N, ...) -> (N, prod(...)) in C order, i.e. channels-last as Keras flattens."""
     return x.reshape(x.shape[0], -1)
-
-
-def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """y = flatten(x) @ W + b with W of shape (inputs, units)."""
-    x = _as_float(x)
-    y = flatten(x) @ _as_float(w, x.dtype)
-    if b is not None:
-        y += _as_float(b, x.dtype)
-    return y
 
 
 def lrn(x: np.ndarray, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75,
@@ -482,79 +468,64 @@ def batchnorm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
 
 
 # ----------------------------------------------------------------------------
-# activations and merges
+# activations: each applied in place to a float array the pass owns; plain twins in reference.ACTIVATIONS
 
 
-def relu(x: np.ndarray, inplace: bool = False) -> np.ndarray:
-    """max(0, x); ``inplace`` overwrites a float ``x`` instead of allocating."""
-    x = _as_float(x)
-    return np.maximum(x, x.dtype.type(0), out=x if inplace else None)
+def _relu(x: np.ndarray, alpha: float | None) -> None:
+    np.maximum(x, x.dtype.type(0), out=x)
 
 
-def leaky_relu(x: np.ndarray, alpha: float = 0.3) -> np.ndarray:
-    """x for x >= 0, alpha * x otherwise (Keras' default alpha 0.3)."""
-    x = _as_float(x)
-    return np.where(x >= 0, x, x * x.dtype.type(alpha))
+def _leaky_relu(x: np.ndarray, alpha: float | None) -> None:
+    """alpha * x below 0 (the spec's default alpha is 0.1, `layers.fields.DEFAULT_ALPHA`)."""
+    np.multiply(x, x.dtype.type(alpha), out=x, where=x < 0)
 
 
-def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    """x for x >= 0, alpha * (e^x - 1) otherwise."""
-    x = _as_float(x)
-    return np.where(x >= 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
+def _elu(x: np.ndarray, alpha: float | None) -> None:
+    neg = x < 0
+    np.expm1(x, out=x, where=neg)
+    np.multiply(x, x.dtype.type(alpha), out=x, where=neg)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2 so that it never overflows."""
-    x = _as_float(x)
+def _sigmoid(x: np.ndarray, alpha: float | None) -> None:
+    """(1 + tanh(x/2)) / 2: never overflows."""
     half = x.dtype.type(0.5)
-    return half * (1 + np.tanh(half * x))
+    x *= half
+    np.tanh(x, out=x)
+    x += 1
+    x *= half
 
 
-def tanh(x: np.ndarray) -> np.ndarray:
-    """tanh(x)."""
-    return np.tanh(_as_float(x))
+def _tanh(x: np.ndarray, alpha: float | None) -> None:
+    np.tanh(x, out=x)
 
 
-def softmax(x: np.ndarray) -> np.ndarray:
-    """e^x_i / sum_j e^x_j over the last axis, shifted by the max for stability."""
-    x = _as_float(x)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    e /= e.sum(axis=-1, keepdims=True)
-    return e
+def _softmax(x: np.ndarray, alpha: float | None) -> None:
+    """Over the last axis, shifted by the max for stability."""
+    x -= x.max(axis=-1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=-1, keepdims=True)
 
 
-def linear(x: np.ndarray) -> np.ndarray:
-    """Identity."""
-    return _as_float(x)
+def _linear(x: np.ndarray, alpha: float | None) -> None:
+    return None
 
 
-ACTIVATIONS = {
-    "relu": relu,
-    "leaky_relu": leaky_relu,
-    "elu": elu,
-    "sigmoid": sigmoid,
-    "tanh": tanh,
-    "softmax": softmax,
-    "linear": linear,
+ACTIVATE = {
+    "relu": _relu,
+    "leaky_relu": _leaky_relu,
+    "elu": _elu,
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
+    "softmax": _softmax,
+    "linear": _linear,
 }
 
 
-def add(xs: Sequence[np.ndarray]) -> np.ndarray:
-    """Elementwise sum of same-shaped inputs."""
-    out = _as_float(xs[0]).copy()
-    for x in xs[1:]:
-        out += x
-    return out
-
-
-def concat(xs: Sequence[np.ndarray], axis: int = -1) -> np.ndarray:
-    """Join along ``axis`` counted without the batch axis (-1 = channels)."""
-    rank = xs[0].ndim - 1
-    if not -rank <= axis < rank:
-        raise ValueError(f"concat: axis {axis} out of range for inputs of rank {rank} (without batch)")
-    np_axis = axis + 1 if axis >= 0 else xs[0].ndim + axis
-    dt = np.result_type(*[_dtype_of(x) for x in xs])
-    return np.concatenate([np.asarray(x, dtype=dt) for x in xs], axis=np_axis)
+def activate(x: np.ndarray, function: str | None, alpha: float | None = None) -> np.ndarray:
+    """Apply the activation `function` (None: none) to x in place and return x; `alpha` for leaky_relu and elu."""
+    if function is not None:
+        ACTIVATE[function](x, alpha)
+    return x
 
 
 # ----------------------------------------------------------------------------
@@ -829,7 +800,9 @@ def hardswish(x: np.ndarray) -> np.ndarray:
 def silu(x: np.ndarray) -> np.ndarray:
     """x * sigmoid(x) (swish)."""
     x = _as_float(x)
-    return x * sigmoid(x)
+    gate = x.copy()
+    _sigmoid(gate, None)
+    return x * gate
 
 
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:

@@ -27,21 +27,22 @@ function as ``forward(..., fuse=False)`` up to float rounding.
 from __future__ import annotations
 
 import math
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..analysis import LayerRow, Report
-from ..spec import DEFAULT_ALPHA, Network
+from ..analysis import LayerRow, Report, analyze
+from ..layers.fields import DEFAULT_ALPHA
+from ..spec import Network
 from . import kernels as K
-from ..analysis import analyze
-from .forward import KERNELS, EngineShapeError, Step, _dtype, activate, check_input, check_params
+from .forward import KERNELS, EngineShapeError, Step, _dtype, check_input, check_params
 from .forward import forward as layer_by_layer
 
-#: Activations applied block by block inside an epilogue (softmax needs whole rows: it is not fused).
-FUSABLE = frozenset({"relu", "leaky_relu", "elu", "sigmoid", "tanh", "linear"})
+#: Activations applied block by block inside an epilogue: every elementwise one of ``kernels.ACTIVATE``
+#: (softmax normalises over the channels: blocks hold whole rows, but it stays a layer of its own).
+FUSABLE = frozenset(K.ACTIVATE) - {"softmax"}
 #: Kinds whose kernel entry returns a view of its first input (their storage is the input's).
 VIEW_KINDS = frozenset({"flatten", "dropout", "crop", "slice"})
 #: Folded into the conv before them: parameters -> (per-channel factor, per-channel shift).
@@ -335,7 +336,7 @@ def _same_cells(block: np.ndarray, out: np.ndarray, other: np.ndarray) -> np.nda
 
 
 def _activate_block(block: np.ndarray, fn: str, alpha: float | None) -> None:
-    activate(block, fn, alpha)
+    K.activate(block, fn, alpha)
 
 
 def _add_cells(block: np.ndarray, out: np.ndarray, others: list[np.ndarray]) -> None:

@@ -101,8 +101,8 @@ def load_image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
     h, w, c = input_shape
     try:
         with Image.open(path) as img:
-            img = img.convert({1: "L", 3: "RGB", 4: "RGBA"}[c]).resize((w, h), Image.BILINEAR)
-            x = np.asarray(img, dtype=np.float32) / np.float32(255)
+            small = img.convert({1: "L", 3: "RGB", 4: "RGBA"}[c]).resize((w, h), Image.Resampling.BILINEAR)
+            x = np.asarray(small, dtype=np.float32) / np.float32(255)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # Pillow refuses images over ~179M pixels
         raise LoadError(f"cannot read image: {exc}", file=str(path)) from None
     return x.reshape(h, w, c)

@@ -33,7 +33,7 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any], *, set_vars: M
     Raises `SpecError` (printed as one line per problem, at most a few) for anything wrong with the spec, and
     `TypeError` when `source` or `set_vars` is not of a type this function takes.
     """
-    from ..graph import check_graph
+    from ..analysis.graph import check_graph
     from .validate import validate
 
     file, data = _read(source)

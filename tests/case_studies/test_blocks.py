@@ -48,7 +48,7 @@ def test_args_arithmetic_defaults_and_vars():
     data = spec([{"block": "bottleneck", "name": "b", "args": {"filters": "$k * 2"}}], {"bottleneck": BOTTLENECK},
                 vars={"k": 3})
     layers = {l.name: l for l in load_spec(data).layers}
-    assert layers["b/conv1"].filters == 6 and layers["b/conv3"].filters == 24 and layers["b/conv2"].stride == 1
+    assert layers["b/conv1"].filters == 6 and layers["b/conv3"].filters == 24 and layers["b/conv2"].stride == (1, 1)
     assert {l.name: l for l in load_spec(data, set_vars={"k": 5}).layers}["b/conv3"].filters == 40
 
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from archcalc import analyze, load_spec
 from archcalc.cli import main
-from archcalc.collapse import collapse, group_name
-from archcalc.compare import compare, final_receptive_field, sort_summaries
+from archcalc.analysis.collapse import collapse, group_name
+from archcalc.learn.compare import compare, final_receptive_field, sort_summaries
 from archcalc.output.text import render_compare
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archcalc import analyze, load_spec
-from archcalc.compare import path_depth
+from archcalc.learn.compare import path_depth
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -79,7 +79,7 @@ def test_googlenet_stage_shapes_and_per_layer_rounding(reports):
     assert r.row("inception_5b/output").output_shape == (7, 7, 1024)
     assert r.row("conv1").axes[0].rounding == "floor"
     assert [r.row(p).axes[0].rounding for p in ("pool1", "pool2", "pool3", "pool4")] == ["ceil"] * 4
-    assert r.row("inception_3a/5x5").layer.kernel == 5
+    assert r.row("inception_3a/5x5").layer.kernel == (5, 5)
     # the Table 1 columns of inception 3a, counted exactly with biases (the paper prints 159K)
     assert sum(x.params for x in r.rows if x.name.startswith("inception_3a/")) == 163_696
 

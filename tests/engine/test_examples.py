@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import archcalc
 from archcalc.engine import kernels as K
 
 VALID2 = ((0, 0), (0, 0))
@@ -128,7 +129,9 @@ def test_dense_flattens_channels_last():
     x = np.arange(2 * 2 * 3, dtype=np.float32).reshape(1, 2, 2, 3)  # (h, w, c) order
     w = np.zeros((12, 1), np.float32)
     w[1, 0] = 1.0  # flat index 1 is (h=0, w=0, c=1)
-    assert K.dense(x, w, np.array([0.5], np.float32)).item() == x[0, 0, 0, 1] + 0.5
+    net = archcalc.load_spec({"input": [2, 2, 3], "layers": [{"type": "dense", "units": 1, "name": "d"}]})
+    params = {"d": {"weight": w, "bias": np.array([0.5], np.float32)}}
+    assert archcalc.forward(net, x, params).item() == x[0, 0, 0, 1] + 0.5
 
 
 def test_per_position_bias():
@@ -146,26 +149,38 @@ def test_dtype_kept():
     assert K.conv(image_1_to_9().astype(np.int64), w, None, (1, 1), VALID2).dtype == np.float32
 
 
+def act(name, x, alpha=None):
+    return K.activate(np.array(x, dtype=np.float64), name, alpha)
+
+
 def test_activations():
-    x = np.array([-2.0, 0.0, 3.0])
-    np.testing.assert_array_equal(K.relu(x), [0, 0, 3])
-    np.testing.assert_allclose(K.leaky_relu(x, 0.1), [-0.2, 0, 3])
-    np.testing.assert_allclose(K.elu(x, 1.0), [np.expm1(-2.0), 0, 3])
-    np.testing.assert_allclose(K.sigmoid(x), 1 / (1 + np.exp(-x)))
-    np.testing.assert_allclose(K.tanh(x), np.tanh(x))
-    np.testing.assert_allclose(K.softmax(x), np.exp(x) / np.exp(x).sum())
-    np.testing.assert_array_equal(K.linear(x), x)
-    assert K.sigmoid(np.array([-1000.0, 1000.0])).tolist() == [0.0, 1.0]
-    big = K.softmax(np.array([[1000.0, 1000.0]]))
-    np.testing.assert_allclose(big, [[0.5, 0.5]])
+    x = [-2.0, 0.0, 3.0]
+    np.testing.assert_array_equal(act("relu", x), [0, 0, 3])
+    np.testing.assert_allclose(act("leaky_relu", x, 0.1), [-0.2, 0, 3])
+    np.testing.assert_allclose(act("elu", x, 1.0), [np.expm1(-2.0), 0, 3])
+    np.testing.assert_allclose(act("sigmoid", x), 1 / (1 + np.exp(-np.array(x))))
+    np.testing.assert_allclose(act("tanh", x), np.tanh(x))
+    np.testing.assert_allclose(act("softmax", x), np.exp(x) / np.exp(x).sum())
+    np.testing.assert_array_equal(act("linear", x), x)
+    np.testing.assert_array_equal(act(None, x), x)
+    assert act("sigmoid", [-1000.0, 1000.0]).tolist() == [0.0, 1.0]
+    np.testing.assert_allclose(act("softmax", [[1000.0, 1000.0]]), [[0.5, 0.5]])
 
 
 def test_add_concat_global_pools():
     a = np.ones((2, 3, 3, 2), np.float32)
     b = np.full((2, 3, 3, 1), 2.0, np.float32)
-    assert K.concat([a, b]).shape == (2, 3, 3, 3)
-    assert K.concat([a, a], axis=0).shape == (2, 6, 3, 2)
-    np.testing.assert_array_equal(K.add([a, a, a]), 3 * a)
+    net = archcalc.load_spec({"input": [3, 3, 2], "layers": [
+        {"type": "activation", "function": "linear", "name": "a"},
+        {"type": "conv", "filters": 1, "kernel": 1, "name": "b", "inputs": "input"},
+        {"type": "concat", "inputs": ["a", "b"], "name": "c"},
+        {"type": "concat", "inputs": ["a", "a"], "axis": 0, "name": "rows"},
+        {"type": "add", "inputs": ["a", "a", "a"], "name": "sum"}]})
+    params = {"b": {"weight": np.full((1, 1, 2, 1), 1.0, np.float32), "bias": np.zeros(1, np.float32)}}
+    out = archcalc.forward(net, a, params, return_all=True)
+    np.testing.assert_array_equal(out["c"], np.concatenate([a, b], axis=-1))
+    assert out["rows"].shape == (2, 6, 3, 2)
+    np.testing.assert_array_equal(out["sum"], 3 * a)
     x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
     np.testing.assert_array_equal(K.global_avgpool(x), [[3, 4]])
     np.testing.assert_array_equal(K.global_maxpool(x), [[6, 7]])

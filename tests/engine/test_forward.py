@@ -6,7 +6,7 @@ import pytest
 import archcalc
 from archcalc.engine.forward import EngineShapeError, KERNELS, ParamsError, estimate_memory, param_shapes
 from archcalc.errors import ShapeError
-from archcalc.analysis import RULES
+from archcalc.layers import REGISTRY as RULES
 from archcalc.spec import LAYER_TYPES
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from archcalc.calc import calc
+from archcalc.learn.calc import calc
 from tests.learn.conftest import SPECS
 
 

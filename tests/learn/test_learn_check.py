@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from archcalc.exercises import grade
+from archcalc.learn.exercises import grade
 from tests.learn.conftest import EXERCISES, FIXTURES
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from archcalc import analyze, load_spec
 from archcalc.conventions import BudgetError, costing, get, largest_batch, parse_size
-from archcalc.solve import SolveError, solve, stack_rf, target_rf
+from archcalc.learn.solve import SolveError, solve, stack_rf, target_rf
 from tests.learn.conftest import FIXTURES, SPECS
 
 

@@ -2,7 +2,7 @@
 
 from math import prod
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import archcalc
@@ -31,8 +31,7 @@ def test_same_gives_ceil_n_over_s(n, f, s, d, rank):
 
 @given(n=sizes, f=kernels, s=strides, d=dilations)
 def test_valid_padding_never_reads_outside_the_input(n, f, s, d):
-    if arith.effective_kernel(f, d) > n:
-        return
+    assume(arith.effective_kernel(f, d) <= n)
     out = arith.floor_out_size(n, f, s, 0, 0, d)
     last_read = (out - 1) * s + arith.effective_kernel(f, d) - 1
     assert 0 <= last_read < n
@@ -69,8 +68,8 @@ def test_receptive_field_jump_is_the_product_of_strides(chain):
 
 @given(n=sizes, f=kernels, s=strides, p=st.integers(0, 5), d=dilations)
 def test_floor_and_ceil_bracket_the_exact_size(n, f, s, p, d):
-    if n + 2 * p < arith.effective_kernel(f, d) or 2 * p > arith.effective_kernel(f, d):
-        return  # PyTorch allows ceil_mode only with padding <= half the kernel
+    # PyTorch allows ceil_mode only with padding <= half the kernel
+    assume(arith.effective_kernel(f, d) <= n + 2 * p and 2 * p <= arith.effective_kernel(f, d))
     exact = arith.exact_out_size(n, f, s, p, p, d)
     lo, hi = arith.floor_out_size(n, f, s, p, p, d), arith.ceil_out_size(n, f, s, p, p, d)
     assert lo <= exact and hi - lo in (0, 1)

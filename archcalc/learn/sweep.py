@@ -1,0 +1,60 @@
+"""Sweeps: one analysis per combination of variable values (`archcalc sweep --vary k=128,192,256,384`).
+
+Each combination is passed to `load_spec(..., set_vars=...)`, so a sweep can only
+vary variables the spec declares under `vars:` (the same check as `set_vars`).
+Several varied variables give the product, in the order given.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..conventions import Costing, costing
+from ..errors import ArchcalcError
+
+MAX_COMBINATIONS = 10_000
+
+
+@dataclass(slots=True)
+class SweepRow:
+    values: dict[str, Any]
+    name: str
+    params: int
+    costing: Costing
+    output_shape: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.costing
+        return {**self.values, "params": self.params, c.convention.label.lower().replace("-", "_"): c.compute,
+                "activation_bytes": c.activation_bytes, "param_bytes": c.param_bytes,
+                "total_bytes": c.total_bytes, "output_shape": list(self.output_shape)}
+
+
+def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Mapping[str, Any] | None = None,
+          convention: str | None = None, batch: int = 1, training: str | None = None) -> list[SweepRow]:
+    """Analyse `spec` once per combination of the varied values."""
+    from ..analysis import analyze
+    from ..load import load_spec
+
+    if not vary:
+        raise ArchcalcError("give at least one variable to vary, with its values", field="vary")
+    total = 1
+    for _, values in vary:
+        total *= len(values)
+    if total > MAX_COMBINATIONS:
+        raise ArchcalcError(f"{total:,} combinations; a sweep runs at most {MAX_COMBINATIONS:,}", field="vary")
+    fixed = dict(set_vars or {})
+    clash = [n for n, _ in vary if n in fixed]
+    if clash:
+        raise ArchcalcError(f"{clash[0]} is both set and varied; use one", field="vary")
+    names = [n for n, _ in vary]
+    rows = []
+    for combo in itertools.product(*(values for _, values in vary)):
+        chosen = dict(zip(names, combo))
+        net = load_spec(dict(spec) if isinstance(spec, Mapping) else spec, set_vars={**fixed, **chosen})
+        report = analyze(net)
+        rows.append(SweepRow(chosen, net.name, report.totals.params, costing(report, convention, batch, training),
+                             report.output_shape))
+    return rows

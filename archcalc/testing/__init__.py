@@ -1,0 +1,1 @@
+"""Helpers for testing code against archcalc: public hypothesis strategies (`archcalc.testing.strategies`)."""
