@@ -100,6 +100,8 @@ class Plan:
         self.steps = _fuse(report, params, dtype)
         self._layout()
         self._arenas: dict[int, np.ndarray] = {}
+        # an embedding reads the input as integer token ids: it is not cast to float
+        self._token_ids = any(row.type == "embedding" and "input" in row.inputs for row in report.rows)
 
     # --- layout --------------------------------------------------------------------
 
@@ -205,7 +207,8 @@ class Plan:
 
     def run(self, x: np.ndarray, on_step: Callable[[PlanStep, np.ndarray], None] | None = None) -> np.ndarray:
         """The net's output for x (N, *input_shape), already checked, any real dtype."""
-        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not self._token_ids:
+            x = np.ascontiguousarray(x, dtype=self.dtype)
         batch = x.shape[0]
         slab = self.arena(batch)
         values: dict[str, np.ndarray] = {"input": x}
