@@ -5,8 +5,7 @@
 The layer shapes are those of the zoo's nets (MobileNetV2's depthwise 3x3 convs, ResNeXt-50's
 32-group 3x3 convs, U-Net's 2x2/2 up-convolutions).  Each row times the engine's kernel and
 PyTorch's (NCHW and channels_last, the faster kept) side by side, alternating, best of
-``--repeat``; only the ratio means anything on a shared machine.  The old path (one batched
-matmul of (groups, rows, taps x C_g) after a gather) is timed too with ``--old``.
+``--repeat``; only the ratio means anything on a shared machine.
 """
 
 from __future__ import annotations
@@ -49,16 +48,31 @@ TRANSPOSED = [
 ]
 
 
+def torch_side(torch, op, x, w, b, got, name: str, repeat: int) -> float:
+    """Best time of op(x, w, b) in PyTorch, NCHW or channels_last (the faster); checks it against ``got``.
+    ``w`` is ours: (kh, kw, C_in/groups, F) for conv, (kh, kw, F, C_in) for conv_transpose: both move to (.., .., kh, kw)."""
+    tw = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+    tb = torch.from_numpy(b)
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    times = []
+    with torch.inference_mode():
+        for xx in (xt, xt.contiguous(memory_format=torch.channels_last)):
+            times.append(best_of(lambda: op(xx, tw, tb), repeat))
+        ref = op(xt, tw, tb).numpy().transpose(0, 2, 3, 1)
+    err = np.abs(got - ref).max() / np.abs(ref).max()
+    assert err < 1e-4, (name, err)
+    return min(times)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--old", action="store_true", help="also time the old grouped path")
     args = ap.parse_args(argv)
     torch = optional_torch()
     rng = np.random.default_rng(0)
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (ratios only: the machine is shared)")
-    print(f"{'layer':28s} {'engine ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'GFLOP/s':>8s}" + ("  old ms" if args.old else ""))
+    print(f"{'layer':28s} {'engine ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'GFLOP/s':>8s}")
     for name, hw, c, k, s, groups, filters in CONVS:
         x = rng.standard_normal((args.batch, hw, hw, c), dtype=np.float32)
         w = rng.standard_normal((k, k, c // groups, filters), dtype=np.float32)
@@ -73,22 +87,10 @@ def main(argv=None) -> int:
         row = [name, best_of(engine, args.repeat)]
         flop = 2 * args.batch * o * o * filters * k * k * (c // groups)
         if torch is not None:
-            tw = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-            tb = torch.from_numpy(b)
-            xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            times = []
-            for xx in (xt, xt.contiguous(memory_format=torch.channels_last)):
-                with torch.inference_mode():
-                    times.append(best_of(lambda: torch.nn.functional.conv2d(xx, tw, tb, s, p, 1, groups),
-                                         args.repeat))
-                    ref = torch.nn.functional.conv2d(xt, tw, tb, s, p, 1, groups).numpy().transpose(0, 2, 3, 1)
-            err = np.abs(out - ref).max() / np.abs(ref).max()
-            assert err < 1e-4, (name, err)
-            row.append(min(times))
+            row.append(torch_side(torch, lambda xx, tw, tb: torch.nn.functional.conv2d(xx, tw, tb, s, p, 1, groups),
+                                  x, w, b, out, name, args.repeat))
         line = (f"{name:28s} {row[1] * 1e3:10.2f} " + (f"{row[2] * 1e3:9.2f} {row[1] / row[2]:6.2f}"
                 if len(row) > 2 else f"{'-':>9s} {'-':>6s}") + f" {flop / row[1] / 1e9:8.1f}")
-        if args.old:
-            line += f" {best_of(lambda: K._conv_gemm(x, w, (s, s), ((p, p), (p, p)), (1, 1), groups, (o, o)), 2) * 1e3:7.1f}"
         print(line)
     for name, hw, c, k, filters in TRANSPOSED:
         x = rng.standard_normal((args.batch, hw, hw, c), dtype=np.float32)
@@ -100,17 +102,9 @@ def main(argv=None) -> int:
         if torch is None:
             print(f"{name:28s} {t_engine * 1e3:10.2f} {'-':>9s} {'-':>6s} {flop / t_engine / 1e9:8.1f}")
             continue
-        tw = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-        tb = torch.from_numpy(b)
-        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-        times = []
-        for xx in (xt, xt.contiguous(memory_format=torch.channels_last)):
-            with torch.inference_mode():
-                times.append(best_of(lambda: torch.nn.functional.conv_transpose2d(xx, tw, tb, k), args.repeat))
-                ref = torch.nn.functional.conv_transpose2d(xt, tw, tb, k).numpy().transpose(0, 2, 3, 1)
-        err = np.abs(got - ref).max() / np.abs(ref).max()
-        assert err < 1e-4, (name, err)
-        print(f"{name:28s} {t_engine * 1e3:10.2f} {min(times) * 1e3:9.2f} {t_engine / min(times):6.2f} "
+        t_torch = torch_side(torch, lambda xx, tw, tb: torch.nn.functional.conv_transpose2d(xx, tw, tb, k),
+                             x, w, b, got, name, args.repeat)
+        print(f"{name:28s} {t_engine * 1e3:10.2f} {t_torch * 1e3:9.2f} {t_engine / t_torch:6.2f} "
               f"{flop / t_engine / 1e9:8.1f}")
     print(f"load average {os.getloadavg()[0]:.2f}")
     return 0

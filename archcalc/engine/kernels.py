@@ -869,6 +869,17 @@ def run_blocks(fn, blocks: list, nbytes: int) -> None:
         pass
 
 
+def _settle(x, w, stride: Ints, pads: Pads, dilation: Ints | None, out_spatial: Ints | None):
+    """Float arrays of one dtype, the dilation per axis, and the output size (floor rounding unless given)."""
+    x = _as_float(x)
+    w = _as_float(w, x.dtype)
+    rank = x.ndim - 2
+    dilation = dilation or _ones(rank)
+    if out_spatial is None:
+        out_spatial = floor_out_spatial(x.shape[1:-1], w.shape[:rank], stride, pads, dilation)
+    return x, w, dilation, out_spatial
+
+
 def _tap_range(o: int, n: int, s: int, offset: int, p0: int) -> tuple[int, int, int]:
     """Outputs [lo, hi) whose tap at ``offset`` (= u*d) reads inside an input of length n, and the first
     input cell read: i*s + offset - p0 in [0, n)."""
@@ -891,13 +902,7 @@ def conv_depthwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: I
     row is one long contiguous vector operation instead of one per pixel.
     ``epilogue`` as in ``conv``.
     """
-    x = _as_float(x)
-    w = _as_float(w, x.dtype)
-    rank = x.ndim - 2
-    kernel, spatial = w.shape[:rank], x.shape[1:-1]
-    dilation = dilation or _ones(rank)
-    if out_spatial is None:
-        out_spatial = floor_out_spatial(spatial, kernel, stride, pads, dilation)
+    x, w, dilation, out_spatial = _settle(x, w, stride, pads, dilation, out_spatial)
     c_in, filters = x.shape[-1], w.shape[-1]
     if w.shape[-2] != 1 or filters % c_in:
         raise ValueError(f"conv_depthwise: input channels {c_in} and kernel shape {w.shape} do not fit: "
@@ -976,13 +981,7 @@ def conv_grouped(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Int
     per-group loop in Python and no copy of the result.  Depthwise settings
     (C_g == 1) go to ``conv_depthwise``.  ``epilogue`` as in ``conv``.
     """
-    x = _as_float(x)
-    w = _as_float(w, x.dtype)
-    rank = x.ndim - 2
-    kernel = w.shape[:rank]
-    dilation = dilation or _ones(rank)
-    if out_spatial is None:
-        out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
+    x, w, dilation, out_spatial = _settle(x, w, stride, pads, dilation, out_spatial)
     c_in, filters, c_g = x.shape[-1], w.shape[-1], w.shape[-2]
     if c_in != c_g * groups or filters % groups:
         raise ValueError(f"conv_grouped: input channels {c_in}, kernel shape {w.shape}, groups {groups} "
