@@ -36,10 +36,12 @@ class NetSummary:
     receptive_field: tuple[int, ...] | None
     rf_layer: str | None
     bias_adds: int = 0
-    compute: int = 0          # the convention's count for the whole batch (fvcore MACs at batch 1 by default)
+    compute: int = 0          # the convention's count for the whole batch (plain MACs at batch 1 by default)
     compute_label: str = "MACs"
-    convention: str = "fvcore"
+    convention: str = "macs"
     batch: int = 1
+    #: --convention all: {name: {"total", "terms"}} of every convention, times the batch (compute stays macs)
+    by_convention: dict[str, dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class NetSummary:
             "rf_layer": self.rf_layer,
             "compute": {"convention": self.convention, "label": self.compute_label, "batch": self.batch,
                         "value": self.compute},
+            **({"by_convention": self.by_convention} if self.by_convention is not None else {}),
         }
 
 
@@ -85,12 +88,14 @@ def _rf_size(row: LayerRow) -> tuple[int, ...]:
 
 
 def summarize(report: Report, convention: str | None = None, batch: int = 1) -> NetSummary:
-    """One row; `convention` (fvcore, torchinfo, flops) and `batch` scale the compute column and the
-    input + activation memory (parameters are stored once)."""
-    from ..conventions import get
+    """One row; `convention` (macs, flops, torchinfo, fvcore, ptflops, ptflops-aten, thop, or all: every one in
+    `by_convention`, the compute column macs) and `batch` scale the compute column and the input + activation
+    memory (parameters are stored once)."""
+    from ..conventions import ALL, by_convention, get
 
     net, t = report.network, report.totals
-    conv = get(convention)
+    every = convention == ALL
+    conv = get(None if every else convention)
     rf_layer, rf = final_receptive_field(report)
     return NetSummary(
         name=net.name, file=net.file, year=net.year, authors=net.authors, place=net.place,
@@ -100,7 +105,8 @@ def summarize(report: Report, convention: str | None = None, batch: int = 1) -> 
         activation_bytes=t.activation_bytes * batch, param_bytes=t.param_bytes,
         memory_bytes=(t.input_bytes + t.activation_bytes) * batch + t.param_bytes,
         receptive_field=rf, rf_layer=rf_layer, bias_adds=t.bias_adds,
-        compute=conv.count(t) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
+        compute=conv.count(report) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
+        by_convention=by_convention(report, batch) if every else None,
     )
 
 

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from ..conventions import Costing, costing
+from ..conventions import ALL, Costing, by_convention, costing
 from ..errors import ArchcalcError
 
 MAX_COMBINATIONS = 10_000
@@ -24,17 +24,24 @@ class SweepRow:
     params: int
     costing: Costing
     output_shape: tuple[int, ...]
+    #: --convention all: {name: {"total", "terms"}} of every convention, times the batch (the costing is macs)
+    by_convention: dict[str, dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         c = self.costing
-        return {**self.values, "params": self.params, c.convention.label.lower().replace("-", "_"): c.compute,
+        if self.by_convention is not None:
+            compute = {name: entry["total"] for name, entry in self.by_convention.items()}
+        else:
+            compute = {c.convention.name: c.compute}  # macs, flops, torchinfo, ...: the convention's name
+        return {**self.values, "params": self.params, **compute,
                 "activation_bytes": c.activation_bytes, "param_bytes": c.param_bytes,
                 "total_bytes": c.total_bytes, "output_shape": list(self.output_shape)}
 
 
 def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Mapping[str, Any] | None = None,
           convention: str | None = None, batch: int = 1, training: str | None = None) -> list[SweepRow]:
-    """Analyse `spec` once per combination of the varied values."""
+    """Analyse `spec` once per combination of the varied values; `convention` all gives every convention's total
+    (the costing is then the default's)."""
     from ..analysis import analyze
     from ..load import load_spec
 
@@ -55,6 +62,8 @@ def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Map
         chosen = dict(zip(names, combo))
         net = load_spec(dict(spec) if isinstance(spec, Mapping) else spec, set_vars={**fixed, **chosen})
         report = analyze(net)
-        rows.append(SweepRow(chosen, net.name, report.totals.params, costing(report, convention, batch, training),
-                             report.output_shape))
+        every = convention == ALL
+        rows.append(SweepRow(chosen, net.name, report.totals.params,
+                             costing(report, None if every else convention, batch, training), report.output_shape,
+                             by_convention(report, batch) if every else None))
     return rows

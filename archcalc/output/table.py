@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 from typing import Any, Callable, Sequence
 
-from .format import (COMPARE_NOTE, all_warnings, compute_label, escape, expect_text, grouped, human_bytes,
-                     is_graph, plural, rf_short, rf_text, shape_text, short_bytes, si, stat, totals_lines)
+from .format import (COMPARE_NOTE, all_warnings, compare_compute_columns, compute_columns, escape, expect_text,
+                     grouped, human_bytes, is_graph, plural, rf_short, rf_text, shape_text, short_bytes, si, stat,
+                     totals_lines)
 
 
 def make_console(file: Any = None, width: int | None = None) -> Any:
@@ -51,8 +52,9 @@ def print_table(console: Any, columns: Sequence[tuple[str, str]], rows: Sequence
 
 # --- show ----------------------------------------------------------------------------------
 
-def report_table(report: Any, console: Any) -> None:
-    """Print the per-layer table and the totals on `console`, fitted to its width.
+def report_table(report: Any, console: Any, compute: tuple[str, list[int]] | None = None) -> None:
+    """Print the per-layer table and the totals on `console`, fitted to its width; `compute` (heading, one number
+    per row) replaces the MACs column (`show --convention NAME`).
 
     Names, types and numbers never wrap: on a narrow terminal MACs are shown as 118 M, then the RF column is
     dropped (and a note says so); the JSON/CSV formats always carry everything.
@@ -62,6 +64,8 @@ def report_table(report: Any, console: Any) -> None:
 
     graph = is_graph(report)
     has_expect = any(r.expect is not None for r in report.rows)
+    heading, values = compute if compute else ("MACs", [r.macs for r in report.rows])
+    value_of = {id(r): v for r, v in zip(report.rows, values)}
     columns: list[tuple[str, dict[str, Any], Callable[[Any], str]]] = [
         ("#", {"justify": "right", "style": "dim"}, lambda r: str(r.index)),
         ("Layer", {}, lambda r: escape(r.name)),
@@ -73,7 +77,7 @@ def report_table(report: Any, console: Any) -> None:
     columns += [
         ("Output shape", {}, lambda r: shape_text(r.output_shape)),
         ("Params", {"justify": "right"}, lambda r: grouped(r.params)),
-        ("MACs", {"justify": "right"}, lambda r: grouped(r.macs)),
+        (heading, {"justify": "right"}, lambda r: grouped(value_of[id(r)])),
         ("RF", {"justify": "right"}, lambda r: rf_text(r.receptive_field)),
     ]
     if has_expect:
@@ -88,9 +92,9 @@ def report_table(report: Any, console: Any) -> None:
 
     hidden: list[str] = []
     if width() > console.width:
-        mac = names.index("MACs")
+        mac = names.index(heading)
         for row, r in zip(cells, report.rows):
-            row[mac] = si(r.macs)
+            row[mac] = si(value_of[id(r)])
         if width() > console.width:
             hidden.append("RF")
         if graph and width(hidden) > console.width:
@@ -136,15 +140,16 @@ def compare_table(rows: Sequence[Any], console: Any) -> None:
 
     table = Table(title="Case studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
+    compute = compare_compute_columns(rows)
     table.add_column("Net", overflow="fold", min_width=10)
-    for head in ("Year", "Depth", "Params", compute_label(rows), "Memory", "RF"):
+    for head in ("Year", "Depth", "Params", *(h for h, _ in compute), "Memory", "RF"):
         table.add_column(head, justify="right", no_wrap=True)
     table.add_column("Place", min_width=3)
     table.add_column("Top-5", min_width=5)
     for s in rows:
-        table.add_row(escape(s.name), str(s.year or ""), str(s.depth), grouped(s.trainable_params), si(s.compute),
-                      short_bytes(s.memory_bytes), rf_short(s.receptive_field), escape(s.place or ""),
-                      escape(s.top5_error or ""))
+        table.add_row(escape(s.name), str(s.year or ""), str(s.depth), grouped(s.trainable_params),
+                      *(si(value(s)) for _, value in compute), short_bytes(s.memory_bytes),
+                      rf_short(s.receptive_field), escape(s.place or ""), escape(s.top5_error or ""))
     console.print(table)
     console.print(Text(COMPARE_NOTE, style="dim"))
 
@@ -155,14 +160,15 @@ def sweep_table(rows: Sequence[Any], console: Any) -> None:
     """One row per combination: the varied values, params, compute, activations and total memory."""
     first = rows[0].costing
     names = list(rows[0].values)
-    label = first.convention.label
+    compute = compute_columns(rows, first.convention.label, lambda r: r.costing.compute)
     memory = "Memory" + (f" (training, {first.training})" if first.training else "")
-    columns = [(n, "right") for n in names] + [("Params", "right"), (label, "right"), ("Activations", "right"),
-                                                (memory, "right")]
-    cells = [[str(r.values[n]) for n in names] + [grouped(r.params), grouped(r.costing.compute),
+    columns = [(n, "right") for n in names] + [("Params", "right"), *((h, "right") for h, _ in compute),
+                                                ("Activations", "right"), (memory, "right")]
+    cells = [[str(r.values[n]) for n in names] + [grouped(r.params), *(grouped(value(r)) for _, value in compute),
                                                   human_bytes(r.costing.activation_bytes),
                                                   human_bytes(r.costing.total_bytes)] for r in rows]
-    title = f"{rows[0].name}: {label} ({first.convention.name}), batch {first.batch}, float32"
+    what = "every convention" if rows[0].by_convention is not None else first.convention.heading
+    title = f"{rows[0].name}: {what}, batch {first.batch}, float32"
     print_table(console, columns, cells, title)
 
 
