@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["load_spec", "analyze", "init_params", "forward", "from_onnx", "from_keras", "ArchcalcError", "SpecError",
-           "__version__"]
+__all__ = ["load_spec", "analyze", "init_params", "forward", "compile_plan", "from_onnx", "from_keras", "ArchcalcError",
+           "SpecError", "__version__"]
 
 from .errors import ArchcalcError, SpecError
 
@@ -55,11 +55,24 @@ def init_params(network: Any, seed: int = 0) -> dict:
     return _init(_network(network), seed=seed)
 
 
-def forward(network: Any, x: Any, params: Any, dtype: str = "float32", return_all: bool = False) -> Any:
-    """Run the net on x of shape (N, *input_shape), channels last; the output, or every layer's with return_all."""
-    from .engine.forward import forward as _forward
+def forward(network: Any, x: Any, params: Any, dtype: str = "float32", return_all: bool = False,
+            fuse: bool = True, plan: Any = None) -> Any:
+    """Run the net on x of shape (N, *input_shape), channels last; the output, or every layer's with return_all.
 
-    return _forward(_network(network), x, params, dtype=dtype, return_all=return_all)
+    By default through the fused inference plan (batchnorm folded into convs, activations and residual
+    adds in the conv's epilogue, one reused arena); ``fuse=False`` runs layer by layer.  For many batches
+    compile once: ``plan = archcalc.compile_plan(net, params)``, then ``forward(net, x, None, plan=plan)``.
+    """
+    from .engine.plan import forward as _forward
+
+    return _forward(_network(network), x, params, dtype=dtype, return_all=return_all, fuse=fuse, plan=plan)
+
+
+def compile_plan(network: Any, params: Any, dtype: str = "float32") -> Any:
+    """The fused inference plan of the net with these weights, for ``forward(..., plan=)`` (imports numpy)."""
+    from .engine.plan import compile_plan as _compile
+
+    return _compile(_network(network), params, dtype)
 
 
 def from_onnx(source: Any) -> dict:

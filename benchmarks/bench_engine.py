@@ -1,24 +1,29 @@
-"""archcalc.forward on AlexNet and VGG16 against the same nets in PyTorch on the CPU.
+"""archcalc.forward (the fused plan) on every net in specs/ against the same net in PyTorch on the CPU.
 
-    python benchmarks/bench_engine.py [--batch 8] [--repeat 3] [--rounds 2] [--nets alexnet,vgg16]
+    PYTHONPATH=. python benchmarks/bench_engine.py [--batch 8] [--repeat 3] [--rounds 2] [--nets a,b]
+                                                   [--max-load 1.5] [--strict] [--layers] [--markdown FILE]
 
-Loads specs/alexnet.yaml and specs/vgg16.yaml (VGG16 is built here as a spec
-dict if the file is absent), initialises the weights with ``archcalc.init_params``
-(random biases added so they matter), times ``archcalc.forward`` and the PyTorch
-twin (``archcalc.engine.torch_twin``, same weights, NCHW and channels_last,
-the faster reported) side by side, best of ``--repeat`` each after a warm-up,
-and checks that the outputs agree.  Prints the engine's GFLOP/s per conv layer
-(FLOPs = 2 x MACs as ``archcalc show`` counts them) against the measured float32
-matmul rate, and the time ratio engine / torch.  Engine and torch are timed in alternating phases
-(``--rounds``, default 2) so that load from other processes on a shared machine hits both.  PyTorch is optional.
+Each spec gets weights from ``archcalc.init_params`` plus random biases and batchnorm statistics.
+The engine runs the compiled plan (``archcalc.compile_plan``; batchnorm folded, epilogues fused,
+one arena); PyTorch runs the twin (``archcalc.engine.torch_twin``, same weights, eager), in NCHW and
+channels_last, the faster kept.  Engine and torch are timed in alternating phases (``--rounds``),
+best of ``--repeat`` after a warm-up, and their outputs are compared.  Per net: the time ratio
+engine / torch, and the effective GFLOP/s (2 x MACs as ``archcalc show`` counts them, / time) next to
+the measured float32 matmul rate.  Per net, the engine's time by layer kind (``--layers``: by step).
+
+The load average is printed before and after.  Above ``--max-load`` (default 1.5, for 2 cores) the
+figures are marked as taken on a busy machine, or with ``--strict`` not reported at all: other
+processes slow OpenBLAS far more than PyTorch, so only side-by-side ratios from a quiet machine count.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -30,41 +35,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import best_of, matmul_rate, optional_torch  # noqa: E402
 
 import archcalc  # noqa: E402
-from archcalc.engine.forward import forward  # noqa: E402
+from archcalc.engine.plan import PlanStep, compile_plan  # noqa: E402
 
-
-def vgg16_spec() -> dict:
-    """Configuration D of Simonyan & Zisserman, if specs/vgg16.yaml is not there."""
-    layers: list[dict] = []
-    for stage, (filters, convs) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], start=1):
-        for i in range(1, convs + 1):
-            layers.append({"type": "conv", "name": f"block{stage}/conv{i}", "filters": filters, "kernel": 3,
-                           "padding": 1, "activation": "relu"})
-        layers.append({"type": "maxpool", "name": f"block{stage}/pool", "kernel": 2, "stride": 2})
-    layers += [{"type": "flatten", "name": "flatten"},
-               {"type": "dense", "name": "fc1", "units": 4096, "activation": "relu"},
-               {"type": "dense", "name": "fc2", "units": 4096, "activation": "relu"},
-               {"type": "dense", "name": "predictions", "units": 1000, "activation": "softmax"}]
-    return {"name": "VGG16", "input": [224, 224, 3], "layers": layers}
-
-
-def load(name: str):
-    path = ROOT / "specs" / f"{name}.yaml"
-    if path.exists():
-        return archcalc.load_spec(path)
-    if name == "vgg16":
-        print("specs/vgg16.yaml not found: using the VGG16 spec built in this script")
-        return archcalc.load_spec(vgg16_spec())
-    raise SystemExit(f"no spec {path}")
+TARGETS = {"AlexNet": 0.8, "VGG16": 0.8}
 
 
 def params_for(net, seed: int = 0):
+    """init_params with small random biases and batchnorm statistics (so that folding them matters)."""
     params = archcalc.init_params(net, seed)
     rng = np.random.default_rng(seed + 1)
     for entry in params.values():
-        if "bias" in entry:
-            entry["bias"] = (rng.standard_normal(entry["bias"].shape) * 0.01).astype(np.float32)
+        for key, value in entry.items():
+            if key in ("bias", "beta", "moving_mean"):
+                entry[key] = (rng.standard_normal(value.shape) * 0.01).astype(np.float32)
+            elif key in ("gamma", "moving_variance"):
+                entry[key] = (rng.random(value.shape) * 0.5 + 0.75).astype(np.float32)
     return params
+
+
+def step_kind(step: PlanStep) -> str:
+    """A label for the per-kind breakdown: convs by shape (1x1, kxk, grouped, depthwise), else the layer type."""
+    row = step.rows[0]
+    if row.type != "conv":
+        return "concat (copy)" if step.kind == "concat" else ("batchnorm+act" if step.kind == "affine" else row.type)
+    k = "x".join(str(a.f) for a in row.axes)
+    groups, c_in = row.layer.groups, row.input_shapes[0][-1]
+    if groups > 1:
+        return f"conv {k} depthwise" if groups == c_in else f"conv {k} grouped"
+    return f"conv {k}" + (" strided" if any(a.s > 1 for a in row.axes) else "")
+
+
+def load_text() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (5 min {five:.2f}) on {os.cpu_count()} cores"
 
 
 def main(argv=None) -> int:
@@ -72,93 +75,122 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2, help="rounds of (engine phase, torch phase)")
-    ap.add_argument("--nets", default="alexnet,vgg16")
+    ap.add_argument("--nets", default="", help="spec names or spec files (default: every specs/*.yaml)")
+    ap.add_argument("--max-load", type=float, default=1.5)
+    ap.add_argument("--strict", action="store_true", help="refuse to report when the load is above --max-load")
+    ap.add_argument("--layers", action="store_true", help="print the engine's time per plan step")
+    ap.add_argument("--markdown", help="also write the summary table to this file")
     args = ap.parse_args(argv)
 
+    start_load = os.getloadavg()[0]
+    print(load_text())
+    if start_load > args.max_load:
+        msg = f"the machine is busy (load {start_load:.2f} > {args.max_load}): OpenBLAS slows far more than torch"
+        if args.strict:
+            print(f"refusing to report: {msg}")
+            return 1
+        print(f"WARNING: {msg}; figures below are marked busy")
     torch = optional_torch()
-
     peak = matmul_rate(args.repeat)
-    print(f"numpy {np.__version__}, float32 matmul 4096^3: {peak:.0f} GFLOP/s; load average "
-          f"{os.getloadavg()[0]:.2f} (other processes on a 2-core machine slow OpenBLAS far more than torch)")
+    print(f"numpy {np.__version__}, float32 matmul 4096^3: {peak:.0f} GFLOP/s")
     if torch is not None:
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
 
+    names = args.nets.split(",") if args.nets else sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
     summary = []
-    for name in args.nets.split(","):
-        net = load(name)
+    for name in names:
+        path = Path(name) if name.endswith((".yaml", ".json")) else ROOT / "specs" / f"{name}.yaml"
+        net = archcalc.load_spec(path)
         report = archcalc.analyze(net)
         params = params_for(net)
-        x = np.random.default_rng(3).standard_normal((args.batch, *net.input_shape), dtype=np.float32)
-        macs = {row.name: row.macs * args.batch for row in report.rows}
-        total_gflop = 2 * sum(macs.values()) / 1e9
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((args.batch, *net.input_shape), dtype=np.float32)
+        gflop = 2 * report.totals.macs * args.batch / 1e9
+        plan = compile_plan(net, params, report=report)
 
         def timed():
-            times: dict[str, float] = {}
+            times: dict[int, float] = {}
             clock = [time.perf_counter()]
 
-            def tick(row, y):
+            def tick(step, y):
                 now = time.perf_counter()
-                times[row.name] = now - clock[0]
+                times[id(step)] = now - clock[0]
                 clock[0] = now
 
             t0 = time.perf_counter()
-            y = forward(net, x, params, on_layer=tick, report=report)
+            y = plan.run(x, on_step=tick)
             return time.perf_counter() - t0, times, y
 
         twins = {}
         if torch is not None:
             from archcalc.engine import torch_twin
 
-            for fmt, last in (("nchw", False), ("channels_last", True)):
-                twins[fmt] = (torch_twin.build(net, params, channels_last=last),
-                              torch_twin.to_torch(x, channels_last=last))
-        # Phases, not interleaved runs: torch's OpenMP threads keep spinning after a forward pass and
-        # starve OpenBLAS's threads (layers 50x slower).  Two rounds of (engine phase, torch phase),
-        # each a warm-up and --repeat timed runs; best of each.
+            try:
+                for fmt, last in (("nchw", False), ("channels_last", True)):
+                    twins[fmt] = (torch_twin.build(net, params, channels_last=last),
+                                  torch_twin.to_torch(x, channels_last=last))
+            except Exception as exc:  # a kind the twin does not know yet
+                print(f"{name}: no PyTorch twin ({type(exc).__name__}: {exc})")
+                twins = {}
         results = {fmt: float("inf") for fmt in twins}
-        best_t, best_layers, y, ref = float("inf"), {}, None, None
+        best_t, best_steps, y, ref = float("inf"), {}, None, None
         for _ in range(args.rounds):
-            time.sleep(0.5)  # let spinning threads of the previous phase go to sleep
+            time.sleep(0.3)  # let the spinning threads of the previous phase sleep
             timed()
             for _ in range(args.repeat):
-                t, layers, y = timed()
+                t, steps, y = timed()
                 if t < best_t:
-                    best_t, best_layers = t, layers
+                    best_t, best_steps = t, steps
             for fmt, (twin, xt) in twins.items():
                 with torch.inference_mode():
                     out = twin(xt)
                     if ref is None:
                         ref = torch_twin.from_torch(out)
                     results[fmt] = min(results[fmt], best_of(lambda: twin(xt), args.repeat))
-        print(f"\n== {report.name}, batch {args.batch}: {total_gflop:.1f} GFLOP (2 x MACs)")
-        print(f"{'layer':22s} {'ms':>8s} {'GFLOP/s':>8s} {'% matmul':>9s}")
-        other = 0.0
-        for row in report.rows:
-            sec = best_layers[row.name]
-            if row.type in ("conv", "dense"):
-                rate = 2 * macs[row.name] / sec / 1e9
-                print(f"{row.name:22s} {sec * 1e3:8.1f} {rate:8.0f} {100 * rate / peak:8.0f}%")
-            else:
-                other += sec
-        print(f"{'other layers':22s} {other * 1e3:8.1f}")
-        print(f"engine total: {best_t * 1e3:.1f} ms, {total_gflop / best_t:.0f} GFLOP/s "
-              f"({100 * total_gflop / best_t / peak:.0f}% of matmul)")
-        if torch is None:
-            summary.append((report.name, best_t, None, None))
-            continue
-        fmt = min(results, key=results.get)
-        t_torch = results[fmt]
-        err = np.abs(y - ref).max() / np.abs(ref).max()
-        print(f"torch ({fmt}) total: {t_torch * 1e3:.1f} ms, {total_gflop / t_torch:.0f} GFLOP/s "
-              f"[{', '.join(f'{k} {v * 1e3:.1f} ms' for k, v in results.items())}]")
-        print(f"engine / torch time ratio: {best_t / t_torch:.2f} (target <= 0.80); "
-              f"max |diff| / max |y| = {err:.1e}")
-        summary.append((report.name, best_t, t_torch, err))
+        by_kind: dict[str, float] = defaultdict(float)
+        for step in plan.steps:
+            by_kind[step_kind(step)] += best_steps[id(step)]
+        t_torch = min(results.values()) if results else None
+        fmt = min(results, key=results.get) if results else "-"
+        err = float(np.abs(y - ref).max() / np.abs(ref).max()) if ref is not None else None
+        print(f"\n== {report.name} ({name}), batch {args.batch}: {gflop:.2f} GFLOP, {len(report.rows)} layers -> "
+              f"{len(plan.steps)} plan steps")
+        line = f"engine {best_t * 1e3:.1f} ms ({gflop / best_t:.0f} GFLOP/s, {100 * gflop / best_t / peak:.0f}% of matmul)"
+        if t_torch is not None:
+            line += (f"; torch ({fmt}) {t_torch * 1e3:.1f} ms ({gflop / t_torch:.0f} GFLOP/s); ratio "
+                     f"{best_t / t_torch:.2f}; max |diff| / max |y| = {err:.1e}")
+        print(line)
+        print("engine time by layer kind: " + ", ".join(
+            f"{k} {v * 1e3:.1f} ms" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])))
+        if args.layers:
+            for step in plan.steps:
+                sec = best_steps[id(step)]
+                flop = 2 * sum(r.macs for r in step.rows) * args.batch
+                print(f"  {step.name:40s} {step_kind(step):22s} {sec * 1e3:8.2f} ms {flop / sec / 1e9:7.1f} GFLOP/s")
+        summary.append((report.name, gflop, best_t, t_torch, dict(by_kind)))
 
-    print("\n| net | engine | torch (best layout) | ratio |\n|---|---|---|---|")
-    for name, t, tt, _ in summary:
-        print(f"| {name} | {t * 1e3:.1f} ms | {'-' if tt is None else f'{tt * 1e3:.1f} ms'} | "
-              f"{'-' if tt is None else f'{t / tt:.2f}'} |")
+    end_load = os.getloadavg()[0]
+    busy = max(start_load, end_load) > args.max_load
+    print(f"\n{load_text()}" + (" -- BUSY: ratios are indicative only" if busy else ""))
+    lines = [f"batch {args.batch}; float32 matmul {peak:.0f} GFLOP/s; load average {start_load:.2f} -> {end_load:.2f}"
+             + (" (busy machine)" if busy else ""), "",
+             "| net | GFLOP | engine ms | torch ms | ratio | target | engine GFLOP/s | % of matmul | slowest kinds (engine) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    ratios = []
+    for title, gflop, t, tt, kinds in summary:
+        ratio = None if tt is None else t / tt
+        if ratio is not None:
+            ratios.append(ratio)
+        top = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])[:3])
+        lines.append(f"| {title} | {gflop:.2f} | {t * 1e3:.1f} | {'-' if tt is None else f'{tt * 1e3:.1f}'} | "
+                     f"{'-' if ratio is None else f'{ratio:.2f}'} | {TARGETS.get(title, 1.0):.1f} | {gflop / t:.0f} | "
+                     f"{100 * gflop / t / peak:.0f}% | {top} |")
+    if ratios:
+        lines.append(f"\ngeometric mean of the ratios over {len(ratios)} nets: "
+                     f"{math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} (target <= 0.8)")
+    print("\n".join(lines))
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
     return 0
 
 

@@ -245,22 +245,7 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
                 finish(target)
         return out
 
-    # groups: one batched product over the group axis, (G, rows, taps*C_g) @ (G, taps*C_g, F_g)
-    wg = w.reshape(taps, c_g, groups, f_g).transpose(2, 0, 1, 3).reshape(groups, width, f_g)
-    wg = np.ascontiguousarray(wg)
-    for nb, rows in _chunks(n_batch, out_spatial, width * x.itemsize * 2):
-        block = view[nb, rows]
-        lead = block.shape[:1 + rank]
-        block = block.reshape(*lead, *kernel, groups, c_g)
-        block = np.moveaxis(block, -2, 0)  # G, n, *o, *k, C_g
-        buf = np.empty(block.shape, dtype=x.dtype)
-        np.copyto(buf, block)
-        res = np.matmul(buf.reshape(groups, -1, width), wg)  # G, rows, F_g
-        target = out[nb, rows].reshape(-1, groups, f_g)
-        np.copyto(target, res.transpose(1, 0, 2))
-        if finish is not None:
-            finish(out[nb, rows])
-    return out
+    return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
 
 
 def _chunks(n_batch: int, out_spatial: Ints, row_bytes: int, limit: int | None = None):
@@ -896,3 +881,207 @@ def erf_array(x: np.ndarray) -> np.ndarray:
             -0.82215223 + t * 0.17087277))))))))
     erfc = t * np.exp(poly)
     return np.where(np.asarray(x) >= 0, 1.0 - erfc, erfc - 1.0).astype(_dtype_of(np.asarray(x)), copy=False)
+
+
+# ----------------------------------------------------------------------------
+# depthwise and grouped convolution (issue 16): kernels of their own instead of
+# thousands of tiny matrix products
+
+
+#: Output bytes per block of the depthwise kernel: the block, its product buffer and the input rows
+#: it reads stay in cache while every tap passes over them.
+DEPTHWISE_BLOCK_BYTES = 512 * 2**10
+#: OpenBLAS runs a product of m*n*k at most this in the calling thread (GEMM_MULTITHREAD_THRESHOLD 4 x
+#: 65536); above it, every small per-group product wakes and syncs its threads (10-20x slower measured).
+BLAS_ONE_THREAD_MNK = 4 * 65536
+#: Below this many output bytes a depthwise or grouped conv runs its blocks in the calling thread only.
+PARALLEL_MIN_OUT_BYTES = 2**20
+
+_threads: dict[str, object] = {}
+
+
+def workers() -> int:
+    """Threads for the kernels that split their own work (numpy's loops and one-thread BLAS calls
+    release the GIL): the machine's cores, at most 4."""
+    import os
+
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def run_blocks(fn, blocks: list, nbytes: int) -> None:
+    """fn(block) for every block, spread over ``workers()`` threads when the work is large enough."""
+    n = workers()
+    if n < 2 or len(blocks) < 2 or nbytes < PARALLEL_MIN_OUT_BYTES:
+        for block in blocks:
+            fn(block)
+        return
+    pool = _threads.get("pool")
+    if pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = _threads["pool"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="archcalc-kernel")
+    for _ in pool.map(fn, blocks):  # type: ignore[attr-defined]
+        pass
+
+
+def _settle(x, w, stride: Ints, pads: Pads, dilation: Ints | None, out_spatial: Ints | None):
+    """Float arrays of one dtype, the dilation per axis, and the output size (floor rounding unless given)."""
+    x = _as_float(x)
+    w = _as_float(w, x.dtype)
+    rank = x.ndim - 2
+    dilation = dilation or _ones(rank)
+    if out_spatial is None:
+        out_spatial = floor_out_spatial(x.shape[1:-1], w.shape[:rank], stride, pads, dilation)
+    return x, w, dilation, out_spatial
+
+
+def _tap_range(o: int, n: int, s: int, offset: int, p0: int) -> tuple[int, int, int]:
+    """Outputs [lo, hi) whose tap at ``offset`` (= u*d) reads inside an input of length n, and the first
+    input cell read: i*s + offset - p0 in [0, n)."""
+    lo = min(o, max(0, -(-(p0 - offset) // s)))
+    hi = max(lo, min(o, -(-(n + p0 - offset) // s)))
+    return lo, hi, lo * s + offset - p0
+
+
+def conv_depthwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads: Pads,
+                   dilation: Ints | None = None, out_spatial: Ints | None = None,
+                   out: np.ndarray | None = None, epilogue=None) -> np.ndarray:
+    """z[n, i, c*M + m] = b[c*M + m] + sum_u x[n, i*s + u*d - p_before, c] * w[u, 0, c*M + m].
+
+    A convolution with groups == C_in (``w`` is (*kernel, 1, C_in * M), M the depth
+    multiplier).  Per kernel tap, one multiply and one add over a block of the output
+    (a shifted, strided view of the input times the tap's row of weights), the
+    block small enough to stay in cache while all taps pass over it.  Padding is
+    never materialised: each tap touches only the outputs whose cell lies inside
+    the input.  The weights are tiled along the last spatial axis so that a stride-1
+    row is one long contiguous vector operation instead of one per pixel.
+    ``epilogue`` as in ``conv``.
+    """
+    x, w, dilation, out_spatial = _settle(x, w, stride, pads, dilation, out_spatial)
+    c_in, filters = x.shape[-1], w.shape[-1]
+    if w.shape[-2] != 1 or filters % c_in:
+        raise ValueError(f"conv_depthwise: input channels {c_in} and kernel shape {w.shape} do not fit: "
+                         "need kernel[-2] == 1 and filters a multiple of C_in")
+    finish = _finisher(None if b is None else _as_float(b, x.dtype), epilogue)
+    return _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out, finish)
+
+
+def _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out=None, finish=None) -> np.ndarray:
+    rank = x.ndim - 2
+    kernel, spatial = w.shape[:rank], x.shape[1:-1]
+    c_in, filters = x.shape[-1], w.shape[-1]
+    if filters != c_in:  # depth multiplier M: filter k reads channel k // M
+        x = np.repeat(x, filters // c_in, axis=-1)
+    n_batch, dt = x.shape[0], x.dtype
+    out = _output(out, (n_batch, *out_spatial, filters), dt)
+    taps = list(np.ndindex(*kernel))
+    # per tap and axis: (lo, hi, first input cell) of the outputs the tap reaches
+    reach = [tuple(_tap_range(o, n, s, uu * d, p0)
+                   for o, n, s, uu, d, (p0, _) in zip(out_spatial, spatial, stride, u, dilation, pads))
+             for u in taps]
+    last_o = out_spatial[-1]
+    tiled = np.tile(w.reshape(len(taps), 1, filters), (1, last_o, 1))  # taps, o_last, F
+    row_bytes = math.prod(out_spatial[1:]) * filters * dt.itemsize
+    step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, row_bytes))
+    s0 = stride[0]
+
+    def run(where: tuple[int, int, int]) -> None:
+        nb, r0, r1 = where
+        block = out[nb, r0:r1]
+        first = True
+        # a tap reaching the whole block writes it first; the others add to the part they reach
+        for t in sorted(range(len(taps)), key=lambda t: not _covers(reach[t], r0, r1, out_spatial)):
+            (lo0, hi0, i0), *rest = reach[t]
+            a0, a1 = max(lo0, r0), min(hi0, r1)
+            if a0 >= a1 or any(lo >= hi for lo, hi, _ in rest):
+                continue
+            src = (nb, slice(i0 + (a0 - lo0) * s0, i0 + (a1 - 1 - lo0) * s0 + 1, s0),
+                   *(slice(i, i + (hi - lo - 1) * s + 1, s) for (lo, hi, i), s in zip(rest, stride[1:])),
+                   slice(None))
+            wt = tiled[t, :rest[-1][1] - rest[-1][0]] if rest else tiled[t, 0]
+            if first and _covers(reach[t], r0, r1, out_spatial):
+                np.multiply(x[src], wt, out=block)
+            else:
+                if first:
+                    block.fill(0)
+                target = block[(slice(a0 - r0, a1 - r0), *(slice(lo, hi) for lo, hi, _ in rest))]
+                prod = _workspace("dw", target.shape, dt)
+                np.multiply(x[src], wt, out=prod)
+                target += prod
+            first = False
+        if first:  # no tap reaches this block: only the bias
+            block.fill(0)
+        if finish is not None:
+            finish(block)
+
+    run_blocks(run, [(nb, r0, min(out_spatial[0], r0 + step))
+                     for nb in range(n_batch) for r0 in range(0, out_spatial[0], step)], out.nbytes)
+    return out
+
+
+def _covers(reach, r0: int, r1: int, out_spatial: Ints) -> bool:
+    (lo0, hi0, _), *rest = reach
+    return lo0 <= r0 and hi0 >= r1 and all(lo == 0 and hi == o for (lo, hi, _), o in zip(rest, out_spatial[1:]))
+
+
+def conv_grouped(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads: Pads,
+                 dilation: Ints | None = None, groups: int = 1, out_spatial: Ints | None = None,
+                 out: np.ndarray | None = None, epilogue=None) -> np.ndarray:
+    """A convolution with 1 < groups: z[n, i, g*F_g + f] = b + sum_{u, c} x_pad[n, i*s + u*d, g*C_g + c] * w[u, c, g*F_g + f].
+
+    The unfolded input of a block of rows is laid out (rows, groups, taps * C_g), so
+    that each group's rows form a strided matrix BLAS reads as is, and one batched
+    matrix product (groups, rows, taps * C_g) @ (groups, taps * C_g, F_g) writes
+    straight into the output, seen as (groups, rows, F_g) with row stride F: no
+    per-group loop in Python and no copy of the result.  Depthwise settings
+    (C_g == 1) go to ``conv_depthwise``.  ``epilogue`` as in ``conv``.
+    """
+    x, w, dilation, out_spatial = _settle(x, w, stride, pads, dilation, out_spatial)
+    c_in, filters, c_g = x.shape[-1], w.shape[-1], w.shape[-2]
+    if c_in != c_g * groups or filters % groups:
+        raise ValueError(f"conv_grouped: input channels {c_in}, kernel shape {w.shape}, groups {groups} "
+                         "do not fit: need C_in == kernel[-2] * groups and filters % groups == 0")
+    finish = _finisher(None if b is None else _as_float(b, x.dtype), epilogue)
+    return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
+
+
+def _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None) -> np.ndarray:
+    rank = x.ndim - 2
+    kernel, c_g = w.shape[:rank], w.shape[-2]
+    if c_g == 1 and groups == x.shape[-1]:
+        return _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out, finish)
+    n_batch, dt = x.shape[0], x.dtype
+    f_g, taps = w.shape[-1] // groups, math.prod(kernel)
+    width = taps * c_g
+    out = _output(out, (n_batch, *out_spatial, w.shape[-1]), dt)
+    wg = np.ascontiguousarray(
+        w.reshape(taps, c_g, groups, f_g).transpose(2, 0, 1, 3).reshape(groups, width, f_g))
+    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
+    # The gather moves each group's C_g channels as one unit of up to 16 bytes (3x faster than
+    # float by float for C_g = 4): the input seen through a wider dtype, when its channels allow.
+    unit = next(u for u in (np.dtype(np.complex128), np.dtype(np.float64), dt)
+                if (c_g * dt.itemsize) % u.itemsize == 0 and u.itemsize >= dt.itemsize)
+    if unit != dt and xp.strides[-1] == dt.itemsize and xp.strides[-2] % unit.itemsize == 0:
+        xp = xp.view(unit)
+    else:
+        unit = dt
+    c_units = c_g * dt.itemsize // unit.itemsize
+    view = _windows(xp, out_spatial, kernel, stride, dilation)  # N, *o, *k, C (in units)
+    # rows per product small enough that OpenBLAS stays in the calling thread; threads of our own instead
+    max_rows = max(1, BLAS_ONE_THREAD_MNK // (width * f_g))
+
+    def run(where: tuple[slice, slice]) -> None:
+        nb, rows = where
+        block = view[nb, rows]
+        lead = block.shape[:1 + rank]
+        block = block.reshape(*lead, taps, groups, c_units)
+        buf = _workspace("cols", (*lead, groups, taps, c_units), unit)
+        np.copyto(buf, np.swapaxes(block, -2, -3))
+        target = out[nb, rows]
+        cols = buf.view(dt).reshape(-1, groups, width).swapaxes(0, 1)  # G, rows, taps*C_g (row stride G*width)
+        np.matmul(cols, wg, out=target.reshape(-1, groups, f_g).swapaxes(0, 1))
+        if finish is not None:
+            finish(target)
+
+    run_blocks(run, list(_chunks(n_batch, out_spatial, 1, max_rows)), out.nbytes)
+    return out

@@ -522,3 +522,41 @@ TWINS.update({
     "channel_shuffle": lambda row, xs, p: channel_shuffle(xs[0], row.layer.groups),
     "embedding": lambda row, xs, p: embedding(xs[0], p["weight"]),
 })
+
+
+# ----------------------------------------------------------------------------
+# depthwise and grouped convolution (issue 16)
+
+
+def conv_depthwise(x, w, b, stride, pads, dilation=None, out_spatial=None):
+    """z[n, i, c*M + m] = b[c*M + m] + sum_u x[n, i*s + u*d - p, c] * w[u, 0, c*M + m], channel by channel."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    rank = x.ndim - 2
+    kernel, spatial = w.shape[:rank], x.shape[1:-1]
+    dilation = dilation or (1,) * rank
+    mult = w.shape[-1] // x.shape[-1]
+    if out_spatial is None:
+        out_spatial = tuple((n + p0 + p1 - d * (f - 1) - 1) // s + 1
+                            for n, f, s, (p0, p1), d in zip(spatial, kernel, stride, pads, dilation))
+    z = np.zeros((x.shape[0], *out_spatial, w.shape[-1]))
+    for n in range(x.shape[0]):
+        for i in _positions(out_spatial):
+            for k in range(w.shape[-1]):
+                z[(n, *i, k)] = sum(x[(n, *pos, k // mult)] * w[(*u, 0, k)]
+                                    for u, pos in _taps(i, kernel, stride, dilation, pads, spatial) if pos is not None)
+    if b is not None:
+        z += np.asarray(b, dtype=np.float64)
+    return z
+
+
+def conv_grouped(x, w, b, stride, pads, dilation=None, groups=1, out_spatial=None):
+    """Group by group: the plain convolution of channels g*C_g .. (g+1)*C_g - 1 with filters g*F_g .. (g+1)*F_g - 1."""
+    x = np.asarray(x, dtype=np.float64)
+    c_g, f_g = w.shape[-2], w.shape[-1] // groups
+    parts = [conv(x[..., g * c_g:(g + 1) * c_g], w[..., g * f_g:(g + 1) * f_g], None, stride, pads, dilation, 1,
+                  out_spatial) for g in range(groups)]
+    z = np.concatenate(parts, axis=-1)
+    if b is not None:
+        z += np.asarray(b, dtype=np.float64)
+    return z

@@ -1,0 +1,472 @@
+"""An inference plan: a spec and its weights compiled once into fused steps that ``forward`` runs and reuses.
+
+``compile_plan`` walks the calculator's rows once and
+
+- folds a batchnorm (or ``scale``) that directly follows a conv into the conv's
+  weights and bias (computed in float64, then cast): w' = w * g / sqrt(v + eps),
+  b' = (b - mean) * g / sqrt(v + eps) + beta;
+- fuses what follows a conv into its output epilogue, applied to each block of
+  output rows while the block is in cache: activations, residual ``add`` (the
+  other inputs added cell by cell), activations after the add.  A layer is fused
+  only when the conv's chain is its sole input and nothing else reads the chain's
+  intermediate outputs;
+- runs a standalone batchnorm and the activations after it as one blocked pass;
+- lets a channel concat whose output feeds the next channel concat live inside
+  that concat's buffer (its first channels): DenseNet's growing blocks then write
+  only each layer's new channels instead of copying the whole block every layer;
+- gives every activation a region of one arena by liveness: values whose
+  lifetimes do not overlap share memory (greedy, largest first, lowest free
+  offset).  The arena is allocated once per batch size and kept, so repeated
+  passes do not page-fault fresh memory.
+
+Every other layer kind runs through its layer-by-layer kernel entry
+(``forward.KERNELS``) writing into its arena region.  The plan computes the same
+function as ``forward(..., fuse=False)`` up to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..analysis import LayerRow, Report, analyze
+from ..layers.fields import DEFAULT_ALPHA
+from ..spec import Network
+from . import kernels as K
+from .forward import KERNELS, EngineShapeError, Step, _dtype, check_input, check_params
+from .forward import forward as layer_by_layer
+
+#: Activations applied block by block inside an epilogue: every elementwise one of ``kernels.ACTIVATE``
+#: (softmax normalises over the channels: blocks hold whole rows, but it stays a layer of its own).
+FUSABLE = frozenset(K.ACTIVATE) - {"softmax"}
+#: Kinds whose kernel entry returns a view of its first input (their storage is the input's).
+VIEW_KINDS = frozenset({"flatten", "dropout", "crop", "slice"})
+#: Folded into the conv before them: parameters -> (per-channel factor, per-channel shift).
+FOLDABLE = frozenset({"batchnorm", "scale"})
+ALIGN = 64
+
+Op = tuple[str, Any, Any]  # ("act", function, alpha) | ("add", value names, None)
+
+
+@dataclass
+class PlanStep:
+    """One step of the plan: computes ``rows[-1]``'s output from ``inputs``."""
+
+    kind: str  # "conv" | "affine" | "concat" | "layer"
+    rows: tuple[LayerRow, ...]
+    inputs: tuple[str, ...]
+    ops: tuple[Op, ...] = ()
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    params: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def row(self) -> LayerRow:
+        return self.rows[-1]
+
+    @property
+    def name(self) -> str:
+        return self.rows[-1].name
+
+
+def _affine(row: LayerRow, params: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(factor, shift) per channel of a batchnorm or scale layer, in float64."""
+    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    channels = row.output_shape[-1]
+    gamma = p.get("gamma", np.ones(channels))
+    beta = p.get("beta", np.zeros(channels))
+    if row.type == "scale":
+        return gamma, beta
+    factor = gamma / np.sqrt(p["moving_variance"] + row.layer.eps)
+    return factor, beta - p["moving_mean"] * factor
+
+
+def _act_op(row: LayerRow) -> Op | None:
+    fn = row.layer.function
+    return ("act", fn, row.layer.slope) if fn in FUSABLE else None
+
+
+class Plan:
+    """The compiled steps, the arena layout by liveness, and the arena itself (per batch size)."""
+
+    def __init__(self, network: Network, report: Report, params: Mapping[str, Mapping[str, Any]],
+                 dtype: np.dtype):
+        self.network, self.report, self.dtype = network, report, dtype
+        self.final = report.rows[-1].name
+        self.steps = _fuse(report, params, dtype)
+        self._layout()
+        self._arenas: dict[int, np.ndarray] = {}
+        # an embedding reads the input as integer token ids: it is not cast to float
+        self._token_ids = any(row.type == "embedding" and "input" in row.inputs for row in report.rows)
+
+    # --- layout --------------------------------------------------------------------
+
+    def _layout(self) -> None:
+        """Where each value lives: a root region of the arena (+ a channel offset), the input, or its own array."""
+        producer = {step.name: i for i, step in enumerate(self.steps)}
+        shape = {step.name: step.row.output_shape for step in self.steps}
+        readers: dict[str, list[int]] = {}
+        for i, step in enumerate(self.steps):
+            for ref in step.inputs:
+                readers.setdefault(ref, []).append(i)
+        # concat inside the next concat: the child is read only by that parent... or by anyone (a view)
+        self.placed: dict[str, tuple[str, int]] = {}
+        for step in self.steps:
+            if step.kind != "concat" or not _channel_axis(step.row):
+                continue
+            offset = 0
+            for ref in step.inputs:
+                if (ref in producer and self.steps[producer[ref]].kind == "concat" and ref not in self.placed
+                        and _channel_axis(self.steps[producer[ref]].row) and step.inputs.count(ref) == 1
+                        and step.name != self.final):
+                    self.placed[ref] = (step.name, offset)
+                offset += shape[ref][-1] if ref in shape else self.network.input_shape[-1]
+        self.alias: dict[str, str] = {}  # view kinds: storage of their first input
+        for step in self.steps:
+            if step.kind == "layer" and step.row.type in VIEW_KINDS:
+                self.alias[step.name] = step.inputs[0]
+
+        def root(name: str) -> tuple[str, int]:
+            if name in self.placed:
+                parent, off = self.placed[name]
+                r, base = root(parent)
+                return r, base + off
+            if name in self.alias:
+                return root(self.alias[name])
+            return name, 0
+
+        self.root = {step.name: root(step.name) for step in self.steps}
+        self.last_read = {name: max(idx) for name, idx in readers.items()}
+        life: dict[str, list[int]] = {}
+        for step in self.steps:
+            r = self.root[step.name][0]
+            if r in ("input", self.final) or r not in producer:
+                continue
+            first = producer[step.name]
+            last = max(self.last_read.get(step.name, first), first)
+            span = life.setdefault(r, [first, last])
+            span[0], span[1] = min(span[0], first), max(span[1], last)
+        # greedy offsets per sample: largest first, lowest offset free during its lifetime
+        sizes = {r: _aligned(math.prod(shape[r]) * self.dtype.itemsize) for r in life}
+        placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last
+        self.offsets: dict[str, int] = {}
+        for r in sorted(life, key=lambda r: (-sizes[r], life[r][0])):
+            first, last = life[r]
+            busy = sorted((o, o + s) for o, s, f, l in placed if f <= last and first <= l)
+            offset = 0
+            for lo, hi in busy:
+                if offset + sizes[r] <= lo:
+                    break
+                offset = max(offset, hi)
+            self.offsets[r] = offset
+            placed.append((offset, sizes[r], first, last))
+        self.arena_bytes_per_sample = max((o + s for o, s, _, _ in placed), default=0)
+        # after step i, drop the references to values read for the last time there
+        self.frees: list[list[str]] = [[] for _ in self.steps]
+        for name, i in self.last_read.items():
+            if name != self.final:
+                self.frees[i].append(name)
+        for i, step in enumerate(self.steps):
+            if step.name not in self.last_read and step.name != self.final:
+                self.frees[i].append(step.name)
+
+    def arena(self, batch: int) -> np.ndarray:
+        """The arena for this batch size (allocated on first use, then kept)."""
+        slab = self._arenas.get(batch)
+        if slab is None:
+            self._arenas.clear()  # one batch size at a time: memory is what the plan saves
+            slab = self._arenas[batch] = np.empty(self.arena_bytes_per_sample * batch, np.uint8)
+        return slab
+
+    def _buffer(self, name: str, batch: int, slab: np.ndarray) -> np.ndarray:
+        """The array value ``name`` is written into (a view of the arena), or a fresh one for the output."""
+        shape = self.steps[self._index[name]].row.output_shape
+        r, channel = self.root[name]
+        if r == self.final or r not in self.offsets:
+            return np.empty((batch, *shape), self.dtype)
+        root_shape = self.steps[self._index[r]].row.output_shape
+        nbytes = math.prod(root_shape) * self.dtype.itemsize * batch
+        start = self.offsets[r] * batch
+        whole = slab[start:start + nbytes].view(self.dtype).reshape(batch, *root_shape)
+        if name == r:
+            return whole
+        return whole[..., channel:channel + shape[-1]]
+
+    @property
+    def _index(self) -> dict[str, int]:
+        index = self.__dict__.get("_index_cache")
+        if index is None:
+            index = self.__dict__["_index_cache"] = {s.name: i for i, s in enumerate(self.steps)}
+        return index
+
+    # --- running ---------------------------------------------------------------------
+
+    def run(self, x: np.ndarray, on_step: Callable[[PlanStep, np.ndarray], None] | None = None) -> np.ndarray:
+        """The net's output for x (N, *input_shape), already checked, any real dtype."""
+        if not self._token_ids:
+            x = np.ascontiguousarray(x, dtype=self.dtype)
+        batch = x.shape[0]
+        slab = self.arena(batch)
+        values: dict[str, np.ndarray] = {"input": x}
+        for i, step in enumerate(self.steps):
+            xs = [values[ref] for ref in step.inputs]
+            out = self._buffer(step.name, batch, slab)
+            y = _RUN[step.kind](self, step, xs, out, values)
+            if y is not out and step.row.type not in VIEW_KINDS and np.may_share_memory(y, slab):
+                raise EngineShapeError(f"the fused plan's step for '{step.name}' ({step.row.type}) returned a view "
+                                       "of another value: a bug, please report it", layer_name=step.name)
+            want = (batch, *step.row.output_shape)
+            if y.shape != want or y.dtype != self.dtype:
+                raise EngineShapeError(
+                    f"the engine produced {tuple(y.shape[1:])} {y.dtype} but the calculator (archcalc show) says "
+                    f"{tuple(step.row.output_shape)} {self.dtype} (fused plan): a bug, please report it",
+                    layer_index=step.row.index, layer_name=step.name, file=self.network.file)
+            values[step.name] = y
+            if on_step is not None:
+                on_step(step, y)
+            for name in self.frees[i]:
+                values.pop(name, None)
+        y = values[self.final]
+        return np.array(y) if np.may_share_memory(y, slab) else y
+
+
+def _aligned(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
+def _channel_axis(row: LayerRow) -> bool:
+    rank = len(row.output_shape)
+    return row.layer.axis % rank == rank - 1
+
+
+# --- compiling ------------------------------------------------------------------------
+
+def _fuse(report: Report, params: Mapping[str, Mapping[str, Any]], dtype: np.dtype) -> list[PlanStep]:
+    rows = report.rows
+    readers: dict[str, list[LayerRow]] = {}
+    for row in rows:
+        for ref in row.inputs:
+            readers.setdefault(ref, []).append(row)
+    final = rows[-1].name
+    position = {row.name: i for i, row in enumerate(rows)}
+
+    def sole_reader(name: str) -> LayerRow | None:
+        users = readers.get(name, [])
+        return users[0] if len(users) == 1 and name != final and users[0].inputs.count(name) == 1 else None
+
+    absorbed: set[str] = set()
+    steps: list[PlanStep] = []
+    for row in rows:
+        if row.name in absorbed:
+            continue
+        fn = getattr(row.layer, "activation", None)
+        if row.type == "conv" and (fn in FUSABLE or fn is None):
+            steps.append(_conv_chain(row, params, dtype, sole_reader, absorbed))
+        elif row.type == "batchnorm":
+            factor, shift = _affine(row, params[row.name])
+            chain, ops = _tail(row, sole_reader, absorbed, allow_add=False)
+            steps.append(PlanStep("affine", chain, row.inputs, ops, factor.astype(dtype), shift.astype(dtype)))
+        elif row.type == "concat":
+            steps.append(PlanStep("concat", (row,), row.inputs))
+        else:
+            cast = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.get(row.name, {}).items()}
+            steps.append(PlanStep("layer", (row,), row.inputs, params=cast))
+    # a fused step runs where its last layer stood: the other inputs of its adds exist by then
+    steps.sort(key=lambda step: position[step.name])
+    return steps
+
+
+def _conv_chain(row: LayerRow, params, dtype, sole_reader, absorbed: set[str]) -> PlanStep:
+    """The conv, the batchnorm/scale layers folded into it, and the epilogue layers after them."""
+    p = params[row.name]
+    w = np.asarray(p["weight"], dtype=np.float64)
+    b = np.asarray(p["bias"], dtype=np.float64) if "bias" in p else None
+    chain = [row]
+    fn = row.layer.activation
+    ops: tuple[Op, ...] = ()
+    if fn in (None, "linear"):
+        while True:
+            nxt = sole_reader(chain[-1].name)
+            if nxt is None or nxt.name in absorbed or nxt.type not in FOLDABLE:
+                break
+            factor, shift = _affine(nxt, params[nxt.name])
+            w = w * factor
+            b = shift if b is None else b * factor + shift
+            chain.append(nxt)
+            absorbed.add(nxt.name)
+    else:
+        ops = (("act", fn, DEFAULT_ALPHA.get(fn)),)
+    more, tail_ops = _tail(chain[-1], sole_reader, absorbed, allow_add=True)
+    inputs = [row.inputs[0]]
+    for op in tail_ops:
+        if op[0] == "add":
+            inputs += [ref for ref in op[1] if ref not in inputs]
+    return PlanStep("conv", (*chain, *more[1:]), tuple(inputs), ops + tail_ops, np.ascontiguousarray(w, dtype=dtype),
+                    None if b is None else np.ascontiguousarray(b, dtype=dtype))
+
+
+def _tail(head: LayerRow, sole_reader, absorbed: set[str], allow_add: bool):
+    """Activations (and with allow_add, equal-shape adds) that only the chain feeds, in order."""
+    chain: list[LayerRow] = [head]
+    ops: list[Op] = []
+    while True:
+        nxt = sole_reader(chain[-1].name)
+        if nxt is None or nxt.name in absorbed:
+            break
+        act = _act_op(nxt) if nxt.type == "activation" else None
+        if act is not None:
+            ops.append(act)
+        elif (allow_add and nxt.type == "add" and len(set(nxt.input_shapes)) == 1
+              and nxt.input_shapes[0] == nxt.output_shape):
+            ops.append(("add", tuple(ref for ref in nxt.inputs if ref != chain[-1].name), None))
+        else:
+            break
+        chain.append(nxt)
+        absorbed.add(nxt.name)
+    return tuple(chain), tuple(ops)
+
+
+# --- running each kind of step ------------------------------------------------------------
+
+def _same_cells(block: np.ndarray, out: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """The cells of ``other`` at the positions ``block`` (a contiguous run of ``out``) occupies."""
+    start = (block.ctypes.data - out.ctypes.data) // out.itemsize
+    return other.reshape(-1)[start:start + block.size].reshape(block.shape)
+
+
+def _activate_block(block: np.ndarray, fn: str, alpha: float | None) -> None:
+    K.activate(block, fn, alpha)
+
+
+def _add_cells(block: np.ndarray, out: np.ndarray, others: list[np.ndarray]) -> None:
+    for other in others:
+        block += _same_cells(block, out, other)
+
+
+def _epilogue(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndarray]):
+    """The in-place function applied to each finished block of ``out``: the ops in order, or None."""
+    if not ops:
+        return None
+    actions: list[Callable[[np.ndarray], Any]] = []
+    for kind, a, b in ops:
+        if kind == "act":
+            actions.append(partial(_activate_block, fn=a, alpha=b))
+        else:
+            actions.append(partial(_add_cells, out=out, others=[np.ascontiguousarray(values[ref]) for ref in a]))
+
+    def finish(block: np.ndarray) -> None:
+        for action in actions:
+            action(block)
+    return finish
+
+
+def _run_conv(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
+    kernel, stride, pads, dilation, out_spatial = _geometry(step.rows[0])
+    assert step.weight is not None
+    return K.conv(xs[0], step.weight, step.bias, stride, pads, dilation, step.rows[0].layer.groups, out_spatial,
+                  out=out, epilogue=_epilogue(step.ops, out, values))
+
+
+def _geometry(row: LayerRow):
+    axes = row.axes
+    return (tuple(a.f for a in axes), tuple(a.s for a in axes), tuple((a.pb, a.pa) for a in axes),
+            tuple(a.d for a in axes), tuple(a.out for a in axes))
+
+
+def _run_affine(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
+    """out = x * factor + shift, then the activations, over blocks of rows that stay in cache."""
+    x = xs[0]
+    weight, bias = step.weight, step.bias
+    assert weight is not None and bias is not None
+    finish = _epilogue(step.ops, out, values)
+    lead = x.shape[:2] if x.ndim > 2 else x.shape[:1]
+    per = math.prod(x.shape[len(lead):]) * x.itemsize
+    step_rows = max(1, K.DEPTHWISE_BLOCK_BYTES // max(1, per))
+    blocks = [(n, r, min(r + step_rows, lead[-1])) for n in range(x.shape[0]) for r in range(0, lead[-1], step_rows)] \
+        if len(lead) == 2 else [(None, r, min(r + step_rows, lead[0])) for r in range(0, lead[0], step_rows)]
+
+    def run(where) -> None:
+        n, r0, r1 = where
+        index = (n, slice(r0, r1)) if n is not None else (slice(r0, r1),)
+        block = out[index]
+        np.multiply(x[index], weight, out=block)
+        block += bias
+        if finish is not None:
+            finish(block)
+
+    K.run_blocks(run, blocks, out.nbytes)
+    return out
+
+
+def _run_concat(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
+    row = step.row
+    axis = row.layer.axis % (xs[0].ndim - 1) + 1
+    if axis != out.ndim - 1:
+        return np.concatenate(xs, axis=axis, out=out)
+    offset = 0
+    for ref, x in zip(step.inputs, xs):
+        width = x.shape[-1]
+        if plan.placed.get(ref) != (step.name, offset):  # a child concat placed here is already in place
+            np.copyto(out[..., offset:offset + width], x)
+        offset += width
+    return out
+
+
+class _Fixed:
+    """The arena a layer-by-layer kernel entry sees: its ``new()`` is the plan's region for the step."""
+
+    def __init__(self, out: np.ndarray):
+        self.out = out
+
+    def new(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        if tuple(shape) != self.out.shape or dtype != self.out.dtype:
+            return np.empty(shape, dtype)
+        return self.out
+
+
+def _run_layer(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
+    s = Step(step.row, step.params, _Fixed(out), plan.dtype, out.shape[0], False)  # type: ignore[arg-type]
+    return KERNELS[step.row.type](s, xs)
+
+
+_RUN: dict[str, Callable[..., np.ndarray]] = {
+    "conv": _run_conv,
+    "affine": _run_affine,
+    "concat": _run_concat,
+    "layer": _run_layer,
+}
+
+
+def compile_plan(network: Network, params: Mapping[str, Mapping[str, Any]], dtype: Any = "float32",
+                 report: Report | None = None) -> Plan:
+    """The fused plan of ``network`` with these weights (checked against the spec first).
+
+    Compile once and pass it as ``forward(..., plan=plan)`` (or call ``plan.run(x)``) to run many
+    batches: the folding is done once and the arena is kept between passes.  Later edits to the
+    weight arrays are not seen by a compiled plan.  A plan is not for two threads at once.
+    """
+    dt = _dtype(dtype)
+    report = report or analyze(network)
+    check_params(network, params, report)
+    return Plan(network, report, params, dt)
+
+
+def forward(network: Network, x: Any, params: Mapping[str, Mapping[str, Any]] | None, dtype: Any = "float32",
+            return_all: bool = False, on_layer: Callable[[LayerRow, np.ndarray], None] | None = None,
+            report: Report | None = None, fuse: bool = True, plan: Plan | None = None):
+    """``engine.forward.forward`` through the fused plan when it can be: not with ``fuse=False``, and not
+    when every layer's output is wanted (``return_all``, ``on_layer``), which the fused plan never holds."""
+    if plan is not None and (return_all or on_layer is not None or not fuse):
+        raise ValueError("a compiled plan gives the net's output only: drop plan= for return_all, on_layer, fuse=False")
+    if plan is None and (return_all or on_layer is not None or not fuse):
+        return layer_by_layer(network, x, params or {}, dtype=dtype, return_all=return_all, on_layer=on_layer,
+                              report=report)
+    if plan is None:
+        plan = compile_plan(network, params or {}, dtype, report)
+    elif plan.network is not network:
+        raise ValueError("this plan was compiled for another network")
+    return plan.run(check_input(network, x))

@@ -1,0 +1,88 @@
+"""Issue 16's kernels: depthwise and grouped convolution against their plain twins (hypothesis), over
+1-3 spatial axes, padding, dilation, ceil-mode outputs, depth multipliers, biases and epilogues,
+run in one thread and split over threads."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archcalc.engine import kernels as K
+from archcalc.engine import reference as R
+
+from test_properties import arrays, window_settings
+
+# the fixture only patches module constants, the same for every example
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(params=["one thread", "threads"])
+def threads(request, monkeypatch):
+    """Both ways of running the blocks: in the caller, and spread over the kernel pool with tiny blocks."""
+    if request.param == "threads":
+        monkeypatch.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        monkeypatch.setattr(K, "DEPTHWISE_BLOCK_BYTES", 64)
+        monkeypatch.setattr(K, "BLAS_ONE_THREAD_MNK", 8)
+        monkeypatch.setattr(K, "workers", lambda: 2)
+    return request.param
+
+
+@FAST
+@given(window_settings(), st.integers(1, 4), st.integers(1, 3), st.integers(1, 2), st.booleans(), st.data())
+def test_depthwise_matches_reference(threads, geo, channels, mult, batch, bias, data):
+    spatial, kernel, stride, dilation, pads, out = geo
+    x = arrays(data.draw, (batch, *spatial, channels))
+    w = arrays(data.draw, (*kernel, 1, channels * mult))
+    b = arrays(data.draw, (channels * mult,)) if bias else None
+    got = K.conv_depthwise(x, w, b, stride, pads, dilation, out_spatial=out)
+    assert got.shape == (batch, *out, channels * mult)
+    np.testing.assert_allclose(got, R.conv_depthwise(x, w, b, stride, pads, dilation, out), rtol=1e-10, atol=1e-10)
+    # the depthwise twin and the general convolution twin agree (groups == C_in)
+    np.testing.assert_allclose(R.conv_depthwise(x, w, b, stride, pads, dilation, out),
+                               R.conv(x, w, b, stride, pads, dilation, channels, out), rtol=1e-12, atol=1e-12)
+
+
+@FAST
+@given(window_settings(), st.integers(2, 4), st.integers(1, 5), st.integers(1, 3), st.integers(1, 2), st.booleans(),
+       st.data())
+def test_grouped_matches_reference(threads, geo, groups, c_g, f_g, batch, bias, data):
+    spatial, kernel, stride, dilation, pads, out = geo
+    x = arrays(data.draw, (batch, *spatial, groups * c_g))
+    w = arrays(data.draw, (*kernel, c_g, groups * f_g))
+    b = arrays(data.draw, (groups * f_g,)) if bias else None
+    got = K.conv_grouped(x, w, b, stride, pads, dilation, groups, out_spatial=out)
+    want = R.conv_grouped(x, w, b, stride, pads, dilation, groups, out)
+    assert got.shape == (batch, *out, groups * f_g)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(want, R.conv(x, w, b, stride, pads, dilation, groups, out), rtol=1e-12, atol=1e-12)
+
+
+@FAST
+@given(window_settings(max_rank=2), st.integers(1, 6), st.sampled_from([1, 2, 3, 0]), st.data())
+def test_conv_dispatch_float32_epilogue_and_out(threads, geo, c_g, groups, data):
+    """K.conv sends groups > 1 to these kernels (groups 0 here: depthwise); float32, into ``out``,
+    with the bias and an epilogue applied to every output cell once."""
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    channels = (groups or 3) * c_g if groups else 3
+    groups = groups or channels
+    c_g = channels // groups
+    f = groups * 2
+    x = arrays(data.draw, (2, *spatial, channels), np.float32)
+    w = arrays(data.draw, (*kernel, c_g, f), np.float32)
+    b = arrays(data.draw, (f,), np.float32)
+    out = np.full((2, *out_spatial, f), np.nan, np.float32)
+    got = K.conv(x, w, b, stride, pads, dilation, groups, out_spatial, out=out,
+                 epilogue=lambda block: np.maximum(block, 0, out=block))
+    assert got is out and got.dtype == np.float32
+    want = np.maximum(R.conv(x, w, b, stride, pads, dilation, groups, out_spatial), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_depthwise_rejects_a_kernel_that_is_not_depthwise():
+    x = np.zeros((1, 4, 4, 3))
+    with pytest.raises(ValueError, match="kernel\\[-2\\] == 1"):
+        K.conv_depthwise(x, np.zeros((3, 3, 2, 6)), None, (1, 1), ((1, 1), (1, 1)))
+    with pytest.raises(ValueError, match="multiple of C_in"):
+        K.conv_depthwise(x, np.zeros((3, 3, 1, 4)), None, (1, 1), ((1, 1), (1, 1)))
+    with pytest.raises(ValueError, match="groups 2"):
+        K.conv_grouped(x, np.zeros((3, 3, 2, 4)), None, (1, 1), ((1, 1), (1, 1)), groups=2)

@@ -1,0 +1,151 @@
+"""The fused inference plan (issue 16) against the layer-by-layer pass in float64: every shipped spec,
+random small graphs that exercise each fusion, and the plan's structure on ResNet-50 and DenseNet-121."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import archcalc
+from archcalc.engine.forward import forward as layer_by_layer
+from archcalc.engine.plan import compile_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+
+
+def random_params(net, seed=0):
+    """init_params with random biases and batchnorm statistics, so that folding them matters."""
+    params = archcalc.init_params(net, seed)
+    rng = np.random.default_rng(seed + 1)
+    for entry in params.values():
+        for key, value in entry.items():
+            if key in ("bias", "beta", "moving_mean"):
+                entry[key] = (rng.standard_normal(value.shape) * 0.1).astype(np.float32)
+            elif key in ("gamma", "moving_variance"):
+                entry[key] = (rng.random(value.shape) + 0.5).astype(np.float32)
+    return params
+
+
+def relative(got, want):
+    return float(np.abs(got - want).max() / np.abs(want).max())
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_fused_plan_matches_unfused_float64_on_every_spec(path):
+    net = archcalc.load_spec(path)
+    params = random_params(net)
+    x = np.random.default_rng(2).standard_normal((1, *net.input_shape)).astype(np.float32)
+    want = layer_by_layer(net, x, params, dtype="float64")
+    assert relative(archcalc.forward(net, x, params), want) < 1e-4  # float32, fused
+    plan = compile_plan(net, params, "float64")
+    assert relative(plan.run(x), want) < 1e-12
+
+
+def test_resnet50_folds_every_batchnorm_and_fuses_every_add():
+    net = archcalc.load_spec(ROOT / "specs" / "resnet50.yaml")
+    plan = compile_plan(net, archcalc.init_params(net))
+    kinds = [step.kind for step in plan.steps]
+    # 53 convs (1 stem + 16 blocks x 3 + 4 projections), each with its batchnorm, relu and add;
+    # then the max pool, the global pool and the classifier run as they are
+    assert kinds.count("conv") == 53 and len(kinds) == 56
+    assert [step.row.type for step in plan.steps if step.kind == "layer"] == ["maxpool", "global_avgpool", "dense"]
+    fused = [row.type for step in plan.steps for row in step.rows]
+    assert fused.count("batchnorm") == 53 and fused.count("add") == 16 and fused.count("activation") == 49
+
+
+def test_densenet121_concats_share_one_buffer_per_block():
+    net = archcalc.load_spec(ROOT / "specs" / "densenet121.yaml")
+    plan = compile_plan(net, archcalc.init_params(net))
+    # blocks of 6, 12, 24 and 16 layers: every concat but a block's last lives in the next one's buffer
+    assert len(plan.placed) == 5 + 11 + 23 + 15
+    assert all(offset == 0 for _, offset in plan.placed.values())
+    # each conv1 folds norm2 and fuses relu2; norm1+relu1 and each transition's norm+relu are one pass
+    assert sum(step.kind == "affine" for step in plan.steps) == 58 + 3 + 1
+
+
+def test_plan_keeps_its_arena_and_returns_fresh_outputs():
+    net = archcalc.load_spec(ROOT / "specs" / "resnet18.yaml")
+    params = random_params(net)
+    plan = compile_plan(net, params)
+    rng = np.random.default_rng(0)
+    x1, x2 = (rng.standard_normal((2, *net.input_shape)).astype(np.float32) for _ in range(2))
+    y1 = plan.run(x1)
+    arena = plan.arena(2)
+    y1_copy = y1.copy()
+    y2 = plan.run(x2)
+    assert plan.arena(2) is arena and not np.may_share_memory(y1, arena)
+    np.testing.assert_array_equal(y1, y1_copy)  # the second pass did not overwrite the first's output
+    np.testing.assert_allclose(y2, layer_by_layer(net, x2, params), rtol=1e-4, atol=1e-5)
+    # the arena holds fewer bytes than all activations together
+    report = archcalc.analyze(net)
+    assert plan.arena_bytes_per_sample < 4 * report.totals.activation_elements / 2
+
+
+def test_forward_options():
+    net = archcalc.load_spec(ROOT / "specs" / "lenet5.yaml")
+    params = random_params(net)
+    x = np.random.default_rng(0).standard_normal((3, *net.input_shape))
+    plan = archcalc.compile_plan(net, params)
+    fused = archcalc.forward(net, x, None, plan=plan)
+    np.testing.assert_allclose(fused, archcalc.forward(net, x, params, fuse=False), rtol=1e-5, atol=1e-6)
+    every = archcalc.forward(net, x, params, return_all=True)
+    assert set(every) == {layer.name for layer in net.layers}
+    with pytest.raises(ValueError, match="output only"):
+        archcalc.forward(net, x, None, plan=plan, return_all=True)
+    other = archcalc.load_spec(ROOT / "specs" / "lenet5.yaml")
+    with pytest.raises(ValueError, match="another network"):
+        archcalc.forward(other, x, None, plan=plan)
+
+
+# --- random small graphs: every fusion and every conv kernel path --------------------------------
+
+@st.composite
+def graphs(draw):
+    """A stem conv, then a few blocks: conv (plain, grouped or depthwise) -> [batchnorm] -> [activation]
+    -> [add with the block input] -> [activation], sometimes a concat with the block input."""
+    size = draw(st.integers(5, 9))
+    channels = draw(st.sampled_from([2, 4, 6]))
+    layers = [{"type": "conv", "name": "stem", "filters": channels, "kernel": 1,
+               "bias": draw(st.sampled_from([True, False, "per_position"]))}]
+    prev = "stem"
+    for b in range(draw(st.integers(1, 3))):
+        groups = draw(st.sampled_from([1, 2, channels]))  # plain, grouped, depthwise
+        kernel = draw(st.sampled_from([1, 3]))
+        conv = {"type": "conv", "name": f"c{b}", "inputs": prev, "filters": channels, "kernel": kernel,
+                "padding": "same", "groups": groups, "bias": draw(st.booleans())}
+        if draw(st.booleans()):
+            conv["activation"] = draw(st.sampled_from(["relu", "tanh", "leaky_relu"]))
+        layers.append(conv)
+        last = conv["name"]
+        if "activation" not in conv and draw(st.booleans()):
+            layers.append({"type": "batchnorm", "name": f"bn{b}", "eps": 1e-3})
+            last = f"bn{b}"
+        if draw(st.booleans()):
+            layers.append({"type": "activation", "name": f"a{b}", "function": draw(st.sampled_from(["relu", "elu"]))})
+            last = f"a{b}"
+        if draw(st.booleans()):
+            layers.append({"type": "add", "name": f"add{b}", "inputs": [last, prev]})
+            layers.append({"type": "activation", "name": f"r{b}", "function": "relu"})
+            last = f"r{b}"
+        if draw(st.booleans()):
+            layers.append({"type": "concat", "name": f"cat{b}", "inputs": [prev, last]})
+            layers.append({"type": "conv", "name": f"squeeze{b}", "filters": channels, "kernel": 1})
+            last = f"squeeze{b}"
+        prev = last
+    layers.append({"type": "batchnorm", "name": "final_bn"})
+    return {"name": "random", "input": [size, size + 1, 3], "layers": layers}
+
+
+@settings(max_examples=40, deadline=None)
+@given(graphs(), st.integers(0, 2**16))
+def test_random_graph_fused_equals_unfused(spec, seed):
+    net = archcalc.load_spec(spec)
+    params = random_params(net, seed)
+    x = np.random.default_rng(seed).standard_normal((2, *net.input_shape))
+    want = layer_by_layer(net, x, params, dtype="float64")
+    np.testing.assert_allclose(compile_plan(net, params, "float64").run(x), want, rtol=1e-10, atol=1e-10)
+    # float32 with folded batchnorm: within 1e-5 of the float64 unfused pass, relative to its largest value
+    assert relative(compile_plan(net, params, "float32").run(x), want) < 1e-5
