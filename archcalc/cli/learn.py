@@ -95,26 +95,42 @@ def _padding(padding: str | None) -> int | str | None:
 @click.option("--kernel", type=click.IntRange(min=1), help="Fix the kernel size (or, with --target-rf, the kernel of the stack).")
 @click.option("--stride", type=click.IntRange(min=1), help="Fix the stride (with --target-rf: the downsampling stride, default 2).")
 @click.option("--padding", metavar="P", help="Fix the padding: an int, valid or same.")
+@click.option("--rounding", type=click.Choice(["strict", "floor", "ceil"]), default="strict", show_default=True,
+              help="floor (PyTorch) or ceil: also list designs whose output size rounds to the target.")
 @click.option("--target-rf", type=click.IntRange(min=1), metavar="N", help="Instead: conv stacks of --kernel reaching receptive field N.")
+@click.option("--pool", type=click.IntRange(min=2), metavar="P",
+              help="With --target-rf: downsample with PxP pools of stride P after a conv instead of strided convs.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show at most this many.")
 @format_option("text", "json")
 def solve(input_shape: str | None, output_shape: str | None, kernel: int | None, stride: int | None,
-          padding: str | None, target_rf: int | None, limit: int, fmt: str) -> None:
-    """Every (kernel, stride, padding) mapping --input to --output, smallest first; or, with --target-rf,
-    the conv stacks that reach a receptive field.  Exit status 2 when the target is impossible.
+          padding: str | None, rounding: str, target_rf: int | None, pool: int | None, limit: int, fmt: str) -> None:
+    """Every (kernel, stride, padding) mapping --input to --output, practical designs first (odd kernels up
+    to 7, strides 1 and 2, padding (F-1)/2 or same); or, with --target-rf, the conv stacks that reach a
+    receptive field (--input bounds how many downsamplings fit).  Exit status 2 when the target is impossible.
     """
     from ..output.format import plural
     from ..output.text import to_json
     from ..learn.solve import SolveError, solve as solve_shapes, target_rf as solve_rf
     from ..spec import parse_shape
 
+    _padding(padding)  # a negative --padding is refused in every mode
     if target_rf is not None:
-        stacks = solve_rf(target_rf, kernel or 3, stride or 2)[:limit]
+        step, most, note = pool or stride or 2, None, ""
+        if input_shape:
+            try:
+                spatial = parse_shape(input_shape, "--input")[:-1] or (1,)
+            except ValueError as exc:
+                raise SolveError(str(exc)) from None
+            n, most = min(spatial), 0
+            while n // step ** (most + 1) >= 1 and step > 1:
+                most += 1
+            note = f"; input {input_shape}: at most {most} downsampling{'s' if most != 1 else ''} of {step} keep a map"
+        stacks = solve_rf(target_rf, kernel or 3, stride or 2, max_downsamples=most, pool=pool)[:limit]
         if fmt == "json":
             echo(to_json([s.to_dict() for s in stacks]), nl=False)
             return
         echo(f"receptive field {target_rf} with {kernel or 3}x{kernel or 3} convs "
-             "(a stride multiplies the growth of every later layer):")
+             f"(a stride multiplies the growth of every later layer{note}):")
         for stack in stacks:
             echo(f"  {stack.text()}")
         return
@@ -124,12 +140,12 @@ def solve(input_shape: str | None, output_shape: str | None, kernel: int | None,
         src, dst = parse_shape(input_shape, "--input"), parse_shape(output_shape, "--output")
     except ValueError as exc:
         raise SolveError(str(exc)) from None
-    found = solve_shapes(src, dst, kernel=kernel, stride=stride, padding=_padding(padding))
+    found = solve_shapes(src, dst, kernel=kernel, stride=stride, padding=_padding(padding), rounding=rounding)
     if fmt == "json":
         echo(to_json([s.to_dict() for s in found[:limit]]), nl=False)
         return
-    echo(f"{input_shape} -> {output_shape}: {len(found)} {plural(len(found), 'way')}, smallest first "
-         "(output = (N + 2P - F) / S + 1)")
+    echo(f"{input_shape} -> {output_shape}: {len(found)} {plural(len(found), 'way')}, practical first "
+         f"(output = (N + 2P - F) / S + 1{', rounded ' + rounding if rounding != 'strict' else ''})")
     for s in found[:limit]:
         echo(f"  {s.text()}")
     if len(found) > limit:
