@@ -36,6 +36,8 @@ class NetSummary:
     receptive_field: tuple[int, ...] | None
     rf_layer: str | None
     bias_adds: int = 0
+    rf_conv: tuple[int, ...] | None = None  # at the last conv layer
+    rf_conv_layer: str | None = None
     compute: int = 0          # the convention's count for the whole batch (fvcore MACs at batch 1 by default)
     compute_label: str = "MACs"
     convention: str = "fvcore"
@@ -52,6 +54,8 @@ class NetSummary:
                        "total_bytes": self.memory_bytes},
             "receptive_field": list(self.receptive_field) if self.receptive_field else None,
             "rf_layer": self.rf_layer,
+            "receptive_field_last_conv": list(self.rf_conv) if self.rf_conv else None,
+            "rf_conv_layer": self.rf_conv_layer,
             "compute": {"convention": self.convention, "label": self.compute_label, "batch": self.batch,
                         "value": self.compute},
         }
@@ -79,6 +83,15 @@ def final_receptive_field(report: Report) -> tuple[str | None, tuple[int, ...] |
     return best.name, _rf_size(best)
 
 
+def rf_ends(report: Report) -> tuple[tuple[str, tuple[int, ...]] | None, tuple[str, tuple[int, ...]] | None]:
+    """(last conv's name and receptive field, the last spatial layer's): where a pool follows the last conv the two
+    differ (a 32 conv field becomes 36 after a 2x2 pool), so both are reported, labelled."""
+    convs = [r for r in report.rows if r.receptive_field is not None and "conv" in r.type]
+    conv = (convs[-1].name, _rf_size(convs[-1])) if convs else None
+    name, size = final_receptive_field(report)
+    return conv, (name, size) if name is not None and size is not None else None
+
+
 def _rf_size(row: LayerRow) -> tuple[int, ...]:
     assert row.receptive_field is not None  # only rows of spatial layers are asked
     return row.receptive_field.size
@@ -92,6 +105,7 @@ def summarize(report: Report, convention: str | None = None, batch: int = 1) -> 
     net, t = report.network, report.totals
     conv = get(convention)
     rf_layer, rf = final_receptive_field(report)
+    last_conv, _ = rf_ends(report)
     return NetSummary(
         name=net.name, file=net.file, year=net.year, authors=net.authors, place=net.place,
         top5_error=net.top5_error, input_shape=net.input_shape, layers=len(report.rows),
@@ -100,6 +114,7 @@ def summarize(report: Report, convention: str | None = None, batch: int = 1) -> 
         activation_bytes=t.activation_bytes * batch, param_bytes=t.param_bytes,
         memory_bytes=(t.input_bytes + t.activation_bytes) * batch + t.param_bytes,
         receptive_field=rf, rf_layer=rf_layer, bias_adds=t.bias_adds,
+        rf_conv=last_conv[1] if last_conv else None, rf_conv_layer=last_conv[0] if last_conv else None,
         compute=conv.count(t) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
     )
 

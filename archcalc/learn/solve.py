@@ -42,7 +42,7 @@ class Solution:
     @property
     def practical(self) -> bool:
         """What people use: an odd kernel up to 7, stride 1 or 2, SAME-style padding (F-1)/2 (or padding same)."""
-        if self.stride not in (1, 2):
+        if self.stride not in (1, 2) or (self.kernel == 1 and self.stride > 1):  # 1x1/2 skips 3 pixels in 4
             return False
         if self.padding == "same":
             return True

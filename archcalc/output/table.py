@@ -175,10 +175,22 @@ def exercise_table(outcome: Any, console: Any, key: bool, answer_text: Callable[
                     [(r.id, r.question, answer_text(r.expected)) for r in outcome.results],
                     f"{outcome.title}: answer key")
         return
+    rows: list[tuple[str, ...]] = []
+    for r in outcome.results:
+        if r.design_fits:  # a right design that may differ from the key's: not a contradiction
+            other = {k: v for k, v in r.expected.items() if k in r.given}
+            same = all(r.given.get(k) == v for k, v in other.items())
+            rows.append((r.id, r.question, answer_text(r.given),
+                         "your design fits" + ("" if same else f"; another answer: {answer_text(r.expected)}"),
+                         "ok"))
+        elif not r.parts:
+            rows.append((r.id, r.question, answer_text(r.given), answer_text(r.expected), "ok" if r.ok else "WRONG"))
+        else:
+            for i, (k, part) in enumerate(r.parts.items()):
+                rows.append((r.id if i == 0 else "", r.question if i == 0 else "", answer_text({k: part["given"]}),
+                             answer_text({k: part["expected"]}), "ok" if part["ok"] else "WRONG"))
     print_table(console, [("Id", "left"), ("Question", "left"), ("Your answer", "left"), ("Correct answer", "left"),
-                          ("", "left")],
-                [(r.id, r.question, answer_text(r.given), answer_text(r.expected), "ok" if r.ok else "WRONG")
-                 for r in outcome.results], outcome.title)
+                          ("", "left")], rows, outcome.title)
 
 
 # --- run -----------------------------------------------------------------------------------
