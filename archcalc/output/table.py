@@ -87,26 +87,40 @@ def report_table(report: Any, console: Any) -> None:
         return sum(max(len(names[i]), *(len(row[i]) for row in cells)) + 3 for i in keep) + 1 + inputs
 
     hidden: list[str] = []
-    if width() > console.width:
-        mac = names.index("MACs")
+    wrap = False
+    if width() > console.width:  # 1. compact numbers
+        mac, par = names.index("MACs"), names.index("Params")
         for row, r in zip(cells, report.rows):
             row[mac] = si(r.macs)
-        if width() > console.width:
+            row[par] = si(r.params)
+        if width() > console.width:  # 2. drop RF
             hidden.append("RF")
-        if graph and width(hidden) > console.width:
+        if graph and width(hidden) > console.width:  # 3. drop Inputs; branch starts and merges marked instead
             hidden.append("Inputs")
+            _mark_branches(report, cells, names.index("Layer"))
+        if width(hidden) > console.width:  # 4. wrap names (and types)
+            wrap = True
     title = f"{escape(report.name)}  (input {shape_text(report.input_shape)})"
-    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
-    shown = [i for i, n in enumerate(names) if n not in hidden]
-    for i in shown:
-        name, opts, _ = columns[i]
-        table.add_column(name, **{"no_wrap": True, **opts})
-    for row in cells:
-        out: list[Any] = [row[i] for i in shown]
-        if has_expect:
-            out[-1] = Text(out[-1], style="green" if out[-1] == "ok" else "bold red")
-        table.add_row(*out)
-    console.print(table)
+    fixed = [i for i, n in enumerate(names) if n not in hidden and n not in ("Layer", "Type", "Inputs")]
+    room = console.width - sum(max(len(names[i]), *(len(row[i]) for row in cells)) + 3 for i in fixed) - 1
+    if wrap and room < 2 * (6 + 3):  # 5. not even wrapped names fit: one record per layer
+        _vertical(report, cells, names, hidden, title, console)
+    else:
+        table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+        shown = [i for i, n in enumerate(names) if n not in hidden]
+        for i in shown:
+            name, opts, _ = columns[i]
+            if i in fixed:  # a number or a shape is never cut: its column is as wide as its widest cell
+                opts = {**opts, "min_width": max(len(name), *(len(row[i]) for row in cells))}
+            elif wrap or name == "Inputs":
+                opts = {**opts, "no_wrap": False, "overflow": "fold"}
+            table.add_column(name, **{"no_wrap": True, **opts})
+        for row in cells:
+            out: list[Any] = [row[i] for i in shown]
+            if has_expect:
+                out[-1] = Text(out[-1], style="green" if out[-1] == "ok" else "bold red")
+            table.add_row(*out)
+        console.print(table)
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="bold")
     totals.add_column()
@@ -116,14 +130,40 @@ def report_table(report: Any, console: Any) -> None:
     for w in all_warnings(report):
         _line(console, f"warning: {w}", "yellow")
     if hidden:
+        note = " (> marks a layer read by more than one, + a layer with several inputs)" if "Inputs" in hidden else ""
         _line(console, f"({' and '.join(hidden)} {plural(len(hidden), 'column')} hidden at this terminal "
-                       "width; widen it or use --format json)", "dim")
+                       f"width{note}; widen it or use --format json)", "dim")
     failures = report.expect_failures
     for r in failures:
         _line(console, f"expect failed: {r.name}: {expect_text(r)[len('MISMATCH '):]}", "bold red")
     if failures:
         console.print(Text(escape(f"{len(failures)} {plural(len(failures), 'expectation')} failed: "
                                   + ", ".join(r.name for r in failures)), style="bold red"))
+
+
+def _mark_branches(report: Any, cells: list[list[str]], col: int) -> None:
+    """Without the Inputs column a graph's branches stay visible: '>' where a layer's output is read by more than
+    one layer (a branch starts), "+" where a layer has several inputs (branches merge), before the name."""
+    readers: dict[str, int] = {}
+    for r in report.rows:
+        for ref in r.inputs:
+            readers[ref] = readers.get(ref, 0) + 1
+    for row, r in zip(cells, report.rows):
+        mark = "+" if len(r.inputs) > 1 else (">" if readers.get(r.name, 0) > 1 else "")
+        if mark:
+            row[col] = mark + row[col]
+
+
+def _vertical(report: Any, cells: list[list[str]], names: list[str], hidden: list[str], title: str,
+              console: Any) -> None:
+    """The narrowest layout: one record per layer, a field per line, nothing cut."""
+    _line(console, title)
+    keep = [i for i, n in enumerate(names) if n not in hidden and n != "#"]
+    for row in cells:
+        _line(console, f"#{row[0]}")
+        for i in keep:
+            if row[i]:
+                _line(console, f"  {names[i]}: {row[i]}")
 
 
 # --- compare -------------------------------------------------------------------------------
