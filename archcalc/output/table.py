@@ -21,6 +21,34 @@ def make_console(file: Any = None, width: int | None = None) -> Any:
     return Console(file=file, width=width, highlight=False, soft_wrap=False, markup=False)
 
 
+class _Unpadded(io.TextIOBase):
+    """A text stream that drops the spaces rich pads lines with (a table drawn at a width it does not fill)."""
+
+    def __init__(self, out: Any):
+        self.out, self.pending = out, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.out.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.out.write(self.pending.rstrip(" "))
+            self.pending = ""
+        self.out.flush()
+
+
+def unpadded(out: Any) -> Any:
+    """`out` without trailing spaces on any line (for output that is not a terminal)."""
+    return _Unpadded(out)
+
+
 def plain_text(draw: Callable[[Any], None], width: int = 120) -> str:
     """What ``draw(console)`` prints, as plain text without colour (goldens, `render_compare(..., "table")`)."""
     buf = io.StringIO()
