@@ -46,8 +46,10 @@ def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, pa
 @click.command()
 @click.argument("exercises")
 @click.option("--key", is_flag=True, help="Print the answer key (no grading).")
+@click.option("--spec-root", metavar="DIR", default=None,
+              help="Folder that exercises' spec: files must lie in (default: the current directory).")
 @format_option("table", "json")
-def check(exercises: str, key: bool, fmt: str) -> None:
+def check(exercises: str, key: bool, spec_root: str | None, fmt: str) -> None:
     """Grade the answers in an EXERCISES file (YAML/JSON); print the worked solution of each wrong one.
 
     Exit status: 0 all right, 1 some answer wrong, 2 the file is invalid.
@@ -56,7 +58,7 @@ def check(exercises: str, key: bool, fmt: str) -> None:
     from ..output.table import exercise_table
     from ..output.text import to_json
 
-    outcome = grade(exercises, key_only=key)
+    outcome = grade(exercises, key_only=key, spec_root=spec_root)
     if fmt == "json":
         echo(to_json(outcome.key_dict() if key else outcome.to_dict()), nl=False)
     else:

@@ -233,7 +233,45 @@ class Computed:
     weights: list[dict[str, Any]] = field(default_factory=list)
 
 
-def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...]) -> Computed:
+def spec_path(ex: Mapping[str, Any], base: Path, file: str, root: Path | None) -> Path:
+    """The exercise's `spec:` file, confined to `root` (default: the current directory), symlinks resolved.
+
+    An exercise file is often someone else's: its `spec:` may not reach outside the folder the grader chose
+    (`archcalc check --spec-root DIR`)."""
+    ex_id = str(ex["id"])
+    root = (root or Path.cwd()).resolve()
+    path = Path(ex["spec"])
+    path = path if path.is_absolute() else base / path
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        resolved = path
+    if not resolved.is_relative_to(root):
+        from ..errors import brief_text
+        raise ExerciseError(f"exercise {ex_id}: spec {brief_text(str(ex['spec']), 80)} is outside the spec root "
+                            f"{root}; archcalc check --spec-root DIR allows another folder", file=file, field="spec")
+    return path
+
+
+def _load_confined_spec(path: Path, set_vars: Mapping[str, Any]) -> Any:
+    """load_spec for a file named by an exercise; a file that does not read as a spec is refused without echoing
+    any of its keys or values (it may be anything: a password file, a key)."""
+    from ..load import load_spec
+    from ..load.read import parse_text, read_text
+
+    text = read_text(path)  # file-level errors (missing, a directory, too large) name the file only
+    try:
+        data = parse_text(text, str(path), json_first=str(path).lower().endswith(".json"))
+    except ArchcalcError:
+        data = None
+    if not isinstance(data, Mapping) or "layers" not in data or "input" not in data:
+        raise ExerciseError(f"{path.name} is not a spec (a YAML or JSON mapping with input: and layers:); "
+                            f"archcalc show {path.name} says more", file=str(path))
+    return load_spec(path, set_vars=set_vars)
+
+
+def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...],
+            spec_root: Path | None = None) -> Computed:
     """The correct answers for `keys` of one exercise, and the working."""
     ex_id = str(ex["id"])
     if "target" in ex:
@@ -245,9 +283,7 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
     weights: list[dict[str, Any]] = []
     try:
         if "spec" in ex:
-            path = Path(ex["spec"])
-            path = path if path.is_absolute() else base / path
-            net = load_spec(path, set_vars=dict(ex.get("set") or {}))
+            net = _load_confined_spec(spec_path(ex, base, file, spec_root), dict(ex.get("set") or {}))
         else:
             layers = []
             for layer in ex["layers"]:
@@ -261,6 +297,10 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
             if "rounding" in ex:
                 data["rounding"] = ex["rounding"]
             net = load_spec(data)
+    except ExerciseError as exc:
+        if exc.field == "spec":
+            raise
+        raise ExerciseError(f"exercise {ex_id}: {exc}", file=file) from None
     except ArchcalcError as exc:
         raise ExerciseError(f"exercise {ex_id}: {exc}", file=file) from None
     try:
@@ -515,8 +555,10 @@ def _same(key: str, given: Any, expected: Any, ex: Mapping[str, Any]) -> bool:
     return given == expected
 
 
-def grade(path: str | Path, *, key_only: bool = False) -> Outcome:
-    """Grade every exercise of the file (or, with key_only, compute the answer key)."""
+def grade(path: str | Path, *, key_only: bool = False, spec_root: str | Path | None = None) -> Outcome:
+    """Grade every exercise of the file (or, with key_only, compute the answer key).  `spec:` files must lie
+    under `spec_root` (default: the current directory)."""
+    root = Path(spec_root) if spec_root is not None else None
     title, exercises, base = load_exercises(path)
     file = str(path)
     outcome = Outcome(title)
@@ -524,7 +566,7 @@ def grade(path: str | Path, *, key_only: bool = False) -> Outcome:
         ex_id = str(ex["id"])
         question = ex.get("question", "")
         keys = _answer_keys(ex)
-        computed = compute(ex, base, file, keys)
+        computed = compute(ex, base, file, keys, root)
         answer = ex.get("answer")
         if key_only:
             outcome.results.append(Result(ex_id, question, None, None, computed.expected, computed.solution))
