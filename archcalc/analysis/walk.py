@@ -53,7 +53,7 @@ def analyze(net: Network) -> Report:
         row_trainable = out.params if out.trainable is None else out.trainable
         expect = None
         if layer.expect is not None:
-            expect = _check_expect(layer.expect, out.shape, row_params, out.macs)
+            expect = _check_expect(layer.expect, out.shape, row_params, out.macs, out.rf)
         row = LayerRow(i, layer.name, layer.type, layer.inputs, tuple(in_shapes), out.shape, row_params,
                        row_trainable, out.macs, out.bias_adds, out.rf, out.axes, list(out.warnings), expect, layer)
         rows.append(row)
@@ -82,7 +82,7 @@ def _at_layer(exc: ArchcalcError, index: int, name: str, file: str | None) -> Ar
                      hint=exc.hint)
 
 
-def _check_expect(expect: Any, shape: tuple[int, ...], params: int, macs: int) -> ExpectResult:
+def _check_expect(expect: Any, shape: tuple[int, ...], params: int, macs: int, rf: Any = None) -> ExpectResult:
     mismatches: list[tuple[str, Any, Any]] = []
     if expect.shape is not None and tuple(expect.shape) != shape:
         mismatches.append(("shape", tuple(expect.shape), shape))
@@ -90,4 +90,10 @@ def _check_expect(expect: Any, shape: tuple[int, ...], params: int, macs: int) -
         mismatches.append(("params", expect.params, params))
     if expect.macs is not None and expect.macs != macs:
         mismatches.append(("macs", expect.macs, macs))
+    want = getattr(expect, "receptive_field", None)
+    if want is not None:
+        got = tuple(rf.size) if rf is not None else None
+        wanted = (want,) * len(got or (1,)) if isinstance(want, int) else tuple(want)
+        if got != wanted:
+            mismatches.append(("receptive_field", wanted, got))
     return ExpectResult(not mismatches, mismatches)

@@ -118,6 +118,9 @@ def expect_text(row: Any, detail: bool = True) -> str:
     for field, expected, actual in row.expect.mismatches:
         if field == "shape":
             parts.append(f"shape: expected {shape_text(expected)}, got {shape_text(actual)}")
+        elif field == "receptive_field":
+            got = "none (not a spatial layer)" if actual is None else "x".join(map(str, actual))
+            parts.append(f"receptive field: expected {'x'.join(map(str, expected))}, got {got}")
         else:
             parts.append(f"{field}: expected {grouped(expected)}, got {grouped(actual)}")
     return "MISMATCH " + "; ".join(parts)
