@@ -182,16 +182,62 @@ def parse_vary(items: tuple[str, ...], fixed: dict[str, Any]) -> list[tuple[str,
 @CONVENTION_OPTION
 @BATCH_OPTION
 @TRAINING_OPTION
+@click.option("--max-work", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Refuse a sweep that analyses more than N layers in all (combinations x layers; default 2,000,000).")
 @format_option("table", "csv", "json")
 def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], convention: str | None, batch: int | None,
-          training: str | None, fmt: str) -> None:
-    """One row per combination of variable values: params, MACs, memory (e.g. --vary k=128,192,256,384)."""
-    from ..learn.sweep import sweep as run_sweep
+          training: str | None, max_work: int | None, fmt: str) -> None:
+    """One row per combination of variable values: params, MACs, memory, receptive field (e.g. --vary
+    k=128,192,256,384).  CSV rows are printed as they finish; on a terminal a progress bar shows how far it is."""
+    from ..learn.sweep import MAX_WORK, iter_sweep
 
     fixed = parse_set(set_vars)
-    rows = run_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention,
-                     batch=batch or 1, training=training)
-    emit(rows, fmt, "sweep_table", "render_sweep")
+    rows = iter_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention, batch=batch or 1,
+                      training=training, max_work=max_work or MAX_WORK,
+                      on_start=lambda total: progress.start(total) if progress else None)
+    progress = _Progress() if fmt != "csv" and sys.stderr.isatty() else None
+    if fmt == "csv":  # streamed: each row as soon as it is computed
+        from ..output.text import csv_text, sweep_csv_cells
+
+        for i, row in enumerate(rows):
+            d = row.to_dict()
+            text = csv_text(list(d), [sweep_csv_cells(d)])
+            echo(text if i == 0 else text.split("\n", 1)[1], nl=False)
+            sys.stdout.flush()
+        return
+    done = []
+    try:
+        for row in rows:
+            done.append(row)
+            if progress:
+                progress.advance()
+    finally:
+        if progress:
+            progress.stop()
+    emit(done, fmt, "sweep_table", "render_sweep")
+
+
+class _Progress:
+    """rich's progress bar on standard error (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("sweep", total=total)
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @click.command()

@@ -226,10 +226,11 @@ def sweep_table(rows: Sequence[Any], console: Any) -> None:
     label = first.convention.label
     memory = "Memory" + (f" (training, {first.training})" if first.training else "")
     columns = [(n, "right") for n in names] + [("Params", "right"), (label, "right"), ("Activations", "right"),
-                                                (memory, "right")]
+                                                (memory, "right"), ("RF", "right")]
     cells = [[str(r.values[n]) for n in names] + [grouped(r.params), grouped(r.costing.compute),
                                                   human_bytes(r.costing.activation_bytes),
-                                                  human_bytes(r.costing.total_bytes)] for r in rows]
+                                                  human_bytes(r.costing.total_bytes), rf_short(r.receptive_field)]
+             for r in rows]
     title = f"{rows[0].name}: {label} ({first.convention.name}), batch {first.batch}, float32"
     print_table(console, columns, cells, title)
 

@@ -132,9 +132,13 @@ def render_sweep(rows: Sequence[Any], fmt: str) -> str:
         return to_json([r.to_dict() for r in rows])
     if fmt == "csv":
         dicts = [r.to_dict() for r in rows]
-        return csv_text(list(dicts[0]), ([shape_text(v) if isinstance(v, list) else v for v in d.values()]
-                                         for d in dicts))
+        return csv_text(list(dicts[0]), (sweep_csv_cells(d) for d in dicts))
     raise ValueError(fmt)
+
+
+def sweep_csv_cells(d: dict[str, Any]) -> list[Any]:
+    """One sweep row's CSV cells: shapes and receptive fields as 5x5x1, a missing field empty."""
+    return [shape_text(v) if isinstance(v, list) else "" if v is None else v for v in d.values()]
 
 
 # --- show --expand: the expanded spec as plain data --------------------------------------------
