@@ -52,6 +52,35 @@ def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, pa
 def check(exercises: str, key: bool, spec_root: str | None, fmt: str) -> None:
     """Grade the answers in an EXERCISES file (YAML/JSON); print the worked solution of each wrong one.
 
+    \b
+    The file:
+      title: CNN basics
+      exercises:
+        - id: q1
+          question: "11x11x1 sample, 3x3 filter, stride 2: output size?"
+          input: [11, 11, 1]
+          layers: [{type: conv, filters: 1, kernel: 3, stride: 2}]
+          answer: {shape: [5, 5, 1]}
+
+    \b
+    Each exercise has an id, an optional question, and one of:
+      input + layers   a small net written inline (layers take weights:,
+                       biases: for an output answer; values: is the input)
+      spec             a spec file (under --spec-root), with set: {k: 128}
+      input + target   "which layer maps input to target?"; given: {kernel: 7}
+                       fixes fields; any design that fits is right
+    Optional: rounding (strict, floor, ceil), tolerance (for output),
+    layout (hwc or chw, for output).
+
+    \b
+    Answer keys (each graded on its own):
+      shape            output shape, channels last: [5, 5, 1] or 5x5x1
+      params, macs     whole numbers (parameters with biases; MACs)
+      fits             true or false: every output size is whole
+      receptive_field  input pixels at the last spatial layer: 5 or [5, 5]
+      output           the net's output for values:, nested lists
+      kernel, stride, padding, filters   a design (target exercises)
+
     Exit status: 0 all right, 1 some answer wrong, 2 the file is invalid.
     """
     from ..learn.exercises import answer_text, grade

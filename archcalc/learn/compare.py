@@ -97,10 +97,12 @@ def _rf_size(row: LayerRow) -> tuple[int, ...]:
     return row.receptive_field.size
 
 
-def summarize(report: Report, convention: str | None = None, batch: int = 1) -> NetSummary:
+def summarize(report: Report, convention: str | None = None, batch: int = 1,
+              training: str | None = None) -> NetSummary:
     """One row; `convention` (fvcore, torchinfo, flops) and `batch` scale the compute column and the
-    input + activation memory (parameters are stored once)."""
-    from ..conventions import get
+    input + activation memory (parameters are stored once); `training` (sgd, adam) makes the memory that of a
+    training step (gradients and optimiser state too)."""
+    from ..conventions import costing, get
 
     net, t = report.network, report.totals
     conv = get(convention)
@@ -112,7 +114,8 @@ def summarize(report: Report, convention: str | None = None, batch: int = 1) -> 
         depth=path_depth(report), weighted_layers=sum(r.type in WEIGHTED_TYPES for r in report.rows),
         params=t.params, trainable_params=t.trainable_params, macs=t.macs,
         activation_bytes=t.activation_bytes * batch, param_bytes=t.param_bytes,
-        memory_bytes=(t.input_bytes + t.activation_bytes) * batch + t.param_bytes,
+        memory_bytes=(costing(report, convention, batch, training).total_bytes if training
+                      else (t.input_bytes + t.activation_bytes) * batch + t.param_bytes),
         receptive_field=rf, rf_layer=rf_layer, bias_adds=t.bias_adds,
         rf_conv=last_conv[1] if last_conv else None, rf_conv_layer=last_conv[0] if last_conv else None,
         compute=conv.count(t) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
@@ -132,14 +135,15 @@ def sort_summaries(rows: Sequence[NetSummary], key: str | None) -> list[NetSumma
 
 
 def compare(sources: Iterable[Any], sort: str | None = "year", convention: str | None = None,
-            batch: int = 1) -> list[NetSummary]:
-    """Spec paths (or mappings, or Networks) -> one NetSummary per net, sorted."""
+            batch: int = 1, set_vars: Any = None, training: str | None = None) -> list[NetSummary]:
+    """Spec paths (or mappings, or Networks) -> one NetSummary per net, sorted.  `set_vars` is given to every
+    spec (each must declare the variables)."""
     from ..analysis import analyze
     from ..load import load_spec
     from ..spec import Network
 
     rows = []
     for source in sources:
-        net = source if isinstance(source, Network) else load_spec(source)
-        rows.append(summarize(analyze(net), convention, batch))
+        net = source if isinstance(source, Network) else load_spec(source, set_vars=set_vars or None)
+        rows.append(summarize(analyze(net), convention, batch, training))
     return sort_summaries(rows, sort)

@@ -175,4 +175,4 @@ def compute_label(rows: Sequence[Any]) -> str:
 
 COMPARE_NOTE = ("Params: trainable (the papers' figure). Depth: conv and dense layers on the longest path. "
                 "Memory: input + every layer's output (times the batch) + parameters, float32. "
-                "RF: receptive field where the spatial layers end.")
+                "RF: receptive field where the spatial layers end; RF conv: at the last conv layer.")

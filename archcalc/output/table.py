@@ -205,13 +205,14 @@ def compare_table(rows: Sequence[Any], console: Any) -> None:
     table = Table(title="Case studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
     table.add_column("Net", overflow="fold", min_width=10)
-    for head in ("Year", "Depth", "Params", compute_label(rows), "Memory", "RF"):
+    for head in ("Year", "Depth", "Params", compute_label(rows), "Memory", "RF", "RF conv"):
         table.add_column(head, justify="right", no_wrap=True)
     table.add_column("Place", min_width=3)
     table.add_column("Top-5", min_width=5)
     for s in rows:
         table.add_row(escape(s.name), str(s.year or ""), str(s.depth), grouped(s.trainable_params), si(s.compute),
-                      short_bytes(s.memory_bytes), rf_short(s.receptive_field), escape(s.place or ""),
+                      short_bytes(s.memory_bytes), rf_short(s.receptive_field), rf_short(s.rf_conv),
+                      escape(s.place or ""),
                       escape(s.top5_error or ""))
     console.print(table)
     console.print(Text(COMPARE_NOTE, style="dim"))

@@ -85,23 +85,24 @@ def render(report: Any, fmt: str) -> str:
 
 # --- compare: one row per net (archcalc.compare.NetSummary) -------------------------------
 
-COMPARE_HEAD = ("Net", "Year", "Depth", "Params (trainable)", "MACs", "Memory", "RF", "Place", "Top-5 error",
-                "Authors")
+COMPARE_HEAD = ("Net", "Year", "Depth", "Params (trainable)", "MACs", "Memory", "RF", "RF conv", "Place",
+                "Top-5 error", "Authors")
 COMPARE_CSV_HEAD = ("name", "year", "depth", "weighted_layers", "params", "trainable_params", "macs", "convention",
                     "batch", "compute", "memory_bytes", "receptive_field", "rf_layer", "place", "top5_error",
-                    "authors", "file")
+                    "authors", "file", "receptive_field_last_conv", "rf_conv_layer")
 
 
 def _compare_cells(s: Any) -> list[str]:
     return [s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params), grouped(s.compute),
             human_bytes(s.memory_bytes), shape_text(s.receptive_field) if s.receptive_field else "-",
-            s.place or "", s.top5_error or "", s.authors or ""]
+            shape_text(s.rf_conv) if s.rf_conv else "-", s.place or "", s.top5_error or "", s.authors or ""]
 
 
 def _compare_csv_row(s: Any) -> list[Any]:
     return [s.name, s.year or "", s.depth, s.weighted_layers, s.params, s.trainable_params, s.macs, s.convention,
             s.batch, s.compute, s.memory_bytes, shape_text(s.receptive_field) if s.receptive_field else "",
-            s.rf_layer or "", s.place or "", s.top5_error or "", s.authors or "", s.file or ""]
+            s.rf_layer or "", s.place or "", s.top5_error or "", s.authors or "", s.file or "",
+            shape_text(s.rf_conv) if s.rf_conv else "", s.rf_conv_layer or ""]
 
 
 def render_compare(rows: Sequence[Any], fmt: str, width: int = 120) -> str:
@@ -113,7 +114,7 @@ def render_compare(rows: Sequence[Any], fmt: str, width: int = 120) -> str:
     if fmt == "markdown":
         label = compute_label(rows)
         head = tuple(label if h == "MACs" else h for h in COMPARE_HEAD)
-        right = ("Year", "Depth", "Params (trainable)", label, "Memory", "RF")
+        right = ("Year", "Depth", "Params (trainable)", label, "Memory", "RF", "RF conv")
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if h in right else "---" for h in head) + "|"]
         lines += [markdown_row(_compare_cells(s)) for s in rows]
         return "\n".join(lines) + "\n\n" + COMPARE_NOTE + "\n"
