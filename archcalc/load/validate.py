@@ -129,7 +129,7 @@ def _message(err: dict, kind: str, loc: list, field: str | None, layer_index: in
         return f"missing required field '{loc[-1] if loc else field}'"
     if msg.startswith("Value error, "):
         return msg[len("Value error, "):]
-    if given is not None and not isinstance(given, (dict, list)):
+    if given is not None and not isinstance(given, dict):
         return f"{msg[0].lower()}{msg[1:]}, got {brief(given)}"
     return msg[0].lower() + msg[1:]
 

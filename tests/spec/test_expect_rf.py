@@ -38,3 +38,29 @@ def test_valid_top_level_fields_include_vars_and_blocks():
     with pytest.raises(SpecError) as info:
         load_spec({"input": [4, 4, 1], "layers": [{"type": "flatten"}], "varz": {}})
     assert "blocks" in str(info.value) and "vars" in str(info.value)
+
+
+def test_per_axis_values_written_3x3_everywhere():
+    """Issue 13 item 14: kernel: 3x5 is accepted as input: 28x28x1 and calc --kernel 3x5 are."""
+    net = load_spec({"input": "28x28x1", "layers": [
+        {"type": "conv", "filters": 32, "kernel": "3x5", "padding": "1x2", "stride": "1x1"}]})
+    report = analyze(net)
+    assert report.output_shape == (28, 28, 32)  # (28 + 2 - 3) + 1 and (28 + 4 - 5) + 1
+    assert report.totals.params == 3 * 5 * 1 * 32 + 32
+
+
+def test_a_list_where_an_int_belongs_is_echoed():
+    with pytest.raises(SpecError) as info:
+        load_spec({"input": [8, 8, 1], "layers": [{"type": "conv", "filters": [32], "kernel": 3}]})
+    assert "got [32]" in str(info.value)
+
+
+def test_calc_and_show_give_the_same_hints():
+    from archcalc.learn.calc import calc
+
+    with pytest.raises(SpecError) as info:
+        analyze(load_spec({"input": [32, 32, 3], "layers": [
+            {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "padding": 1}]}))
+    hint = "padding 1 before and 2 after gives 17; padding same gives 16; stride 1 gives 32"
+    assert hint in str(info.value)
+    assert hint in calc("conv", "32x32x3", kernel="3", stride="2", padding="1", filters=8).text()
