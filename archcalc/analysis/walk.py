@@ -73,6 +73,12 @@ def analyze(net: Network) -> Report:
     warnings = [f"{name}: its output is never used (the net's output is the last layer, "
                 f"{net.layers[-1].name})" for name in unused_outputs(net)]
     totals = Totals(params, trainable, macs, bias_adds, prod(input_shape), activations, peak)
+    if len(input_shape) == 2:  # two numbers: a 1-D signal, length x channels (a forgotten channel axis?)
+        n, c = input_shape
+        note = f"input {n}x{c} is read as 1-D: {n} positions x {c} channels"
+        if n > 4 and c > 4:
+            note += f"; for a {n}x{c} image with one channel write [{n}, {c}, 1]"
+        warnings = [note] + warnings
     return Report(net, rows, totals, warnings)
 
 

@@ -187,6 +187,9 @@ def expand_axes(value: Any, rank: int, pairs: bool, field: str) -> Any:
         return ()  # no spatial axes: the layer's rule says so
     if len(value) != rank:
         tail = "" if pairs else f"; give one int or {rank}"
+        if rank == 1 and len(value) == 2:
+            tail += (" (an input of two numbers such as 28x28 is 1-D, length x channels; for an image with one "
+                     "channel write 28x28x1)")
         raise ValueError(f"{field} has {len(value)} entries but the input has {rank} spatial "
                          f"ax{'is' if rank == 1 else 'es'}{tail}")
     if pairs and is_int(value[0]):

@@ -94,6 +94,14 @@ def shape_text(shape: Sequence[int]) -> str:
     return "x".join(str(s) for s in shape)
 
 
+def input_text(shape: Sequence[int]) -> str:
+    """How the input is read: '224x224x3', or for two numbers '28 positions x 28 channels (1-D)'."""
+    if len(shape) == 2:
+        return f"{shape[0]} {'position' if shape[0] == 1 else 'positions'} x {shape[1]} " \
+               f"{'channel' if shape[1] == 1 else 'channels'} (1-D)"
+    return shape_text(shape)
+
+
 def rf_text(rf: Any) -> str:
     """A receptive field's size as '11x11', or '-' where there is none."""
     return "-" if rf is None else shape_text(rf.size)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any, Callable, Sequence
 
-from .format import (COMPARE_NOTE, all_warnings, compute_label, escape, expect_text, grouped, human_bytes,
+from .format import (COMPARE_NOTE, all_warnings, compute_label, escape, expect_text, grouped, human_bytes, input_text,
                      is_graph, plural, rf_short, rf_text, shape_text, short_bytes, si, stat, totals_lines)
 
 
@@ -128,7 +128,7 @@ def report_table(report: Any, console: Any) -> None:
             _mark_branches(report, cells, names.index("Layer"))
         if width(hidden) > console.width:  # 4. wrap names (and types)
             wrap = True
-    title = f"{escape(report.name)}  (input {shape_text(report.input_shape)})"
+    title = f"{escape(report.name)}  (input {input_text(report.input_shape)})"
     fixed = [i for i, n in enumerate(names) if n not in hidden and n not in ("Layer", "Type", "Inputs")]
     room = console.width - sum(max(len(names[i]), *(len(row[i]) for row in cells)) + 3 for i in fixed) - 1
     if wrap and room < 2 * (6 + 3):  # 5. not even wrapped names fit: one record per layer

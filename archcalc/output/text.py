@@ -10,7 +10,7 @@ import io
 import json
 from typing import Any, Iterable, Sequence
 
-from .format import (COMPARE_NOTE, all_warnings, compute_label, escape, expect_text, grouped, human_bytes,
+from .format import (COMPARE_NOTE, all_warnings, compute_label, escape, expect_text, grouped, human_bytes, input_text,
                      is_graph, rf_text, shape_text, totals_lines)
 
 
@@ -58,7 +58,7 @@ def report_markdown(report: Any) -> str:
     has_expect = any(r.expect is not None for r in report.rows)
     head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", "MACs", "RF"]
     head += ["Expect"] if has_expect else []
-    lines = [f"### {escape(report.name)}", "", f"Input: {shape_text(report.input_shape)}", "",
+    lines = [f"### {escape(report.name)}", "", f"Input: {input_text(report.input_shape)}", "",
              "| " + " | ".join(head) + " |",
              "|" + "|".join("---:" if h in ("#", "Params", "MACs") else "---" for h in head) + "|"]
     for r in report.rows:

@@ -64,3 +64,16 @@ def test_calc_and_show_give_the_same_hints():
     hint = "padding 1 before and 2 after gives 17; padding same gives 16; stride 1 gives 32"
     assert hint in str(info.value)
     assert hint in calc("conv", "32x32x3", kernel="3", stride="2", padding="1", filters=8).text()
+
+
+def test_a_two_number_input_is_said_to_be_1d():
+    """Issue 13 item 10: input 28x28 is 1-D (28 positions x 28 channels): warned, and shown so in the header."""
+    from archcalc.output.format import input_text
+
+    report = analyze(load_spec({"input": "28x28", "layers": [{"type": "conv", "filters": 8, "kernel": 3}]}))
+    assert report.warnings[0] == ("input 28x28 is read as 1-D: 28 positions x 28 channels; for a 28x28 image "
+                                  "with one channel write [28, 28, 1]")
+    assert input_text(report.input_shape) == "28 positions x 28 channels (1-D)"
+    with pytest.raises(SpecError) as info:
+        load_spec({"input": "28x28", "layers": [{"type": "conv", "filters": 8, "kernel": [3, 3]}]})
+    assert "for an image with one channel write 28x28x1" in str(info.value)
