@@ -719,7 +719,9 @@ def _weighted_sum(row: Any, src: Any, p: Mapping[str, Any], cell: tuple[int, ...
     """'conv1 at [1, 1]: 1*(-1) + 0*2 + 0*1 + 1*(-3) = -4': the one weighted sum behind an output cell."""
     import itertools
 
-    w, b = p.get("weight"), p.get("bias")
+    if "weight" not in p:
+        return f"{row.name} at {list(cell)}: no weights"
+    w, b = p["weight"], p.get("bias")
     terms: list[str] = []
     total = 0.0
     if row.type == "dense":
