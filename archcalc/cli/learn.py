@@ -54,13 +54,12 @@ def check(exercises: str, key: bool, spec_root: str | None, fmt: str) -> None:
 
     \b
     The file:
-      title: CNN basics
+      title: Quiz 1
       exercises:
-        - id: q1
-          question: "11x11x1 sample, 3x3 filter, stride 2: output size?"
-          input: [11, 11, 1]
-          layers: [{type: conv, filters: 1, kernel: 3, stride: 2}]
-          answer: {shape: [5, 5, 1]}
+        - {id: q1, input: 11x11x1, layers: [{type: conv, filters: 1, kernel: 3, stride: 2}],
+           answer: {shape: 5x5x1, params: 10}}
+        - {id: stem, input: 224x224x3, target: 112x112x64, rounding: floor,
+           given: {kernel: 7}, answer: {stride: 2, padding: 3}}
 
     \b
     Each exercise has an id, an optional question, and one of:
