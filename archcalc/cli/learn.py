@@ -223,7 +223,9 @@ def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], conventio
     rows = iter_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention, batch=batch or 1,
                       training=training, max_work=max_work or MAX_WORK,
                       on_start=lambda total: progress.start(total) if progress else None)
-    progress = _Progress() if fmt != "csv" and sys.stderr.isatty() else None
+    from ..output.table import Progress
+
+    progress = Progress() if fmt != "csv" and sys.stderr.isatty() else None
     if fmt == "csv":  # streamed: each row as soon as it is computed
         from ..output.text import csv_text, sweep_csv_cells
 
@@ -243,29 +245,6 @@ def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], conventio
         if progress:
             progress.stop()
     emit(done, fmt, "sweep_table", "render_sweep")
-
-
-class _Progress:
-    """rich's progress bar on standard error (only on a terminal)."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-
-    def start(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("sweep", total=total)
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @click.command()

@@ -120,7 +120,9 @@ def report_table(report: Any, console: Any) -> None:
         mac, par = names.index("MACs"), names.index("Params")
         for row, r in zip(cells, report.rows):
             row[mac] = si(r.macs)
-            row[par] = si(r.params)
+        if width() > console.width:
+            for row, r in zip(cells, report.rows):
+                row[par] = si(r.params)
         if width() > console.width:  # 2. drop RF
             hidden.append("RF")
         if graph and width(hidden) > console.width:  # 3. drop Inputs; branch starts and merges marked instead
@@ -234,6 +236,30 @@ def sweep_table(rows: Sequence[Any], console: Any) -> None:
              for r in rows]
     title = f"{rows[0].name}: {label} ({first.convention.name}), batch {first.batch}, float32"
     print_table(console, columns, cells, title)
+
+
+class Progress:
+    """rich's progress bar on standard error (sweep, on a terminal); started once the total is known."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+
+    def start(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("sweep", total=total)
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 # --- check ---------------------------------------------------------------------------------
