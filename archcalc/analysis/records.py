@@ -2,8 +2,9 @@
 
 Conventions (stated once, repeated in the README and in every JSON report as `conventions`):
 - params: every weight and bias; `trainable_params` excludes batchnorm's moving mean and variance (Keras's count).
-- macs: multiply-accumulates of conv and dense only; bias adds, activations, pooling and normalisation are not
-  counted (fvcore's and ptflops's convention).
+- macs: plain multiply-accumulates of conv and dense only; bias adds, activations, pooling and normalisation are
+  not counted.  No counting tool prints exactly this on a net with batchnorm or bias: what each adds (fvcore's
+  total, torchinfo's Mult-Adds, ptflops, thop) is in conventions.py.
 - flops: 2 * macs (one multiply and one add per MAC).
 - bias_adds: one per bias per output position (what torchinfo adds to its Mult-Adds).
 - memory: float32, 4 bytes per element; activations = every layer's output in one forward pass, batch 1.
@@ -23,8 +24,8 @@ __all__ = ["AXIS_NAMES", "AxisCalc", "ReceptiveField", "ExpectResult", "LayerRow
 
 #: what each number in a report means (the `conventions` key of JSON reports)
 DEFINITIONS = {
-    "macs": "multiply-accumulates of conv and dense layers; bias adds, activations, pooling and normalisation "
-            "excluded (fvcore/ptflops)",
+    "macs": "plain multiply-accumulates of conv and dense layers; bias adds, activations, pooling and "
+            "normalisation excluded (each counting tool's total: show --convention all)",
     "flops": "2 * macs",
     "params": "all weights and biases; non-trainable = batchnorm moving mean and variance",
     "memory": "float32 (4 bytes per element), batch 1; activations = every layer's output in one forward pass",

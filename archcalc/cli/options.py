@@ -10,9 +10,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]),
                              default="table", show_default=True, help="Output format.")
-CONVENTION_OPTION = click.option("--convention", type=click.Choice(["fvcore", "torchinfo", "flops"]), default=None,
-                                 help="What to count: fvcore = MACs of conv and dense (default), torchinfo = "
-                                      "its Mult-Adds (+1 per bias per output), flops = 2 x MACs.")
+#: conventions.NAMES, spelt out so that building the CLI does not import conventions (a test keeps them equal)
+CONVENTION_NAMES = ("macs", "flops", "torchinfo", "fvcore", "ptflops", "ptflops-aten", "thop")
+_CONVENTION_HELP = ("What to count: macs = MACs of conv and dense (default), flops = 2 x MACs, or the total a "
+                    "counting tool prints (torchinfo, fvcore, ptflops, ptflops-aten, thop)")
+#: show, compare, sweep: one convention, or `all` side by side
+CONVENTION_OPTION = click.option("--convention", type=click.Choice(CONVENTION_NAMES + ("all",)), default=None,
+                                 help=_CONVENTION_HELP + "; all = every convention side by side (show: with its "
+                                                         "terms, and why they differ).")
+#: commands that show one compute figure (report)
+ONE_CONVENTION_OPTION = click.option("--convention", type=click.Choice(CONVENTION_NAMES), default=None,
+                                     help=_CONVENTION_HELP + ".")
 BATCH_OPTION = click.option("--batch", type=click.IntRange(min=1), default=None, metavar="N",
                             help="Batch size: scales MACs and activation memory (default 1).")
 TRAINING_OPTION = click.option("--training", type=click.Choice(["sgd", "adam"]), default=None,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .options import CONVENTION_OPTION, echo, parse_set, set_option
+from .options import ONE_CONVENTION_OPTION, echo, parse_set, set_option
 
 DEPTH_OPTION = click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
                             help="Collapse blocks below depth N into one node/row each (as `show --depth`).")
@@ -52,7 +52,7 @@ def draw(spec: str, output: str, style: str, direction: str, depth: int | None, 
 @click.command()
 @click.argument("spec")
 @OUTPUT_OPTION
-@CONVENTION_OPTION
+@ONE_CONVENTION_OPTION
 @DEPTH_OPTION
 @click.option("--input", "input_path", metavar="X.npy|IMAGE",
               help="Embed the activation maps of each conv/pool layer for this input (needs archcalc[image]).")

@@ -7,25 +7,58 @@ from typing import Any
 
 import click
 
-from .options import (BATCH_OPTION, CONVENTION_OPTION, FORMAT_OPTION, TRAINING_OPTION, echo, emit, format_option,
-                      parse_set, set_option)
+from .options import (BATCH_OPTION, CONVENTION_OPTION, FORMAT_OPTION, TRAINING_OPTION, console, echo, emit,
+                      format_option, parse_set, set_option)
 
 
-def echo_report_costing(report: Any, fmt: str, convention: str | None, batch: int | None,
+def echo_report_costing(full: Any, report: Any, fmt: str, convention: str | None, batch: int | None,
                         training: str | None) -> None:
-    """`show` with --convention/--batch/--training: the report, then the costing (JSON: under "costing")."""
-    from ..conventions import costing, costing_lines
-    from ..output.text import to_json
+    """`show` with --convention/--batch/--training: the report (its compute column following the convention), then
+    the costing (JSON: under "costing", with every convention's total and terms under "by_convention").
+    `full` is the analysis before --depth collapsed it into `report`."""
+    from .. import conventions
+    from ..output import table, text
 
-    c = costing(report, convention, batch or 1, training)
+    every = convention == conventions.ALL
+    c = conventions.costing(full, None if every else convention, batch or 1, training)
     if fmt == "json":
-        echo(to_json({**report.to_dict(), "costing": c.to_dict()}), nl=False)
+        cost = {**c.to_dict(), "by_convention": conventions.by_convention(full, c.batch)}
+        if every:
+            cost["why_they_differ"] = conventions.why_they_differ(full)
+        echo(text.to_json({**report.to_dict(), "costing": cost}), nl=False)
         return
     if fmt == "csv":
         raise click.UsageError("--convention, --batch and --training print their totals with --format table, "
                                "markdown or json (csv is one row per layer)")
-    emit(report, fmt, "report_table", "render")
-    echo("\n".join(costing_lines(c, markdown=fmt == "markdown")))
+    compute = None
+    if convention and not every:
+        compute = (c.convention.heading, conventions.layer_column(full, report.rows, c.convention))
+    if fmt == "table":
+        table.report_table(report, console(), compute=compute)
+    else:
+        echo(text.report_markdown(report, compute=compute), nl=False)
+    if every:
+        _echo_conventions(full, fmt)
+    echo("\n".join(conventions.costing_lines(c, markdown=fmt == "markdown")))
+
+
+def _echo_conventions(report: Any, fmt: str) -> None:
+    """`show --convention all`: one row per convention (its total and the terms that make it up), then why."""
+    from .. import conventions
+    from ..output.format import grouped
+    from ..output.table import print_table
+    from ..output.text import markdown_row
+
+    rows = [[name, grouped(entry["total"]), conventions.terms_text(report, name)]
+            for name, entry in conventions.by_convention(report).items()]
+    why = conventions.why_they_differ(report)
+    if fmt == "markdown":
+        lines = ["", "| Convention | Total | Terms |", "|---|---:|---|"] + [markdown_row(row) for row in rows]
+        echo("\n".join(lines + ["", why, ""]))
+        return
+    print_table(console(), [("Convention", "left"), ("Total", "right"), ("Terms", "left")], rows,
+                f"{report.name}: every counting convention (batch 1)")
+    echo(why)
 
 
 @click.command()
@@ -55,13 +88,14 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
 
         echo(expanded_text(expanded_data(spec, set_vars=parse_set(set_vars)), fmt), nl=False)
         return
-    report = analyze(load_spec(spec, set_vars=parse_set(set_vars)))
+    full = analyze(load_spec(spec, set_vars=parse_set(set_vars)))
+    report = full
     if depth is not None:
         from ..analysis.collapse import collapse
 
-        report = collapse(report, depth)
+        report = collapse(full, depth)
     if convention or batch or training:
-        echo_report_costing(report, fmt, convention, batch, training)
+        echo_report_costing(full, report, fmt, convention, batch, training)
     else:
         emit(report, fmt, "report_table", "render")
     if report.expect_failures:

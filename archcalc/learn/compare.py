@@ -38,10 +38,12 @@ class NetSummary:
     bias_adds: int = 0
     rf_conv: tuple[int, ...] | None = None  # at the last conv layer
     rf_conv_layer: str | None = None
-    compute: int = 0          # the convention's count for the whole batch (fvcore MACs at batch 1 by default)
+    compute: int = 0          # the convention's count for the whole batch (plain MACs at batch 1 by default)
     compute_label: str = "MACs"
-    convention: str = "fvcore"
+    convention: str = "macs"
     batch: int = 1
+    #: --convention all: {name: {"total", "terms"}} of every convention, times the batch (compute stays macs)
+    by_convention: dict[str, dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class NetSummary:
             "rf_conv_layer": self.rf_conv_layer,
             "compute": {"convention": self.convention, "label": self.compute_label, "batch": self.batch,
                         "value": self.compute},
+            **({"by_convention": self.by_convention} if self.by_convention is not None else {}),
         }
 
 
@@ -99,13 +102,15 @@ def _rf_size(row: LayerRow) -> tuple[int, ...]:
 
 def summarize(report: Report, convention: str | None = None, batch: int = 1,
               training: str | None = None) -> NetSummary:
-    """One row; `convention` (fvcore, torchinfo, flops) and `batch` scale the compute column and the
-    input + activation memory (parameters are stored once); `training` (sgd, adam) makes the memory that of a
-    training step (gradients and optimiser state too)."""
-    from ..conventions import costing, get
+    """One row; `convention` (macs, flops, torchinfo, fvcore, ptflops, ptflops-aten, thop, or all: every one in
+    `by_convention`, the compute column macs) and `batch` scale the compute column and the input + activation
+    memory (parameters are stored once); `training` (sgd, adam) makes the memory that of a training step
+    (gradients and optimiser state too)."""
+    from ..conventions import ALL, by_convention, costing, get
 
     net, t = report.network, report.totals
-    conv = get(convention)
+    every = convention == ALL
+    conv = get(None if every else convention)
     rf_layer, rf = final_receptive_field(report)
     last_conv, _ = rf_ends(report)
     return NetSummary(
@@ -114,11 +119,12 @@ def summarize(report: Report, convention: str | None = None, batch: int = 1,
         depth=path_depth(report), weighted_layers=sum(r.type in WEIGHTED_TYPES for r in report.rows),
         params=t.params, trainable_params=t.trainable_params, macs=t.macs,
         activation_bytes=t.activation_bytes * batch, param_bytes=t.param_bytes,
-        memory_bytes=(costing(report, convention, batch, training).total_bytes if training
+        memory_bytes=(costing(report, None if every else convention, batch, training).total_bytes if training
                       else (t.input_bytes + t.activation_bytes) * batch + t.param_bytes),
         receptive_field=rf, rf_layer=rf_layer, bias_adds=t.bias_adds,
         rf_conv=last_conv[1] if last_conv else None, rf_conv_layer=last_conv[0] if last_conv else None,
-        compute=conv.count(t) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
+        compute=conv.count(report) * batch, compute_label=conv.label, convention=conv.name, batch=batch,
+        by_convention=by_convention(report, batch) if every else None,
     )
 
 

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..conventions import Costing, costing
+from ..conventions import ALL, Costing, by_convention, costing
 from ..errors import ArchcalcError
 
 MAX_COMBINATIONS = 10_000
@@ -25,11 +25,17 @@ class SweepRow:
     params: int
     costing: Costing
     output_shape: tuple[int, ...]
+    #: --convention all: {name: {"total", "terms"}} of every convention, times the batch (the costing is macs)
+    by_convention: dict[str, dict[str, Any]] | None = None
     receptive_field: tuple[int, ...] | None = None  # where the spatial layers end (as compare reports it)
 
     def to_dict(self) -> dict[str, Any]:
         c = self.costing
-        return {**self.values, "params": self.params, c.convention.label.lower().replace("-", "_"): c.compute,
+        if self.by_convention is not None:
+            compute = {name: entry["total"] for name, entry in self.by_convention.items()}
+        else:
+            compute = {c.convention.name: c.compute}  # macs, flops, torchinfo, ...: the convention's name
+        return {**self.values, "params": self.params, **compute,
                 "activation_bytes": c.activation_bytes, "param_bytes": c.param_bytes,
                 "total_bytes": c.total_bytes, "output_shape": list(self.output_shape),
                 "receptive_field": list(self.receptive_field) if self.receptive_field else None}
@@ -38,7 +44,8 @@ class SweepRow:
 def sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars: Mapping[str, Any] | None = None,
           convention: str | None = None, batch: int = 1, training: str | None = None,
           max_work: int = MAX_WORK) -> list[SweepRow]:
-    """Analyse `spec` once per combination of the varied values."""
+    """Analyse `spec` once per combination of the varied values; `convention` all gives every convention's total
+    (the costing is then the default's)."""
     return list(iter_sweep(spec, vary, set_vars=set_vars, convention=convention, batch=batch, training=training,
                            max_work=max_work))
 
@@ -78,5 +85,7 @@ def iter_sweep(spec: Any, vary: Sequence[tuple[str, Sequence[Any]]], *, set_vars
             if on_start is not None:
                 on_start(total)
         report = analyze(net)
-        yield SweepRow(chosen, net.name, report.totals.params, costing(report, convention, batch, training),
-                       report.output_shape, final_receptive_field(report)[1])
+        every = convention == ALL
+        yield SweepRow(chosen, net.name, report.totals.params,
+                       costing(report, None if every else convention, batch, training), report.output_shape,
+                       by_convention(report, batch) if every else None, final_receptive_field(report)[1])

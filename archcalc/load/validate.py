@@ -8,7 +8,6 @@ would give.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import SpecError, brief, brief_text
@@ -101,6 +100,8 @@ def _translate(errors: list[dict], data: Mapping[str, Any]) -> SpecError:
 
 def _message(err: dict, kind: str, loc: list, field: str | None, layer_index: int | None, model_fields: set,
              layer_types: tuple) -> str:
+    import difflib  # only for messages: not on the start-up path of a valid spec
+
     msg = err["msg"]
     given = err.get("input")
     if "Exceeds the limit" in msg and "integer string conversion" in msg:  # a validator printed a huge int

@@ -9,7 +9,7 @@ and zero-width characters are shown as ``\\x1b``, ``\\u202e``, never sent raw.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 
 # --- user-supplied strings -------------------------------------------------------------
@@ -177,8 +177,31 @@ def compute_label(rows: Sequence[Any]) -> str:
     if not rows:
         return "MACs"
     s = rows[0]
-    label = s.compute_label if s.convention == "fvcore" else f"{s.compute_label} ({s.convention})"
+    label = s.compute_label if s.convention == "macs" else f"{s.compute_label} ({s.convention})"
     return label + (f" x{s.batch}" if s.batch != 1 else "")
+
+
+def compute_columns(rows: Sequence[Any], heading: str, value: Callable[[Any], int],
+                    suffix: str = "") -> list[tuple[str, Callable[[Any], int]]]:
+    """The compute columns of compare or sweep rows as (heading, row -> int): the one given, or with
+    `--convention all` (rows carry `by_convention`) one per convention, headed by its name and `suffix`."""
+    every = rows[0].by_convention if rows else None
+    if every is None:
+        return [(heading, value)]
+    return [(name + suffix, _total_of(name)) for name in every]
+
+
+def _total_of(name: str) -> Callable[[Any], int]:
+    def total(row: Any) -> int:
+        return int(row.by_convention[name]["total"])
+
+    return total
+
+
+def compare_compute_columns(rows: Sequence[Any]) -> list[tuple[str, Callable[[Any], int]]]:
+    """compare's compute column(s): compute_label's, or one per convention ('torchinfo x8') with `all`."""
+    suffix = f" x{rows[0].batch}" if rows and rows[0].batch != 1 else ""
+    return compute_columns(rows, compute_label(rows), lambda s: s.compute, suffix)
 
 
 COMPARE_NOTE = ("Params: trainable (the papers' figure). Depth: conv and dense layers on the longest path. "

@@ -50,7 +50,7 @@ class _Row:
 
 
 def _compute(report: Any, convention: str | None) -> Any:
-    """The costing under `convention`: the one call into conventions, so its rework touches one line."""
+    """The costing under `convention` (its total; the per-row column is conventions.layer_column)."""
     from ..conventions import costing
 
     return costing(report, convention)
@@ -58,15 +58,17 @@ def _compute(report: Any, convention: str | None) -> Any:
 
 def _rows(report: Any, cost: Any, depth: int | None) -> list[_Row]:
     """Rows of the report, collapsed at `depth` the way collapse.py does; compute and activation memory are
-    summed over the members of a block (its output shape and RF are its last member's)."""
+    summed over the members of a block (its output shape and RF are its last member's).  The compute column is
+    `show --convention NAME --depth N`'s: conventions.layer_column."""
     from ..analysis.collapse import collapse, group_name
+    from ..conventions import layer_column
 
-    count = cost.convention.count
     raw = report.rows
     shown = collapse(report, depth).rows if depth is not None else raw
+    compute = layer_column(report, shown, cost.convention)
     out: list[_Row] = []
     i = 0
-    for row in shown:
+    for row, value in zip(shown, compute):
         members = []
         key = group_name(row.name, depth) if depth is not None else row.name
         while i < len(raw) and (group_name(raw[i].name, depth) if depth is not None else raw[i].name) == key:
@@ -76,7 +78,7 @@ def _rows(report: Any, cost: Any, depth: int | None) -> list[_Row]:
             members = [row]
         rf = row.receptive_field.size[0] if row.receptive_field is not None else None
         out.append(_Row(row.index, row.name, row.type, tuple(row.output_shape), row.params, row.trainable_params,
-                        sum(count(m) for m in members), sum(m.output_bytes for m in members), rf))
+                        value, sum(m.output_bytes for m in members), rf))
     return out
 
 
@@ -196,7 +198,7 @@ def report_html(report: Any, convention: str | None = None, depth: int | None = 
     activation-map grids."""
     fmt = _fmt()
     cost = _compute(report, convention)
-    label = cost.convention.label
+    label = cost.convention.heading
     net, t = report.network, report.totals
     rows = _rows(report, cost, depth)
     meta = [(k, getattr(net, k, None)) for k in ("source", "year", "authors", "place", "top5_error")]
@@ -205,7 +207,7 @@ def report_html(report: Any, convention: str | None = None, depth: int | None = 
         ("params", "Parameters", f"{t.params:,}<small>{fmt.si(t.params)}</small>"),
         ("trainable_params", "Trainable", f"{t.trainable_params:,}"),
         ("non_trainable_params", "Non-trainable", f"{t.non_trainable_params:,}"),
-        ("compute", f"{label} ({cost.convention.name})", f"{cost.compute:,}<small>{fmt.si(cost.compute)}</small>"),
+        ("compute", label, f"{cost.compute:,}<small>{fmt.si(cost.compute)}</small>"),
         ("activation_bytes", "Activation memory", f"{fmt.human_bytes(t.activation_bytes)}"
                                                   f"<small>peak live {fmt.human_bytes(t.peak_activation_bytes)}</small>"),
         ("param_bytes", "Parameter memory", fmt.human_bytes(t.param_bytes)),
@@ -222,7 +224,7 @@ def report_html(report: Any, convention: str | None = None, depth: int | None = 
     charts = "".join([
         _column_chart(f"Parameters per {unit}", rows, [r.params for r in rows],
                       [f"{r.params:,} params" for r in rows], fmt.si(max(r.params for r in rows)), "#2563eb"),
-        _column_chart(f"{label} per {unit} ({cost.convention.name})", rows, [r.compute for r in rows],
+        _column_chart(f"{label} per {unit}", rows, [r.compute for r in rows],
                       [f"{r.compute:,} {label}" for r in rows], fmt.si(max(r.compute for r in rows)), "#ea580c"),
         _column_chart("Activation memory per " + ("block (sum of its outputs)" if depth else "layer output"), rows,
                       [r.activation_bytes for r in rows], [fmt.human_bytes(r.activation_bytes) for r in rows],
@@ -276,14 +278,19 @@ def _hbar_chart(title: str, names: Sequence[str], values: Sequence[int], text: S
 
 def compare_html(summaries: Sequence[Any]) -> str:
     """The `archcalc compare` table (compare.NetSummary rows) with bar charts of parameters and compute."""
+    from .format import compare_compute_columns
+
     fmt = _fmt()
     label = summaries[0].compute_label if summaries else "MACs"
     convention = summaries[0].convention if summaries else ""
-    head = [("Net", False), ("Year", True), ("Depth", True), ("Params (trainable)", True), (label, True),
+    every = bool(summaries) and summaries[0].by_convention is not None
+    compute = compare_compute_columns(summaries) if every else [(label, lambda s: s.compute)]
+    head = [("Net", False), ("Year", True), ("Depth", True), ("Params (trainable)", True),
+            *((heading, True) for heading, _ in compute),
             ("Memory", True), ("RF", True), ("Place", False), ("Top-5 error", False)]
     table = _table(head, ((s.name, [
         (_x(s.name), s.name), (str(s.year or "-"), s.year or 0), (str(s.depth), s.depth),
-        (f"{s.trainable_params:,}", s.trainable_params), (f"{s.compute:,}", s.compute),
+        (f"{s.trainable_params:,}", s.trainable_params), *((f"{value(s):,}", value(s)) for _, value in compute),
         (fmt.human_bytes(s.memory_bytes), s.memory_bytes),
         (shape_text(s.receptive_field) if s.receptive_field else "-", s.receptive_field[0] if s.receptive_field else -1),
         (_x(s.place or "-"), s.place or ""), (_x(s.top5_error or "-"), s.top5_error or "")]) for s in summaries),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 from typing import Any, Callable, Sequence
 
-from .format import (COMPARE_NOTE, all_warnings, compute_label, escape, expect_text, grouped, human_bytes, input_text,
-                     is_graph, plural, rf_short, rf_text, shape_text, short_bytes, si, stat, totals_lines)
+from .format import (COMPARE_NOTE, all_warnings, compare_compute_columns, compute_columns, escape, expect_text,
+                     grouped, human_bytes, input_text, is_graph, plural, rf_short, rf_text, shape_text, short_bytes, si, stat,
+                     totals_lines)
 
 
 def make_console(file: Any = None, width: int | None = None) -> Any:
@@ -79,8 +80,9 @@ def print_table(console: Any, columns: Sequence[tuple[str, str]], rows: Sequence
 
 # --- show ----------------------------------------------------------------------------------
 
-def report_table(report: Any, console: Any) -> None:
-    """Print the per-layer table and the totals on `console`, fitted to its width.
+def report_table(report: Any, console: Any, compute: tuple[str, list[int]] | None = None) -> None:
+    """Print the per-layer table and the totals on `console`, fitted to its width; `compute` (heading, one number
+    per row) replaces the MACs column (`show --convention NAME`).
 
     Names, types and numbers never wrap: on a narrow terminal MACs are shown as 118 M, then the RF column is
     dropped (and a note says so); the JSON/CSV formats always carry everything.
@@ -90,6 +92,8 @@ def report_table(report: Any, console: Any) -> None:
 
     graph = is_graph(report)
     has_expect = any(r.expect is not None for r in report.rows)
+    heading, values = compute if compute else ("MACs", [r.macs for r in report.rows])
+    value_of = {id(r): v for r, v in zip(report.rows, values)}
     columns: list[tuple[str, dict[str, Any], Callable[[Any], str]]] = [
         ("#", {"justify": "right", "style": "dim"}, lambda r: str(r.index)),
         ("Layer", {}, lambda r: escape(r.name)),
@@ -101,7 +105,7 @@ def report_table(report: Any, console: Any) -> None:
     columns += [
         ("Output shape", {}, lambda r: shape_text(r.output_shape)),
         ("Params", {"justify": "right"}, lambda r: grouped(r.params)),
-        ("MACs", {"justify": "right"}, lambda r: grouped(r.macs)),
+        (heading, {"justify": "right"}, lambda r: grouped(value_of[id(r)])),
         ("RF", {"justify": "right"}, lambda r: rf_text(r.receptive_field)),
     ]
     if has_expect:
@@ -116,10 +120,10 @@ def report_table(report: Any, console: Any) -> None:
 
     hidden: list[str] = []
     wrap = False
-    if width() > console.width:  # 1. compact numbers
-        mac, par = names.index("MACs"), names.index("Params")
+    if width() > console.width:  # 1. compact numbers: the compute column, then params
+        mac, par = names.index(heading), names.index("Params")
         for row, r in zip(cells, report.rows):
-            row[mac] = si(r.macs)
+            row[mac] = si(value_of[id(r)])
         if width() > console.width:
             for row, r in zip(cells, report.rows):
                 row[par] = si(r.params)
@@ -173,7 +177,7 @@ def report_table(report: Any, console: Any) -> None:
 
 def _mark_branches(report: Any, cells: list[list[str]], col: int) -> None:
     """Without the Inputs column a graph's branches stay visible: '>' where a layer's output is read by more than
-    one layer (a branch starts), "+" where a layer has several inputs (branches merge), before the name."""
+    one layer (a branch starts), '+' where a layer has several inputs (branches merge), before the name."""
     readers: dict[str, int] = {}
     for r in report.rows:
         for ref in r.inputs:
@@ -206,15 +210,16 @@ def compare_table(rows: Sequence[Any], console: Any) -> None:
 
     table = Table(title="Case studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
+    compute = compare_compute_columns(rows)
     table.add_column("Net", overflow="fold", min_width=10)
-    for head in ("Year", "Depth", "Params", compute_label(rows), "Memory", "RF", "RF conv"):
+    for head in ("Year", "Depth", "Params", *(h for h, _ in compute), "Memory", "RF", "RF conv"):
         table.add_column(head, justify="right", no_wrap=True)
     table.add_column("Place", min_width=3)
     table.add_column("Top-5", min_width=5)
     for s in rows:
-        table.add_row(escape(s.name), str(s.year or ""), str(s.depth), grouped(s.trainable_params), si(s.compute),
-                      short_bytes(s.memory_bytes), rf_short(s.receptive_field), rf_short(s.rf_conv),
-                      escape(s.place or ""),
+        table.add_row(escape(s.name), str(s.year or ""), str(s.depth), grouped(s.trainable_params),
+                      *(si(value(s)) for _, value in compute), short_bytes(s.memory_bytes),
+                      rf_short(s.receptive_field), rf_short(s.rf_conv), escape(s.place or ""),
                       escape(s.top5_error or ""))
     console.print(table)
     console.print(Text(COMPARE_NOTE, style="dim"))
@@ -226,15 +231,16 @@ def sweep_table(rows: Sequence[Any], console: Any) -> None:
     """One row per combination: the varied values, params, compute, activations and total memory."""
     first = rows[0].costing
     names = list(rows[0].values)
-    label = first.convention.label
+    compute = compute_columns(rows, first.convention.label, lambda r: r.costing.compute)
     memory = "Memory" + (f" (training, {first.training})" if first.training else "")
-    columns = [(n, "right") for n in names] + [("Params", "right"), (label, "right"), ("Activations", "right"),
-                                                (memory, "right"), ("RF", "right")]
-    cells = [[str(r.values[n]) for n in names] + [grouped(r.params), grouped(r.costing.compute),
+    columns = [(n, "right") for n in names] + [("Params", "right"), *((h, "right") for h, _ in compute),
+                                                ("Activations", "right"), (memory, "right"), ("RF", "right")]
+    cells = [[str(r.values[n]) for n in names] + [grouped(r.params), *(grouped(value(r)) for _, value in compute),
                                                   human_bytes(r.costing.activation_bytes),
                                                   human_bytes(r.costing.total_bytes), rf_short(r.receptive_field)]
              for r in rows]
-    title = f"{rows[0].name}: {label} ({first.convention.name}), batch {first.batch}, float32"
+    what = "every convention" if rows[0].by_convention is not None else first.convention.heading
+    title = f"{rows[0].name}: {what}, batch {first.batch}, float32"
     print_table(console, columns, cells, title)
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from .format import (COMPARE_NOTE, all_warnings, compute_label, escape, expect_text, grouped, human_bytes, input_text,
-                     is_graph, rf_text, shape_text, totals_lines)
+from .format import (COMPARE_NOTE, all_warnings, compare_compute_columns, escape, expect_text, grouped, human_bytes,
+                     input_text, is_graph, rf_text, shape_text, totals_lines)
 
 
 def to_json(data: Any) -> str:
@@ -53,17 +53,19 @@ def report_csv(report: Any) -> str:
     return csv_text(REPORT_CSV_HEAD, (row(r) for r in report.rows))
 
 
-def report_markdown(report: Any) -> str:
+def report_markdown(report: Any, compute: tuple[str, list[int]] | None = None) -> str:
+    """`compute`: (heading, one number per row) replaces the MACs column (`show --convention NAME`)."""
     graph = is_graph(report)
     has_expect = any(r.expect is not None for r in report.rows)
-    head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", "MACs", "RF"]
+    heading, values = compute if compute else ("MACs", [r.macs for r in report.rows])
+    head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", heading, "RF"]
     head += ["Expect"] if has_expect else []
     lines = [f"### {escape(report.name)}", "", f"Input: {input_text(report.input_shape)}", "",
              "| " + " | ".join(head) + " |",
-             "|" + "|".join("---:" if h in ("#", "Params", "MACs") else "---" for h in head) + "|"]
-    for r in report.rows:
+             "|" + "|".join("---:" if h in ("#", "Params", heading) else "---" for h in head) + "|"]
+    for r, value in zip(report.rows, values):
         cells = [str(r.index), r.name, r.type] + ([", ".join(r.inputs)] if graph else [])
-        cells += [shape_text(r.output_shape), grouped(r.params), grouped(r.macs), rf_text(r.receptive_field)]
+        cells += [shape_text(r.output_shape), grouped(r.params), grouped(value), rf_text(r.receptive_field)]
         cells += [expect_text(r)] if has_expect else []
         lines.append(markdown_row(cells))
     lines.append("")
@@ -92,31 +94,38 @@ COMPARE_CSV_HEAD = ("name", "year", "depth", "weighted_layers", "params", "train
                     "authors", "file", "receptive_field_last_conv", "rf_conv_layer")
 
 
-def _compare_cells(s: Any) -> list[str]:
-    return [s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params), grouped(s.compute),
-            human_bytes(s.memory_bytes), shape_text(s.receptive_field) if s.receptive_field else "-",
-            shape_text(s.rf_conv) if s.rf_conv else "-", s.place or "", s.top5_error or "", s.authors or ""]
+def _compare_cells(s: Any, compute: Sequence[tuple[str, Callable[[Any], int]]]) -> list[str]:
+    return [s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params),
+            *(grouped(value(s)) for _, value in compute), human_bytes(s.memory_bytes),
+            shape_text(s.receptive_field) if s.receptive_field else "-", shape_text(s.rf_conv) if s.rf_conv else "-",
+            s.place or "", s.top5_error or "",
+            s.authors or ""]
 
 
 def _compare_csv_row(s: Any) -> list[Any]:
+    every = [entry["total"] for entry in s.by_convention.values()] if s.by_convention is not None else []
     return [s.name, s.year or "", s.depth, s.weighted_layers, s.params, s.trainable_params, s.macs, s.convention,
             s.batch, s.compute, s.memory_bytes, shape_text(s.receptive_field) if s.receptive_field else "",
             s.rf_layer or "", s.place or "", s.top5_error or "", s.authors or "", s.file or "",
-            shape_text(s.rf_conv) if s.rf_conv else "", s.rf_conv_layer or ""]
+            shape_text(s.rf_conv) if s.rf_conv else "", s.rf_conv_layer or "", *every]
 
 
 def render_compare(rows: Sequence[Any], fmt: str, width: int = 120) -> str:
-    """`archcalc compare` in any format, as text."""
+    """`archcalc compare` in any format, as text; with `--convention all` one compute column per convention
+    (csv: appended after `file` as compute_macs, compute_flops, ...)."""
     if fmt == "json":
         return to_json([s.to_dict() for s in rows])
     if fmt == "csv":
-        return csv_text(COMPARE_CSV_HEAD, (_compare_csv_row(s) for s in rows))
+        every = rows[0].by_convention if rows else None
+        return csv_text(COMPARE_CSV_HEAD + tuple(f"compute_{name}" for name in every or ()),
+                        (_compare_csv_row(s) for s in rows))
     if fmt == "markdown":
-        label = compute_label(rows)
-        head = tuple(label if h == "MACs" else h for h in COMPARE_HEAD)
-        right = ("Year", "Depth", "Params (trainable)", label, "Memory", "RF", "RF conv")
+        compute = compare_compute_columns(rows)
+        heads = [h for h, _ in compute]
+        head = [h for c in COMPARE_HEAD for h in (heads if c == "MACs" else [c])]
+        right = ("Year", "Depth", "Params (trainable)", *heads, "Memory", "RF", "RF conv")
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if h in right else "---" for h in head) + "|"]
-        lines += [markdown_row(_compare_cells(s)) for s in rows]
+        lines += [markdown_row(_compare_cells(s, compute)) for s in rows]
         return "\n".join(lines) + "\n\n" + COMPARE_NOTE + "\n"
     if fmt == "table":
         from .table import compare_table, plain_text

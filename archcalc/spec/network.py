@@ -28,7 +28,8 @@ else:  # the discriminated union of every kind's model, on `type`
 class _NetFields(BaseModel):
     """The net-level fields and their checks, shared by Network and NetworkHeader."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: only the subclasses are ever validated; building this base's schema at import was pure start-up cost
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     name: str = Field("network", description="the net's name (default: the file's name)")
     source: str | None = Field(None, description="where the architecture comes from (paper, notes)")

@@ -16,9 +16,9 @@ def compare(*args):
     return result.output
 
 
-def test_default_is_fvcore_macs_at_batch_1():
+def test_default_is_plain_macs_at_batch_1():
     rows = {r["name"]: r for r in json.loads(compare("--format", "json"))}
-    assert rows["AlexNet"]["compute"] == {"convention": "fvcore", "label": "MACs", "batch": 1, "value": 1_135_256_096}
+    assert rows["AlexNet"]["compute"] == {"convention": "macs", "label": "MACs", "batch": 1, "value": 1_135_256_096}
 
 
 def test_torchinfo_and_flops_and_batch():

@@ -56,7 +56,7 @@ def test_report_with_input_embeds_the_maps(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert text.count('src="data:image/png;base64,') == 6  # conv1, pool1, conv2, pool2, conv3, pool3
-    assert "FLOPs (flops)" in text
+    assert 'card-label">FLOPs<' in text  # Convention.heading: FLOPs, MACs, Mult-Adds (torchinfo)
 
 
 def test_compare_html(tmp_path):
