@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import ArchcalcError
+from .errors import ArchcalcError, brief
 
 BYTES_PER_ELEMENT = 4
 
@@ -383,7 +383,7 @@ def get(name: str | None) -> Convention:
     try:
         return CONVENTIONS[name.lower()]
     except KeyError:
-        raise ArchcalcError(f"unknown convention {name!r}; choose one of {', '.join(NAMES)}",
+        raise ArchcalcError(f"unknown convention {brief(name)}; choose one of {', '.join(NAMES)}",
                             field="convention") from None
 
 
@@ -463,14 +463,14 @@ def parse_size(text: str | int, field: str = "memory") -> int:
     m = _SIZE.match(str(text))
     unit = m.group(2).lower() if m else None
     if not m or unit not in _UNITS:
-        raise BudgetError(f"cannot read the memory size {str(text)[:40]!r}; write e.g. 8GiB or 512MiB (binary, 2**30) or "
+        raise BudgetError(f"cannot read the memory size {brief(text, 40)}; write e.g. 8GiB or 512MiB (binary, 2**30) or "
                            "2GB (decimal, 10**9)", field=field)
     number = m.group(1)
     whole, _, frac = number.partition(".")
     scale = _UNITS[unit]
     value = int(whole) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
     if value <= 0:
-        raise BudgetError(f"memory size must be positive, got {text!r}", field=field)
+        raise BudgetError(f"memory size must be positive, got {brief(text)}", field=field)
     return value
 
 
@@ -536,7 +536,7 @@ def costing(report, convention: str | Convention | None = None, batch: int = 1, 
     if batch < 1:
         raise ArchcalcError(f"batch must be at least 1, got {batch}", field="batch")
     if training is not None and training not in TRAINING:
-        raise ArchcalcError(f"unknown optimiser {training!r}; choose one of {', '.join(TRAINING)}", field="training")
+        raise ArchcalcError(f"unknown optimiser {brief(training)}; choose one of {', '.join(TRAINING)}", field="training")
     t = report.totals
     grads, state = TRAINING[training][:2] if training else (0, 0)
     return Costing(conv, batch, training, conv.count(report) * batch, t.param_bytes, grads * t.param_bytes,

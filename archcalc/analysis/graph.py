@@ -7,7 +7,7 @@ module checks that promise and reports the first place it is broken.
 
 from __future__ import annotations
 
-from ..errors import SpecError
+from ..errors import SpecError, brief
 from ..spec import RESERVED_NAMES, Network
 
 
@@ -17,10 +17,10 @@ def check_graph(net: Network) -> dict[str, int]:
     for i, layer in enumerate(net.layers):
         name = layer.name
         if name in RESERVED_NAMES:
-            raise SpecError(f"the name '{name}' is reserved for the network's input; choose another",
+            raise SpecError(f"the name {brief(name)} is reserved for the network's input; choose another",
                             layer_index=i, layer_name=name, field="name")
         if name in index:
-            raise SpecError(f"duplicate name '{name}': layer {index[name]} already has it; names must be unique",
+            raise SpecError(f"duplicate name {brief(name)}: layer {index[name]} already has it; names must be unique",
                             layer_index=i, layer_name=name, field="name")
         index[name] = i
     for i, layer in enumerate(net.layers):
@@ -29,13 +29,13 @@ def check_graph(net: Network) -> dict[str, int]:
                 continue
             j = index.get(ref)
             if j is None:
-                raise SpecError(f"inputs names '{ref}', but no layer has that name{_close(ref, index)}",
+                raise SpecError(f"inputs names {brief(ref)}, but no layer has that name{_close(ref, index)}",
                                 layer_index=i, layer_name=layer.name, field="inputs")
             if j == i:
-                raise SpecError(f"inputs names the layer itself ('{ref}'): that would be a cycle",
+                raise SpecError(f"inputs names the layer itself ({brief(ref)}): that would be a cycle",
                                 layer_index=i, layer_name=layer.name, field="inputs")
             if j > i:
-                raise SpecError(f"inputs names '{ref}', which comes later (layer {j}); a layer may only take "
+                raise SpecError(f"inputs names {brief(ref)}, which comes later (layer {j}); a layer may only take "
                                 "inputs from layers above it, so a spec cannot form a cycle",
                                 layer_index=i, layer_name=layer.name, field="inputs")
     return index

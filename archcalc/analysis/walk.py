@@ -10,7 +10,7 @@ from __future__ import annotations
 from math import prod
 from typing import Any
 
-from ..errors import ArchcalcError, SpecError
+from ..errors import ArchcalcError, SpecError, brief, listing
 from ..layers import REGISTRY
 from ..spec import Network
 from .graph import unused_outputs
@@ -39,10 +39,10 @@ def analyze(net: Network) -> Report:
         try:
             in_shapes = [shapes[ref] for ref in layer.inputs]
         except KeyError as exc:
-            raise SpecError(f"inputs names '{exc.args[0]}', which is not a layer above", layer_index=i,
+            raise SpecError(f"inputs names {brief(exc.args[0])}, which is not a layer above", layer_index=i,
                             layer_name=layer.name, field="inputs", file=net.file) from None
         if not kind.merges and len(in_shapes) != 1:
-            raise SpecError(f"{layer.type} takes exactly one input, got {len(in_shapes)} ({', '.join(layer.inputs)}); "
+            raise SpecError(f"{layer.type} takes exactly one input, got {len(in_shapes)} ({listing(layer.inputs)}); "
                             "join them first with add or concat", layer_index=i, layer_name=layer.name, field="inputs",
                             file=net.file)
         try:
@@ -83,9 +83,8 @@ def analyze(net: Network) -> Report:
 
 
 def _at_layer(exc: ArchcalcError, index: int, name: str, file: str | None) -> ArchcalcError:
-    """A copy of a rule's error that names the layer (and file) it happened at."""
-    return type(exc)(exc.message, file=exc.file or file, layer_index=index, layer_name=name, field=exc.field,
-                     hint=exc.hint)
+    """A located copy of a rule's error that names the layer (and file) it happened at; the raised one is unchanged."""
+    return exc.located(layer_index=index, layer_name=name, file=exc.file or file)
 
 
 def _check_expect(expect: Any, shape: tuple[int, ...], params: int, macs: int, rf: Any = None) -> ExpectResult:

@@ -134,7 +134,7 @@ def _echo_run(result: Any, show_all: bool, save: str | None) -> None:
     est = result.estimate
     echo(f"time {result.seconds * 1e3:.1f} ms; estimated peak memory {human_bytes(est.total)} "
          f"(activations {human_bytes(est.activations)}, params {human_bytes(est.params)}, "
-         f"scratch {human_bytes(est.scratch)})")
+         f"scratch {human_bytes(est.scratch)}, interpreter {human_bytes(est.overhead)})")
     if save:
         echo(f"saved the output {tuple(result.output.shape)} to {save}")
 

@@ -104,6 +104,7 @@ def check(exercises: str, key: bool, spec_root: str | None, fmt: str) -> None:
 
 def _padding(padding: str | None) -> int | str | None:
     """--padding: an int >= 0, valid (0) or same."""
+    from ..errors import brief
     from ..learn.solve import SolveError
 
     if padding is None or padding.lower() == "same":
@@ -115,7 +116,7 @@ def _padding(padding: str | None) -> int | str | None:
     except ValueError:
         pad = -1
     if pad < 0:
-        raise SolveError(f"--padding must be an int >= 0, valid or same, got {padding!r}", field="padding")
+        raise SolveError(f"--padding must be an int >= 0, valid or same, got {brief(padding)}", field="padding")
     return pad
 
 
@@ -184,7 +185,7 @@ def solve(input_shape: str | None, output_shape: str | None, kernel: int | None,
 
 def parse_vary(items: tuple[str, ...], fixed: dict[str, Any]) -> list[tuple[str, list[Any]]]:
     """('k=128,192', 'b=1,2') -> [('k', [128, 192]), ('b', [1, 2])]; numbers become numbers."""
-    from ..errors import ArchcalcError
+    from ..errors import ArchcalcError, brief
     from ..load.vars import parse_value
 
     out: list[tuple[str, list[Any]]] = []
@@ -193,7 +194,7 @@ def parse_vary(items: tuple[str, ...], fixed: dict[str, Any]) -> list[tuple[str,
         name = name.strip()
         values = [v.strip() for v in raw.split(",") if v.strip()]
         if not eq or not name or not values:
-            raise ArchcalcError(f"--vary expects NAME=V1,V2,..., got {item!r}", field="vary")
+            raise ArchcalcError(f"--vary expects NAME=V1,V2,..., got {brief(item)}", field="vary")
         if any(name == n for n, _ in out):
             raise ArchcalcError(f"--vary {name} is given twice; list all its values once: {name}=a,b,c", field="vary")
         if name in fixed:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..analysis import LayerRow, Report, analyze
-from ..errors import ShapeError, SpecError
+from ..errors import ShapeError, SpecError, brief, listing
 from ..layers import REGISTRY
 from ..layers.fields import DEFAULT_ALPHA
 from ..spec import Network
@@ -66,7 +66,11 @@ def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
 
 def init_params(network: Network, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     """Glorot-uniform weights and zero biases (Keras' defaults), float32; batchnorm gamma 1, beta 0, mean 0, variance 1."""
-    rng = np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"init_params: seed must be an int, got {type(seed).__name__} {brief(seed)}")
+    if not 0 <= seed < 2**128:
+        raise SpecError(f"seed must be a whole number from 0 to 2**128 - 1, got {brief(int(seed))}", field="seed")
+    rng = np.random.default_rng(int(seed))
     params: dict[str, dict[str, np.ndarray]] = {}
     for name, shapes in param_shapes(network).items():
         entry = {}
@@ -84,13 +88,14 @@ def init_params(network: Network, seed: int = 0) -> dict[str, dict[str, np.ndarr
 def check_params(network: Network, params: Mapping[str, Mapping[str, Any]], report: Report | None = None,
                  file: str | None = None) -> None:
     """Every layer's arrays present, none unknown, each of the spec's shape; else ParamsError naming layer and key."""
+    _check_params_types(params)
     expected = param_shapes(network, report)
     index = {layer.name: i for i, layer in enumerate(network.layers)}
     for name in params:
         if name not in expected:
-            known = ", ".join(expected) or "none"
+            known = listing(expected) or "none"
             what = "has no parameters" if name in index else "is not a layer of the spec"
-            raise ParamsError(f"parameters given for '{name}', which {what} (layers with parameters: {known})",
+            raise ParamsError(f"parameters given for {brief(name)}, which {what} (layers with parameters: {known})",
                               file=file, layer_name=name, layer_index=index.get(name))
     for name, shapes in expected.items():
         entry = params.get(name)
@@ -99,8 +104,8 @@ def check_params(network: Network, params: Mapping[str, Mapping[str, Any]], repo
                               layer_index=index[name], layer_name=name)
         for key in entry:
             if key not in shapes:
-                raise ParamsError(f"unknown parameter '{key}' (this layer has {', '.join(shapes)})", file=file,
-                                  layer_index=index[name], layer_name=name, field=key)
+                raise ParamsError(f"unknown parameter {brief(key)} (this layer has {', '.join(shapes)})", file=file,
+                                  layer_index=index[name], layer_name=name)
         for key, shape in shapes.items():
             if key not in entry:
                 raise ParamsError(f"'{key}' is missing (expected shape {list(shape)})", file=file,
@@ -114,6 +119,16 @@ def check_params(network: Network, params: Mapping[str, Mapping[str, Any]], repo
             if kind not in ("f", "i", "u"):
                 raise ParamsError(f"'{key}' holds {getattr(arr, 'dtype', type(arr).__name__)}, not numbers",
                                   file=file, layer_index=index[name], layer_name=name, field=key)
+
+
+def _check_params_types(params: Any) -> None:
+    """TypeError, saying what was expected, when params is not {layer name: {key: array}}."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping {{layer name: {{key: array}}}} (archcalc.init_params(network) "
+                        f"makes one), got {type(params).__name__}")
+    for name, entry in params.items():
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"params[{brief(name)}] must be a mapping {{key: array}}, got {type(entry).__name__}")
 
 
 # --- buffers ---------------------------------------------------------------------------
@@ -262,7 +277,8 @@ def run_lrn(s: Step, xs):
 
 def run_batchnorm(s: Step, xs):
     p = s.params
-    return K.batchnorm(xs[0], p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], s.layer.eps)
+    return K.batchnorm(xs[0], p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], s.layer.eps,
+                       out=s.new())
 
 
 def run_add(s: Step, xs):
@@ -298,9 +314,12 @@ KERNELS: dict[str, Callable[[Step, list], np.ndarray]] = {
 # --- the pass ----------------------------------------------------------------------------
 
 def _dtype(dtype: Any) -> np.dtype:
-    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except (TypeError, ValueError):
+        key = None
     if key not in DTYPES:
-        raise SpecError(f"dtype must be float32 or float64, got {dtype!r}", field="dtype")
+        raise SpecError(f"dtype must be float32 or float64, got {brief(dtype)}", field="dtype")
     return DTYPES[key]
 
 
@@ -371,57 +390,284 @@ def forward(network: Network, x: Any, params: Mapping[str, Mapping[str, Any]], d
 
 
 # --- memory ------------------------------------------------------------------------------
+#
+# The estimate is an upper bound of what ``forward`` allocates, built from the same decisions the pass makes:
+# which layer's output comes from the arena, which is a view of its input, which is changed in place; when each
+# value dies and its buffer goes to the free list (and stays held until the pass ends); and what each kernel
+# allocates besides its output.  Kernel scratch is of two sorts: workspaces (`kernels._workspace`, kept per thread
+# and per role for the life of the thread, so they add up across layers) and temporaries (freed when the layer
+# returns).  tests/properties/test_engine_memory.py holds the bound against tracemalloc on random specs.
 
 @dataclass
 class MemoryEstimate:
-    """Bytes a forward pass needs at its peak: live activations, parameters, convolution scratch."""
+    """Bytes a forward pass needs at its peak: live and recycled activations, parameters, kernel scratch."""
 
     activations: int
     params: int
     scratch: int
+    overhead: int = 0  # the interpreter, numpy and Python objects of the pass
 
     @property
     def total(self) -> int:
-        return self.activations + self.params + self.scratch
+        return self.activations + self.params + self.scratch + self.overhead
+
+
+@dataclass
+class Scratch:
+    """What one layer's kernel allocates besides its output: workspaces by (thread, role), and temporaries."""
+
+    workspace: dict[tuple[str, str], int]
+    transient: int = 0
+
+
+#: How each kind's kernel entry produces its output: "arena" (`Step.new`), "view" (of its single input, no
+#: memory), "inplace" (its input's buffer when the pass owns it, else a fresh copy), "fresh" (a new array).
+#: Kinds not listed are taken as "fresh" with temporaries of twice input plus output (`_unknown_scratch`).
+OUTPUT: dict[str, str] = {
+    "conv": "arena", "maxpool": "arena", "avgpool": "arena", "dense": "arena", "lrn": "arena",
+    "batchnorm": "arena", "add": "arena", "concat": "arena",
+    "flatten": "view", "dropout": "view", "activation": "inplace",
+    "global_avgpool": "fresh", "global_maxpool": "fresh",
+}
 
 
 def estimate_memory(network: Network, batch: int = 1, dtype: Any = "float32", keep_all: bool = False,
-                    report: Report | None = None) -> MemoryEstimate:
-    """Peak bytes of ``forward``: activations live at once x batch x dtype size, + params, + conv scratch.
+                    report: Report | None = None, input_dtype: Any = None,
+                    params_bytes: int | None = None) -> MemoryEstimate:
+    """An upper bound of the bytes ``forward`` holds at its peak (numpy allocations; Python's own are small).
 
-    Params count float32 (as stored) plus a cast copy for float64.  Scratch is the
-    padded input and the unfolded (im2col / Winograd) chunk of the largest conv.
+    activations: the input (and its cast copy when `input_dtype` differs from `dtype`), every layer output and the
+    arena's free buffers, replayed layer by layer as ``forward`` allocates and frees them.  params: float32 as
+    stored (or `params_bytes`, what the caller's arrays take) plus a cast copy for another dtype.  scratch: every
+    kernel workspace at its largest, plus the largest temporary of any one layer (and of the top-5 step).
     """
     dt = _dtype(dtype)
     report = report or analyze(network)
-    totals = report.totals
-    elems = totals.input_elements + totals.activation_elements if keep_all else totals.peak_activation_elements
-    params = totals.params * 4 + (totals.params * dt.itemsize if dt.itemsize != 4 else 0)
-    scratch = max((SCRATCH[row.type](row, batch, dt.itemsize) for row in report.rows if row.type in SCRATCH),
-                  default=0)
-    return MemoryEstimate(elems * batch * dt.itemsize, params, scratch)
+    itemsize = dt.itemsize
+    input_bytes = math.prod(network.input_shape) * batch * itemsize
+    if input_dtype is not None and np.dtype(input_dtype) != dt:
+        input_bytes += math.prod(network.input_shape) * batch * np.dtype(input_dtype).itemsize
+    params = params_bytes if params_bytes is not None else report.totals.params * (4 + (itemsize if itemsize != 4 else 0))
+    workspace: dict[tuple[str, str], int] = {}
+    transients = [top_k_scratch(math.prod(report.rows[-1].output_shape), itemsize) if is_classifier(report) else 0]
+    for row in report.rows:
+        need = SCRATCH.get(row.type, _unknown_scratch)(row, batch, itemsize)
+        for key, size in need.workspace.items():
+            workspace[key] = max(workspace.get(key, 0), size)
+        transients.append(need.transient)
+    kept = sum(size * (_workers() if where == "pool" else 1) for (where, _), size in workspace.items())
+    activations = _replay(report, batch, itemsize, input_bytes, keep_all)
+    return MemoryEstimate(activations, params, kept + max(transients), OVERHEAD)
+
+
+#: A fixed allowance for what is not arrays: the interpreter with numpy and the other libraries loaded (about
+#: 50 MB resident) and Python's own allocations during a pass (steps, views, the thread pool).
+OVERHEAD = 64 * 2**20
+
+
+def params_footprint(params: Mapping[str, Mapping[str, Any]], dtype: Any = "float32") -> int:
+    """Bytes the caller's parameter arrays take, plus the contiguous `dtype` copies ``forward`` makes of them."""
+    dt = _dtype(dtype)
+    total = 0
+    for entry in params.values():
+        for arr in entry.values():
+            a = np.asarray(arr)
+            total += a.nbytes
+            if a.dtype != dt or not a.flags.c_contiguous:
+                total += a.size * dt.itemsize
+    return total
+
+
+def _replay(report: Report, batch: int, itemsize: int, input_bytes: int, keep_all: bool) -> int:
+    """The most bytes of activation buffers (live or on the arena's free list) ``forward`` holds at once.
+
+    Mirrors ``forward`` and ``Arena`` step by step on sizes alone: same inplace test, same reuse of the smallest
+    free buffer that fits, same drops.
+    """
+    rows = report.rows
+    last_use: dict[str, int] = {}
+    for row in rows:
+        for ref in row.inputs:
+            last_use[ref] = row.index
+    final = rows[-1].name
+    recycle = not keep_all
+    size: dict[int, int] = {0: input_bytes}  # buffer id -> bytes
+    users: Counter[int] = Counter({0: 1})
+    where = {"input": 0}  # value -> buffer id
+    free: list[int] = []  # buffer ids
+    held = peak = input_bytes
+
+    def fresh(nbytes: int) -> int:
+        nonlocal held
+        size[len(size)] = nbytes
+        held += nbytes
+        return len(size) - 1
+
+    def drop(name: str) -> None:
+        nonlocal held
+        buf = where.pop(name)
+        users[buf] -= 1
+        if users[buf] == 0:
+            del users[buf]
+            if recycle and buf != 0 and size[buf] >= 2**16:
+                free.append(buf)
+            elif buf != 0:
+                held -= size[buf]
+
+    for row in rows:
+        nbytes = math.prod(row.output_shape) * batch * itemsize
+        mode = OUTPUT.get(row.type, "fresh")
+        inplace = (len(row.inputs) == 1 and last_use.get(row.inputs[0]) == row.index and recycle
+                   and where[row.inputs[0]] != 0 and users[where[row.inputs[0]]] == 1)
+        if mode == "view" or (mode == "inplace" and inplace):
+            buf = where[row.inputs[0]]
+        elif mode == "arena" and nbytes and any(size[b] >= nbytes for b in free):
+            buf = min((b for b in free if size[b] >= nbytes), key=lambda b: size[b])
+            free.remove(buf)
+        else:
+            buf = fresh(nbytes)
+        peak = max(peak, held)
+        where[row.name] = buf
+        users[buf] += 1
+        if recycle:
+            if row.name not in last_use and row.name != final:
+                drop(row.name)
+            for ref in set(row.inputs):
+                if last_use.get(ref) == row.index and ref != final:
+                    drop(ref)
+    return peak
+
+
+def is_classifier(report: Report) -> bool:
+    """Last layer ends in softmax, or the output is one vector per sample (`run` then lists the top 5)."""
+    last = report.rows[-1]
+    fn = getattr(last.layer, "activation", None) or getattr(last.layer, "function", None)
+    return fn == "softmax" or len(last.output_shape) == 1
+
+
+def top_k_scratch(classes: int, itemsize: int) -> int:
+    """What `run.top_k` allocates for one chunk: masks, copies of the scores, partition's work, indices."""
+    chunk = min(classes, TOP_K_CHUNK)
+    return chunk * (4 + 3 * itemsize + 16) + 2**12
+
+
+#: `run.top_k` looks at this many scores of a sample at a time.
+TOP_K_CHUNK = 2**18
+
+
+def _split(row: LayerRow, batch: int, itemsize: int, threaded: bool) -> tuple[str, int]:
+    """Where a kernel's workspace lives ("main" thread, or each of the "pool" threads of `by_batch`) and the
+    largest batch slice one call sees."""
+    in_bytes = math.prod(row.input_shapes[0]) * batch * itemsize
+    parts = min(_workers(), batch)
+    if not threaded or parts < 2 or in_bytes < PARALLEL_MIN_BYTES:
+        return "main", batch
+    return "pool", -(-batch // parts)
 
 
 def _padded_bytes(row: LayerRow, batch: int, itemsize: int) -> int:
-    """The padded copy of a window layer's input."""
-    return math.prod(a.n + a.pb + a.pa for a in row.axes) * row.input_shapes[0][-1] * batch * itemsize
+    """The padded copy of a window layer's input (`kernels._pad`), windows past the end in ceil mode included."""
+    cells = math.prod(max(a.pb + a.n, (a.out - 1) * a.s + a.d * (a.f - 1) + 1) for a in row.axes)
+    return cells * row.input_shapes[0][-1] * batch * itemsize
 
 
-def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> int:
-    """The padded input plus the unfolded (im2col) or Winograd chunk; twice that with groups."""
-    c_in = row.input_shapes[0][-1]
-    taps = math.prod(a.f for a in row.axes)
-    unfolded = math.prod(row.output_shape[:-1]) * batch * taps * (c_in // row.layer.groups) * itemsize
-    line = unfolded // max(1, batch * row.output_shape[0])
-    chunk = min(unfolded, max(K.IM2COL_CHUNK_BYTES, line))
-    wino = 3 * K.WINOGRAD_CHUNK_BYTES * max(1, row.output_shape[-1] // max(1, c_in))
-    work = max(chunk, wino if taps == 9 else 0) * (2 if row.layer.groups > 1 else 1)
-    return _padded_bytes(row, batch, itemsize) + work
+def _chunk_bytes(batch: int, out_spatial: tuple[int, ...], row_bytes: int, limit: int) -> int:
+    """The largest block `kernels._chunks` yields, in bytes of `row_bytes` per output position."""
+    per_line = math.prod(out_spatial[1:]) * row_bytes
+    total = batch * out_spatial[0] * per_line
+    return min(total, max(limit, per_line))
 
 
-#: bytes a kind's kernel allocates besides its output, by `type` tag (kinds not listed: none)
-SCRATCH: dict[str, Callable[[LayerRow, int, int], int]] = {
+def _activation_transient(fn: str | None, elements: int, channels: int, itemsize: int) -> int:
+    """Temporaries of `kernels.activate` on `elements` values: a mask (leaky_relu, elu), a reduction (softmax)."""
+    if fn in ("leaky_relu", "elu"):
+        return elements
+    if fn == "softmax":
+        return elements // max(1, channels) * itemsize
+    return 0
+
+
+def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
+    """im2col: the padded input and one unfolded chunk (workspaces); Winograd: its tiles and transforms; groups:
+    the gathered block, its product and a reordered copy of the weights (temporaries); plus the activation's."""
+    layer = row.layer
+    c_in, filters = row.input_shapes[0][-1], row.output_shape[-1]
+    axes = row.axes
+    out_spatial = tuple(a.out for a in axes)
+    taps = math.prod(a.f for a in axes)
+    groups = layer.groups
+    out_elems = math.prod(row.output_shape) * batch
+    act = _activation_transient(getattr(layer, "activation", None), out_elems, filters, itemsize)
+    if (taps == 1 and all(a.s == 1 and a.pb == 0 and a.pa == 0 for a in axes) and groups == 1
+            and out_spatial == tuple(a.n for a in axes)):
+        return Scratch({}, act)  # 1x1: a plain product into the output
+    ws = {("main", "pad"): _padded_bytes(row, batch, itemsize)}
+    weights = taps * (c_in // groups) * filters * itemsize
+    if (len(axes) == 2 and taps == 9 and all(a.f == 3 and a.s == 1 and a.d == 1 for a in axes) and groups == 1
+            and c_in >= 32 and filters >= 32 and min(out_spatial) >= 16):
+        th, tw = -(-out_spatial[0] // 4), -(-out_spatial[1] // 4)
+        ws[("main", "pad")] = batch * (4 * th + 2) * (4 * tw + 2) * c_in * itemsize
+        tiles = _chunk_bytes(batch, (th, tw), 36 * c_in * itemsize, K.WINOGRAD_CHUNK_BYTES)
+        ws[("main", "cols")] = tiles
+        products = tiles // c_in * filters  # M: 36 x tiles x F; Y and its reordered copy: 16/36 of it each
+        return Scratch(ws, tiles + products + 2 * (products * 16 // 36 + 1) + 4 * weights + act)
+    width = taps * (c_in // groups) * itemsize
+    if groups == 1:
+        ws[("main", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
+        return Scratch(ws, act)
+    block = _chunk_bytes(batch, out_spatial, 2 * width, K.IM2COL_CHUNK_BYTES) // 2 * groups
+    product = block // (taps * c_in) * filters
+    return Scratch(ws, block + product + weights + act)
+
+
+def _pool_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
+    """The padded input (per thread when split over the batch); average pooling's counts."""
+    where, part = _split(row, batch, itemsize, math.prod(a.f for a in row.axes) >= 9)
+    counts = 0
+    if row.type == "avgpool":
+        counts = math.prod(a.out for a in row.axes) * (2 * 8 + itemsize) * (_workers() if where == "pool" else 1)
+    return Scratch({(where, "pad"): _padded_bytes(row, part, itemsize)}, counts)
+
+
+def _lrn_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
+    """The squares of the input (per thread when split over the batch)."""
+    where, part = _split(row, batch, itemsize, True)
+    return Scratch({(where, "lrn"): math.prod(row.input_shapes[0]) * part * itemsize})
+
+
+def _dense_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
+    elems = math.prod(row.output_shape) * batch
+    return Scratch({}, _activation_transient(row.layer.activation, elems, row.output_shape[-1], itemsize))
+
+
+def _activation_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
+    elems = math.prod(row.output_shape) * batch
+    return Scratch({}, _activation_transient(row.layer.function, elems, row.output_shape[-1], itemsize))
+
+
+def _none(row: LayerRow, batch: int, itemsize: int) -> Scratch:
+    return Scratch({})
+
+
+def _unknown_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
+    """A kind without an entry below: temporaries of twice its inputs plus its output, to stay an upper bound."""
+    elems = sum(math.prod(s) for s in row.input_shapes) * 2 + math.prod(row.output_shape)
+    return Scratch({}, elems * batch * itemsize)
+
+
+#: what a kind's kernel allocates besides its output, by `type` tag (kinds not listed: `_unknown_scratch`)
+SCRATCH: dict[str, Callable[[LayerRow, int, int], Scratch]] = {
     "conv": _conv_scratch,
-    "maxpool": _padded_bytes,
-    "avgpool": _padded_bytes,
+    "maxpool": _pool_scratch,
+    "avgpool": _pool_scratch,
+    "lrn": _lrn_scratch,
+    "dense": _dense_scratch,
+    "activation": _activation_scratch,
+    "batchnorm": _none,
+    "add": _none,
+    "concat": _none,
+    "flatten": _none,
+    "dropout": _none,
+    "global_avgpool": _none,
+    "global_maxpool": _none,
 }

@@ -469,8 +469,10 @@ def lrn(x: np.ndarray, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta:
 
 
 def batchnorm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
-              moving_mean: np.ndarray, moving_variance: np.ndarray, eps: float = 1e-3) -> np.ndarray:
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta over the channel axis (inference)."""
+              moving_mean: np.ndarray, moving_variance: np.ndarray, eps: float = 1e-3,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta over the channel axis (inference), into `out` if given
+    (no temporary the size of x)."""
     x = _as_float(x)
     dt = x.dtype
     scale = 1.0 / np.sqrt(np.asarray(moving_variance, dtype=np.float64) + eps)
@@ -479,7 +481,10 @@ def batchnorm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
     shift = -np.asarray(moving_mean, dtype=np.float64) * scale
     if beta is not None:
         shift = shift + np.asarray(beta, dtype=np.float64)
-    return x * scale.astype(dt) + shift.astype(dt)
+    y = _output(out, x.shape, dt)
+    np.multiply(x, scale.astype(dt), out=y)
+    y += shift.astype(dt)
+    return y
 
 
 # ----------------------------------------------------------------------------

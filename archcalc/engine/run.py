@@ -16,7 +16,8 @@ import numpy as np
 from ..analysis import Report, analyze
 from ..errors import LoadError, ShapeError
 from ..spec import Network
-from .forward import MemoryEstimate, estimate_memory, forward, init_params
+from .forward import (TOP_K_CHUNK, MemoryEstimate, estimate_memory, forward, init_params, is_classifier,
+                      params_footprint)
 from .weights import MemoryBudgetError, declared_bytes, npy_header, regular_file
 
 DEFAULT_MAX_MEMORY = 2 * 2**30
@@ -133,19 +134,41 @@ class RunResult:
         return bool(self.top5)
 
 
-def is_classifier(report: Report) -> bool:
-    """Last layer ends in softmax, or the output is one vector per sample."""
-    last = report.rows[-1]
-    fn = getattr(last.layer, "activation", None) or getattr(last.layer, "function", None)
-    return fn == "softmax" or len(last.output_shape) == 1
-
-
 def top_k(scores: np.ndarray, k: int = 5) -> list[list[tuple[int, float]]]:
     """Per sample, the k largest scores as (class index, score), best first."""
     flat = scores.reshape(scores.shape[0], -1)
-    k = min(k, flat.shape[1])
-    order = np.argsort(-flat, axis=1, kind="stable")[:, :k]
-    return [[(int(c), float(flat[n, c])) for c in order[n]] for n in range(flat.shape[0])]
+    return [_top_k_row(row, min(k, row.size)) for row in flat]
+
+
+def _top_k_row(row: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k largest of one sample, a chunk of `TOP_K_CHUNK` scores at a time (argpartition, never a whole sort):
+    memory stays one chunk however many classes.  Ties go to the lower index; NaN ranks last."""
+    best: list[tuple[float, int]] = []  # (score, index) candidates
+    for start in range(0, row.size, TOP_K_CHUNK):
+        chunk = row[start:start + TOP_K_CHUNK]
+        keys = np.where(np.isnan(chunk), -np.inf, chunk) if chunk.dtype.kind == "f" else chunk
+        take = min(k, chunk.size)
+        if take < chunk.size:  # the take largest, ties at the threshold to the lowest indices
+            threshold = np.partition(keys, chunk.size - take)[chunk.size - take]
+            above = np.flatnonzero(keys > threshold)  # fewer than take
+            equal: list[int] = []
+            first = 0
+            tied = keys == threshold
+            while len(equal) < take - above.size:
+                first += int(tied[first:].argmax())
+                equal.append(first)
+                first += 1
+            idx = np.concatenate([above, np.array(equal, dtype=np.intp)])
+        else:
+            idx = np.arange(chunk.size)
+        best.extend((float(chunk[i]), start + int(i)) for i in idx)
+        best.sort(key=lambda t: (-_rank(t[0]), t[1]))
+        del best[k:]
+    return [(i, v) for v, i in best]
+
+
+def _rank(score: float) -> float:
+    return -math.inf if math.isnan(score) else score
 
 
 def check_budget(estimate: MemoryEstimate, max_memory: int) -> None:
@@ -155,8 +178,9 @@ def check_budget(estimate: MemoryEstimate, max_memory: int) -> None:
     if estimate.total > max_memory:
         raise MemoryBudgetError(
             f"this run needs about {human_bytes(estimate.total)} (activations {human_bytes(estimate.activations)}, "
-            f"params {human_bytes(estimate.params)}, conv scratch {human_bytes(estimate.scratch)}), more than the "
-            f"budget of {human_bytes(max_memory)}", needed=estimate.total)
+            f"params {human_bytes(estimate.params)}, kernel scratch {human_bytes(estimate.scratch)}, interpreter "
+            f"{human_bytes(estimate.overhead)}), more than the budget of {human_bytes(max_memory)}",
+            needed=estimate.total)
 
 
 def suggested_budget(needed: int) -> str:
@@ -168,7 +192,8 @@ def run_spec(network: Network, x: np.ndarray, params: dict | None = None, seed: 
              max_memory: int = DEFAULT_MAX_MEMORY) -> RunResult:
     """Budget, run and summarise: per-layer output statistics, and the top-5 classes for a classifier."""
     report = analyze(network)
-    estimate = estimate_memory(network, x.shape[0], dtype, report=report)
+    given = None if params is None else params_footprint(params, dtype)
+    estimate = estimate_memory(network, x.shape[0], dtype, report=report, input_dtype=x.dtype, params_bytes=given)
     check_budget(estimate, max_memory)
     if params is None:
         params = init_params(network, seed=seed)

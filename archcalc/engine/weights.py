@@ -17,7 +17,7 @@ from typing import IO, Any, Mapping
 
 import numpy as np
 
-from ..errors import ArchcalcError, LoadError
+from ..errors import ArchcalcError, LoadError, brief
 from ..output.files import write_file
 from ..spec import Network
 from .forward import ParamsError, check_params
@@ -42,7 +42,7 @@ def unflatten_params(flat: Mapping[str, np.ndarray], file: str | None = None) ->
     for name, arr in flat.items():
         layer, dot, key = name.rpartition(".")
         if not dot or not layer or not key:
-            raise ParamsError(f"array '{name}' is not named <layer name>.<weight|bias|...>", file=file)
+            raise ParamsError(f"array {brief(name)} is not named <layer name>.<weight|bias|...>", file=file)
         out.setdefault(layer, {})[key] = arr
     return out
 

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, brief
 from .builder import ImportError_, Imported, dump_yaml, read_head
 
 __all__ = ["detect_format", "import_any", "import_model", "import_summary", "export_code", "export_spec", "EXPORTERS"]
@@ -108,7 +108,7 @@ def export_code(network: Any, to: str) -> str:
     elif to == "keras":
         from .export.keras import export
     else:
-        raise SpecError(f"cannot export to {to!r}; choose one of {', '.join(EXPORTERS)}", field="to")
+        raise SpecError(f"cannot export to {brief(to)}; choose one of {', '.join(EXPORTERS)}", field="to")
     return export(network)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import ShapeError
+from ..errors import ShapeError, brief
 from .fields import Name, NonNegative, expand_axes, is_int, parse_shape
 from .geometry import AxisCalc, ReceptiveField
 from .row import LayerRow as Row
@@ -84,7 +84,7 @@ class LayerBase(BaseModel):
             return (v,)
         if isinstance(v, (list, tuple)):
             if not v or not all(isinstance(x, str) for x in v):
-                raise ValueError(f"inputs must be a layer name or a non-empty list of names, got {v!r}")
+                raise ValueError(f"inputs must be a layer name or a non-empty list of names, got {brief(v)}")
         return v
 
     @property

@@ -8,7 +8,7 @@ from typing import Any, Literal, Union
 from pydantic import Field, field_validator
 
 from .. import arith
-from ..errors import ShapeError
+from ..errors import ShapeError, brief
 from .base import Kind, Out, RFs, Row, Shapes
 from .fields import Activation, Count, Dilation, Stride, lower
 from .geometry import rf_through, spatial_input
@@ -44,7 +44,7 @@ class Conv(Windowed):
             return "per_position"
         if isinstance(v, bool):
             return v
-        raise ValueError(f"bias must be true, false or 'per_position', got {v!r}")
+        raise ValueError(f"bias must be true, false or 'per_position', got {brief(v)}")
 
 
 def rule(layer: Conv, shapes: Shapes, rfs: RFs, rounding: str) -> Out:

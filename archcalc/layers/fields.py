@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, Strict, WithJsonSchema
 
+from ..errors import brief  # the one way a value is echoed: about 80 characters at most
+
 MAX_VALUE = 10**15  # no size, count or per-axis value of a real net comes near; keeps every product printable
 MAX_AXES = 3
 
@@ -29,11 +31,6 @@ Pairs = tuple[tuple[int, int], ...]
 
 def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-def brief(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def lower(v: Any) -> Any:
@@ -55,9 +52,9 @@ def parse_shape(value: Any, what: str = "shape") -> tuple[int, ...]:
                          f"got {brief(value)}")
     for v in value:
         if not is_int(v) or v < 1:
-            raise ValueError(f"{what} entries must be positive ints, got {v!r} in {list(value)!r}")
+            raise ValueError(f"{what} entries must be positive ints, got {brief(v)} in {brief(list(value))}")
         if v > MAX_VALUE:
-            raise ValueError(f"{what} entries must be at most 10**15, got {v}")
+            raise ValueError(f"{what} entries must be at most 10**15, got {brief(v)}")
     return tuple(value)
 
 
@@ -94,9 +91,9 @@ def _ints_per_axis(name: str, minimum: int) -> BeforeValidator:
         value = axes_text(value)
         if is_int(value):
             if value < minimum:
-                raise ValueError(f"{name} must be >= {minimum}, got {value}")
+                raise ValueError(f"{name} must be >= {minimum}, got {brief(value)}")
             if value > MAX_VALUE:
-                raise ValueError(f"{name} must be at most 10**15, got {value}")
+                raise ValueError(f"{name} must be at most 10**15, got {brief(value)}")
             return value
         if isinstance(value, (list, tuple)) and value and all(is_int(v) for v in value):
             if any(v < minimum for v in value):
@@ -131,7 +128,7 @@ def check_padding(value: Any) -> Any:
         raise ValueError(f"padding must be at most 10**15, got {brief(value)}")
     if is_int(value):
         if value < 0:
-            raise ValueError(f"padding must be >= 0, got {value}")
+            raise ValueError(f"padding must be >= 0, got {brief(value)}")
         return value
     if isinstance(value, (list, tuple)) and value:
         if all(is_int(v) for v in value):
@@ -206,7 +203,7 @@ CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # free text
 def printable(v: Any, what: str, pattern: re.Pattern[str] = CONTROL) -> Any:
     """Refuse control characters: printed in a table they would be terminal escape sequences."""
     if isinstance(v, str) and pattern.search(v):
-        raise ValueError(f"{what} must not contain control characters, got {v!r}")
+        raise ValueError(f"{what} must not contain control characters, got {brief(v)}")
     return v
 
 
@@ -225,10 +222,10 @@ def check_name(v: Any) -> Any:
     hidden = sorted({f"U+{ord(c):04X}" for c in v if unicodedata.category(c) == "Cf"})
     if hidden:
         raise ValueError(f"name must not contain invisible or direction-changing characters ({', '.join(hidden)}), "
-                         f"got {v!r}")
+                         f"got {brief(v)}")
     if v.startswith("/") or any(part in (".", "..") for part in v.split("/")):
         raise ValueError(f"name must not start with '/' or have '.' or '..' between slashes "
-                         f"(it names files inside a weights archive), got {v!r}")
+                         f"(it names files inside a weights archive), got {brief(v)}")
     return v
 
 

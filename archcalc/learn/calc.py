@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import ArchcalcError, SpecError
+from ..errors import ArchcalcError, SpecError, brief
 from ..layers import REGISTRY
 from .explain import Working, working
 
@@ -28,7 +28,7 @@ def parse_per_axis(text: Any, what: str) -> int | list[int]:
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        raise SpecError(f"{what} must be an int or one int per axis like 3x5, got {text!r}", field=what) from None
+        raise SpecError(f"{what} must be an int or one int per axis like 3x5, got {brief(text)}", field=what) from None
     if not values:
         raise SpecError(f"{what} is empty", field=what)
     return values[0] if len(values) == 1 else values
@@ -47,7 +47,7 @@ def parse_padding(text: Any, rank: int) -> Any:
         except ValueError:
             pair = []
         if len(pair) != 2:
-            raise SpecError(f"padding before+after must look like 0+1, got {text!r}", field="padding")
+            raise SpecError(f"padding before+after must look like 0+1, got {brief(text)}", field="padding")
         return [pair] * rank
     return parse_per_axis(raw, "padding")
 
@@ -57,10 +57,10 @@ def layer_spec(kind: str, *, kernel: Any = None, stride: Any = None, padding: An
                mode: str = "max", rounding: str | None = None, rank: int = 2) -> dict[str, Any]:
     """The spec mapping of one layer from calc's options (each kind's module builds its own, `Kind.calc`)."""
     if kind not in KINDS:
-        raise SpecError(f"calc knows {', '.join(KINDS)}, not {kind!r}")
+        raise SpecError(f"calc knows {', '.join(KINDS)}, not {brief(kind)}")
     if kind == "pool":
         if mode not in ("max", "avg"):
-            raise SpecError(f"pool mode is max or avg, not {mode!r}", field="mode")
+            raise SpecError(f"pool mode is max or avg, not {brief(mode)}", field="mode")
         kind = f"{mode}pool"
     options = {"kind": kind, "filters": filters, "units": units, "groups": groups, "bias": bias,
                "rounding": rounding or None, "padding": parse_padding(padding, rank),
@@ -92,5 +92,5 @@ def calc(kind: str, input_shape: Any, **options: Any) -> Working:
     try:
         report = analyze(net)
     except ArchcalcError as exc:  # one layer: name the field, not the layer
-        raise type(exc)(exc.message, file=exc.file, field=exc.field, hint=exc.hint) from None
+        raise exc.located(layer_index=None, layer_name=None, origin=None) from None
     return working(report.rows[0], strict=strict)

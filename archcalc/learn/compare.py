@@ -7,6 +7,8 @@ the input to the output, the count papers quote (ResNet-50 has 50, GoogLeNet 22)
 
 from __future__ import annotations
 
+from ..errors import brief
+
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -134,7 +136,7 @@ def sort_summaries(rows: Sequence[NetSummary], key: str | None) -> list[NetSumma
     if key is None:
         return list(rows)
     if key not in SORT_KEYS:
-        raise ValueError(f"sort key must be one of {', '.join(SORT_KEYS)}, got {key!r}")
+        raise ValueError(f"sort key must be one of {', '.join(SORT_KEYS)}, got {brief(key)}")
     if key == "year":
         return sorted(rows, key=lambda r: (r.year is None, r.year or 0))
     return sorted(rows, key=lambda r: r.trainable_params if key == "params" else r.compute)

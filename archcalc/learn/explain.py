@@ -8,7 +8,7 @@ every result comes from the analysis, and each layer kind's module writes its ow
 from __future__ import annotations
 
 from ..analysis import LayerRow, Report
-from ..errors import ArchcalcError
+from ..errors import ArchcalcError, brief, listing
 from ..layers import REGISTRY
 from ..layers.working import Working, fit_text, shape_text
 
@@ -21,8 +21,8 @@ def explain(report: Report, layer: str | None = None) -> list[Working]:
     if layer is not None:
         rows = [r for r in rows if r.name == layer]
         if not rows:
-            names = ", ".join(r.name for r in report.rows)
-            raise ArchcalcError(f"no layer named {layer!r}; the layers are: {names}", field="layer",
+            names = listing(r.name for r in report.rows)
+            raise ArchcalcError(f"no layer named {brief(layer)}; the layers are: {names}", field="layer",
                                 file=report.network.file)
     return [working(r) for r in rows]
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from .. import arith
-from ..errors import ArchcalcError
+from ..errors import ArchcalcError, brief
 from ..output.format import shape_text as _t
 
 
@@ -229,7 +229,7 @@ def target_rf(target: int, kernel: int, stride: int = 2, max_downsamples: int | 
     leading downsamplings of `stride` (or, with `pool`, conv + pool x pool pooling); strides compound: each
     one multiplies the growth of every later layer."""
     if target < 1:
-        raise SolveError(f"a receptive field is at least 1 pixel, got {target}", field="target_rf")
+        raise SolveError(f"a receptive field is at least 1 pixel, got {brief(target)}", field="target_rf")
     if kernel < 2:
         raise SolveError(f"kernel {kernel} never grows the receptive field; use a kernel of 2 or more",
                          field="kernel")

@@ -104,7 +104,7 @@ def _parse_params(block: str, raw: Any) -> dict[str, Any]:
         if not isinstance(name, str) or not name.isidentifier():
             raise SpecError(f"block {brief(block)}: parameter names must be identifiers, got {brief(name)}", field=where)
         if name in params:
-            raise SpecError(f"block {brief(block)}: parameter '{name}' is declared twice", field=where)
+            raise SpecError(f"block {brief(block)}: parameter {brief(name)} is declared twice", field=where)
         params[name] = default
     return params
 
@@ -285,7 +285,7 @@ class _Expander:
             if param in args:
                 env[param] = args[param]
             elif default is _REQUIRED:
-                raise self.fail(f"{where}: missing argument '{param}' of block {brief(block_name)} (its parameters: "
+                raise self.fail(f"{where}: missing argument {brief(param)} of block {brief(block_name)} (its parameters: "
                                 f"{listing(block.params)})", full, "args", origin)
             else:
                 env[param] = default

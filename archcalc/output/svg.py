@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Hashable, Sequence
 
-from ..errors import ArchcalcError
+from ..errors import ArchcalcError, brief
 from .layout import Box, Layout, layered_layout, transpose
 
 STYLES = ("graph", "blocks")
@@ -415,9 +415,9 @@ def draw_svg(report: Any, style: str = "graph", direction: str = "tb", depth: in
     """The report's net as SVG text: `style` graph (any net) or blocks (chains); `direction` tb or lr (graph);
     `depth` collapses blocks into one node each, as `show --depth` does (graph)."""
     if style not in STYLES:
-        raise DrawError(f"unknown drawing style {style!r}; choose one of {', '.join(STYLES)}")
+        raise DrawError(f"unknown drawing style {brief(style)}; choose one of {', '.join(STYLES)}")
     if direction not in DIRECTIONS:
-        raise DrawError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
+        raise DrawError(f"unknown direction {brief(direction)}; choose one of {', '.join(DIRECTIONS)}")
     if depth is not None and depth < 1:
         raise DrawError(f"depth must be at least 1, got {depth}")
     if style == "blocks":

@@ -82,24 +82,34 @@ layer_kinds = st.sampled_from(["conv", "maxpool", "avgpool", "batchnorm", "activ
 
 @st.composite
 def small_specs(draw):
+    """Specs that always fit: each window layer's kernel is drawn no larger than the (padded) map reaching it."""
+    start = [draw(st.integers(16, 40)), draw(st.integers(16, 40)), draw(st.integers(1, 4))]
+    shape = start[:2]
     layers = []
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(layer_kinds)
-        if kind == "conv":
-            layers.append({"type": "conv", "filters": draw(st.integers(1, 8)), "kernel": draw(st.integers(1, 3)),
-                           "stride": draw(st.integers(1, 2)), "padding": draw(st.sampled_from(["same", 0, 1, [[0, 1], [1, 0]]])),
-                           "bias": draw(st.sampled_from([True, False, "per_position"]))})
-        elif kind in ("maxpool", "avgpool"):
-            layers.append({"type": kind, "kernel": draw(st.integers(1, 3)), "stride": draw(st.integers(1, 2)),
-                           "padding": draw(st.sampled_from(["same", "valid"]))})
+        if kind in ("conv", "maxpool", "avgpool"):
+            choices = ["same", 0, 1, [[0, 1], [1, 0]]] if kind == "conv" else ["same", "valid"]
+            padding = draw(st.sampled_from(choices))
+            stride = draw(st.integers(1, 2))
+            pads = ([sum(p) for p in padding] if isinstance(padding, list)
+                    else [0, 0] if padding in ("same", "valid") else [2 * padding] * 2)
+            kernel = draw(st.integers(1, min(3, *(n + p for n, p in zip(shape, pads)))))
+            if padding == "same":
+                shape = [-(-n // stride) for n in shape]
+            else:
+                shape = [(n + p - kernel) // stride + 1 for n, p in zip(shape, pads)]
+            layer = {"type": kind, "kernel": kernel, "stride": stride, "padding": padding}
+            if kind == "conv":
+                layer.update(filters=draw(st.integers(1, 8)), bias=draw(st.sampled_from([True, False, "per_position"])))
+            layers.append(layer)
         elif kind == "activation":
             layers.append({"type": kind, "function": draw(st.sampled_from(["relu", "tanh", "leaky_relu"]))})
         else:
             layers.append({"type": kind})
     if draw(st.booleans()):
         layers += [{"type": "flatten"}, {"type": "dense", "units": draw(st.integers(1, 10))}]
-    return {"name": "random", "input": [draw(st.integers(16, 40)), draw(st.integers(16, 40)), draw(st.integers(1, 4))],
-            "rounding": "floor", "layers": layers}
+    return {"name": "random", "input": start, "rounding": "floor", "layers": layers}
 
 
 @given(small_specs())

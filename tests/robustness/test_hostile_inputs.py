@@ -8,6 +8,8 @@ half-written.  Each case writes its files into tmp_path, runs the CLI in-process
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -459,3 +461,79 @@ def test_init_refuses_and_writes_nothing(tmp_path, args, spec, says):
     before = _leftovers(tmp_path)
     assert_refused(invoke(["init", source, "-o", tmp_path / "w.npz"] + args), says=says)
     assert _leftovers(tmp_path) == before
+
+
+# --- issue 10 item 16, engine side: the wrong Python type is a clear TypeError, a bad value a SpecError ---------
+
+def _tiny_net():
+    import archcalc
+
+    return archcalc.load_spec({"input": [4, 4, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 3}]})
+
+
+@pytest.mark.parametrize("params, message", [
+    (None, r"params must be a mapping \{layer name: \{key: array\}\}.*got NoneType"),
+    ([1], r"params must be a mapping.*got list"),
+    ({"conv1": 5}, r"params\['conv1'\] must be a mapping \{key: array\}, got int"),
+])
+def test_forward_with_params_of_the_wrong_type_is_a_clear_type_error(params, message):
+    import numpy as np
+
+    import archcalc
+
+    with pytest.raises(TypeError, match=message):
+        archcalc.forward(_tiny_net(), np.ones((1, 4, 4, 1)), params)
+
+
+@pytest.mark.parametrize("seed, error, message", [
+    (-1, "SpecError", r"field 'seed': seed must be a whole number from 0 to 2\*\*128 - 1, got -1"),
+    (2**200, "SpecError", r"seed must be a whole number"),
+    ("a", "TypeError", r"seed must be an int, got str 'a'"),
+    (1.5, "TypeError", r"seed must be an int, got float 1.5"),
+    (True, "TypeError", r"seed must be an int, got bool True"),
+])
+def test_init_params_with_a_bad_seed(seed, error, message):
+    import archcalc
+
+    exc = {"SpecError": archcalc.SpecError, "TypeError": TypeError}[error]
+    with pytest.raises(exc, match=message):
+        archcalc.init_params(_tiny_net(), seed=seed)
+
+
+def test_forward_with_a_huge_dtype_value_is_a_short_spec_error():
+    import numpy as np
+
+    import archcalc
+
+    with pytest.raises(archcalc.SpecError, match=r"field 'dtype': dtype must be float32 or float64") as info:
+        archcalc.forward(_tiny_net(), np.ones((1, 4, 4, 1)), archcalc.init_params(_tiny_net()), dtype=[1] * 10**6)
+    assert len(str(info.value)) < 200
+
+
+def test_run_with_a_negative_seed_exits_2(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [4, 4, 1]\nlayers:\n  - {type: conv, filters: 2, kernel: 3}\n")
+    result = subprocess.run([sys.executable, "-m", "archcalc", "run", str(spec), "--random", "--seed", "-1"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "--seed" in result.stderr and "-1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_issue_s_large_softmax_is_refused_by_the_default_budget_before_any_input(tmp_path):
+    """Issue 10 item 6: [4000, 4000, 16] + softmax needs input, output, softmax's sums and the interpreter: 2.03 GiB."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [4000, 4000, 16]\nlayers:\n  - {type: activation, function: softmax}\n")
+    result = subprocess.run([sys.executable, "-m", "archcalc", "run", str(spec), "--random"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "this run needs about 2.03 GiB" in result.stderr and "budget of 2.00 GiB" in result.stderr
+
+
+def test_the_issue_s_large_batchnorm_fits_the_default_budget_with_its_output_written_in_place():
+    import archcalc
+    from archcalc.engine.forward import estimate_memory
+
+    net = archcalc.load_spec({"input": [4000, 4000, 16], "layers": [{"type": "batchnorm"}]})
+    estimate = estimate_memory(net, 1)
+    assert estimate.activations == 2 * 4000 * 4000 * 16 * 4  # input and output, no temporary of x's size
+    assert estimate.total <= 2 * 2**30

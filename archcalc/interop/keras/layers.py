@@ -7,6 +7,8 @@ that holds its output.
 
 from __future__ import annotations
 
+from ...errors import brief
+
 import re
 from math import prod
 from typing import Any, Callable
@@ -82,7 +84,7 @@ def _function(ctx: Context, name: str, spec: Any) -> tuple[str, dict[str, Any]]:
     if spec == "hard_sigmoid" and not ctx.keras3:
         raise _fail(name, "activation", "Keras 2's hard_sigmoid is 0.2x + 0.5, archcalc's is relu6(x + 3) / 6")
     if spec not in ACTIVATIONS:
-        raise _fail(name, "activation", f"activation {spec!r} has no archcalc function; supported: "
+        raise _fail(name, "activation", f"activation {brief(spec)} has no archcalc function; supported: "
                     f"{', '.join(sorted(ACTIVATIONS))}")
     function = ACTIVATIONS[spec]
     if function == "leaky_relu":  # keras.activations.leaky_relu's slope is 0.2, archcalc's default 0.1
@@ -115,7 +117,7 @@ def _window(ctx: Context, name: str, cfg: dict, inputs: list[str], kernel: tuple
     if padding == "same":
         return {"padding": "same"}
     if padding != "valid":
-        raise _fail(name, "padding", f"padding {padding!r}; archcalc has same and valid")
+        raise _fail(name, "padding", f"padding {brief(padding)}; archcalc has same and valid")
     spatial = ctx.shape(inputs[0])[:-1]
     return window_fields(spatial, kernel, stride, dilation, ((0, 0),) * len(kernel), False,
                          f"Keras layer '{name}'")
