@@ -112,18 +112,31 @@ def fitting_strides(n: int, f: int, pb: int = 0, pa: int = 0, d: int = 1, near: 
     return [(s, span // s + 1) for s in strides[:limit]]
 
 
-def fit_suggestion(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> str:
-    """A hint listing the paddings and strides that would make a non-whole output size whole."""
+def fit_options(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> list[str]:
+    """The nearest settings that make a non-whole output size whole, the same list for `calc`, `explain` and the
+    error `show` gives: symmetric paddings (or the fewest extra pixels after), padding same, nearby strides."""
+    eff = effective_kernel(f, d)
     parts = []
-    pads = [(b, a, o) for b, a, o in fitting_pad_pairs(n, f, s, d) if (b, a) != (pb, pa)][:2]
+    pads = [(p, o) for p, o in fitting_paddings(n, f, s, d) if p < eff and (p, p) != (pb, pa)]
+    if not pads:
+        for t in range(1, s):
+            b, a = pb + t // 2, pa + t - t // 2
+            if (n + b + a - eff) % s == 0:
+                parts.append(f"padding {b} before and {a} after gives {(n + b + a - eff) // s + 1}")
+                break
     if pads:
-        parts.append(", ".join(f"padding {b} gives {o}" if a == b else f"padding {b} before and {a} after gives {o}"
-                               for b, a, o in pads))
-    strides = [(st, o) for st, o in fitting_strides(n, f, pb, pa, d, near=s) if st != s]
+        parts.append(", ".join(f"padding {p} gives {o}" for p, o in pads))
+    if d == 1:
+        parts.append(f"padding same gives {same_out_size(n, s)}")
+    strides = sorted((st, o) for st, o in fitting_strides(n, f, pb, pa, d, near=s, limit=4) if st != s and st <= eff)
     if strides:
         parts.append(", ".join(f"stride {st} gives {o}" for st, o in strides))
-    parts.append("or set rounding: floor (PyTorch/Keras) or ceil")
-    return "; ".join(parts)
+    return parts
+
+
+def fit_suggestion(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> str:
+    """A hint listing the paddings and strides that would make a non-whole output size whole."""
+    return "; ".join(fit_options(n, f, s, pb, pa, d) + ["or set rounding: floor (PyTorch/Keras) or ceil"])
 
 
 def conv_params(kernel: tuple[int, ...], c_in: int, filters: int, groups: int = 1, bias: int = 0) -> int:

@@ -54,7 +54,7 @@ def analyze(net: Network) -> Report:
         row_trainable = out.params if out.trainable is None else out.trainable
         expect = None
         if layer.expect is not None:
-            expect = _check_expect(layer.expect, out.shape, row_params, out.macs)
+            expect = _check_expect(layer.expect, out.shape, row_params, out.macs, out.rf)
         row = LayerRow(i, layer.name, layer.type, layer.inputs, tuple(in_shapes), out.shape, row_params,
                        row_trainable, out.macs, out.bias_adds, out.rf, out.axes, list(out.warnings), expect, layer)
         rows.append(row)
@@ -74,6 +74,12 @@ def analyze(net: Network) -> Report:
     warnings = [f"{name}: its output is never used (the net's output is the last layer, "
                 f"{net.layers[-1].name})" for name in unused_outputs(net)]
     totals = Totals(params, trainable, macs, bias_adds, prod(input_shape), activations, peak)
+    if len(input_shape) == 2:  # two numbers: a 1-D signal, length x channels (a forgotten channel axis?)
+        n, c = input_shape
+        note = f"input {n}x{c} is read as 1-D: {n} positions x {c} channels"
+        if n > 4 and c > 4:
+            note += f"; for a {n}x{c} image with one channel write [{n}, {c}, 1]"
+        warnings = [note] + warnings
     return Report(net, rows, totals, warnings)
 
 
@@ -82,7 +88,7 @@ def _at_layer(exc: ArchcalcError, index: int, name: str, file: str | None) -> Ar
     return exc.located(layer_index=index, layer_name=name, file=exc.file or file)
 
 
-def _check_expect(expect: Any, shape: tuple[int, ...], params: int, macs: int) -> ExpectResult:
+def _check_expect(expect: Any, shape: tuple[int, ...], params: int, macs: int, rf: Any = None) -> ExpectResult:
     mismatches: list[tuple[str, Any, Any]] = []
     if expect.shape is not None and tuple(expect.shape) != shape:
         mismatches.append(("shape", tuple(expect.shape), shape))
@@ -90,4 +96,10 @@ def _check_expect(expect: Any, shape: tuple[int, ...], params: int, macs: int) -
         mismatches.append(("params", expect.params, params))
     if expect.macs is not None and expect.macs != macs:
         mismatches.append(("macs", expect.macs, macs))
+    want = getattr(expect, "receptive_field", None)
+    if want is not None:
+        got = tuple(rf.size) if rf is not None else None
+        wanted = (want,) * len(got or (1,)) if isinstance(want, int) else tuple(want)
+        if got != wanted:
+            mismatches.append(("receptive_field", wanted, got))
     return ExpectResult(not mismatches, mismatches)

@@ -53,6 +53,19 @@ def _bug(ctx: click.Context, exc: BaseException) -> None:
 class ArchcalcGroup(click.Group):
     """Maps library errors to their exit code with a short message, and anything unexpected to exit 3."""
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's first paragraph in full, wrapped: never cut with '...' (click's short help)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            first = (cmd.short_help or (cmd.help or "").split("\n\n")[0]).replace("\b", "")
+            rows.append((name, " ".join(first.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

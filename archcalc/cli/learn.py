@@ -56,9 +56,39 @@ def calc(kind: str, input_shape: str, kernel: str | None, stride: str | None, pa
 @click.command()
 @click.argument("exercises")
 @click.option("--key", is_flag=True, help="Print the answer key (no grading).")
+@click.option("--spec-root", metavar="DIR", default=None,
+              help="Folder that exercises' spec: files must lie in (default: the current directory).")
 @format_option("table", "json")
-def check(exercises: str, key: bool, fmt: str) -> None:
+def check(exercises: str, key: bool, spec_root: str | None, fmt: str) -> None:
     """Grade the answers in an EXERCISES file (YAML/JSON); print the worked solution of each wrong one.
+
+    \b
+    The file:
+      title: Quiz 1
+      exercises:
+        - {id: q1, input: 11x11x1, layers: [{type: conv, filters: 1, kernel: 3, stride: 2}],
+           answer: {shape: 5x5x1, params: 10}}
+        - {id: stem, input: 224x224x3, target: 112x112x64, rounding: floor,
+           given: {kernel: 7}, answer: {stride: 2, padding: 3}}
+
+    \b
+    Each exercise has an id, an optional question, and one of:
+      input + layers   a small net written inline (layers take weights:,
+                       biases: for an output answer; values: is the input)
+      spec             a spec file (under --spec-root), with set: {k: 128}
+      input + target   "which layer maps input to target?"; given: {kernel: 7}
+                       fixes fields; any design that fits is right
+    Optional: rounding (strict, floor, ceil), tolerance (for output),
+    layout (hwc or chw, for output).
+
+    \b
+    Answer keys (each graded on its own):
+      shape            output shape, channels last: [5, 5, 1] or 5x5x1
+      params, macs     whole numbers (parameters with biases; MACs)
+      fits             true or false: every output size is whole
+      receptive_field  input pixels at the last spatial layer: 5 or [5, 5]
+      output           the net's output for values:, nested lists
+      kernel, stride, padding, filters   a design (target exercises)
 
     Exit status: 0 all right, 1 some answer wrong, 2 the file is invalid.
     """
@@ -66,7 +96,7 @@ def check(exercises: str, key: bool, fmt: str) -> None:
     from ..output.table import exercise_table
     from ..output.text import to_json
 
-    outcome = grade(exercises, key_only=key)
+    outcome = grade(exercises, key_only=key, spec_root=spec_root)
     if fmt == "json":
         echo(to_json(outcome.key_dict() if key else outcome.to_dict()), nl=False)
     else:
@@ -106,26 +136,42 @@ def _padding(padding: str | None) -> int | str | None:
 @click.option("--kernel", type=click.IntRange(min=1), help="Fix the kernel size (or, with --target-rf, the kernel of the stack).")
 @click.option("--stride", type=click.IntRange(min=1), help="Fix the stride (with --target-rf: the downsampling stride, default 2).")
 @click.option("--padding", metavar="P", help="Fix the padding: an int, valid or same.")
+@click.option("--rounding", type=click.Choice(["strict", "floor", "ceil"]), default="strict", show_default=True,
+              help="floor (PyTorch) or ceil: also list designs whose output size rounds to the target.")
 @click.option("--target-rf", type=click.IntRange(min=1), metavar="N", help="Instead: conv stacks of --kernel reaching receptive field N.")
+@click.option("--pool", type=click.IntRange(min=2), metavar="P",
+              help="With --target-rf: downsample with PxP pools of stride P after a conv instead of strided convs.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show at most this many.")
 @format_option("text", "json")
 def solve(input_shape: str | None, output_shape: str | None, kernel: int | None, stride: int | None,
-          padding: str | None, target_rf: int | None, limit: int, fmt: str) -> None:
-    """Every (kernel, stride, padding) mapping --input to --output, smallest first; or, with --target-rf,
-    the conv stacks that reach a receptive field.  Exit status 2 when the target is impossible.
+          padding: str | None, rounding: str, target_rf: int | None, pool: int | None, limit: int, fmt: str) -> None:
+    """Every (kernel, stride, padding) mapping --input to --output, practical designs first (odd kernels up
+    to 7, strides 1 and 2, padding (F-1)/2 or same); or, with --target-rf, the conv stacks that reach a
+    receptive field (--input bounds how many downsamplings fit).  Exit status 2 when the target is impossible.
     """
     from ..output.format import plural
     from ..output.text import to_json
     from ..learn.solve import SolveError, solve as solve_shapes, target_rf as solve_rf
     from ..spec import parse_shape
 
+    _padding(padding)  # a negative --padding is refused in every mode
     if target_rf is not None:
-        stacks = solve_rf(target_rf, kernel or 3, stride or 2)[:limit]
+        step, most, note = pool or stride or 2, None, ""
+        if input_shape:
+            try:
+                spatial = parse_shape(input_shape, "--input")[:-1] or (1,)
+            except ValueError as exc:
+                raise SolveError(str(exc)) from None
+            n, most = min(spatial), 0
+            while n // step ** (most + 1) >= 1 and step > 1:
+                most += 1
+            note = f"; input {input_shape}: at most {most} downsampling{'s' if most != 1 else ''} of {step} keep a map"
+        stacks = solve_rf(target_rf, kernel or 3, stride or 2, max_downsamples=most, pool=pool)[:limit]
         if fmt == "json":
             echo(to_json([s.to_dict() for s in stacks]), nl=False)
             return
         echo(f"receptive field {target_rf} with {kernel or 3}x{kernel or 3} convs "
-             "(a stride multiplies the growth of every later layer):")
+             f"(a stride multiplies the growth of every later layer{note}):")
         for stack in stacks:
             echo(f"  {stack.text()}")
         return
@@ -135,12 +181,12 @@ def solve(input_shape: str | None, output_shape: str | None, kernel: int | None,
         src, dst = parse_shape(input_shape, "--input"), parse_shape(output_shape, "--output")
     except ValueError as exc:
         raise SolveError(str(exc)) from None
-    found = solve_shapes(src, dst, kernel=kernel, stride=stride, padding=_padding(padding))
+    found = solve_shapes(src, dst, kernel=kernel, stride=stride, padding=_padding(padding), rounding=rounding)
     if fmt == "json":
         echo(to_json([s.to_dict() for s in found[:limit]]), nl=False)
         return
-    echo(f"{input_shape} -> {output_shape}: {len(found)} {plural(len(found), 'way')}, smallest first "
-         "(output = (N + 2P - F) / S + 1)")
+    echo(f"{input_shape} -> {output_shape}: {len(found)} {plural(len(found), 'way')}, practical first "
+         f"(output = (N + 2P - F) / S + 1{', rounded ' + rounding if rounding != 'strict' else ''})")
     for s in found[:limit]:
         echo(f"  {s.text()}")
     if len(found) > limit:
@@ -175,16 +221,41 @@ def parse_vary(items: tuple[str, ...], fixed: dict[str, Any]) -> list[tuple[str,
 @CONVENTION_OPTION
 @BATCH_OPTION
 @TRAINING_OPTION
+@click.option("--max-work", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Refuse a sweep that analyses more than N layers in all (combinations x layers; default 2,000,000).")
 @format_option("table", "csv", "json")
 def sweep(spec: str, vary: tuple[str, ...], set_vars: tuple[str, ...], convention: str | None, batch: int | None,
-          training: str | None, fmt: str) -> None:
-    """One row per combination of variable values: params, MACs, memory (e.g. --vary k=128,192,256,384)."""
-    from ..learn.sweep import sweep as run_sweep
+          training: str | None, max_work: int | None, fmt: str) -> None:
+    """One row per combination of variable values: params, MACs, memory, receptive field (e.g. --vary
+    k=128,192,256,384).  CSV rows are printed as they finish; on a terminal a progress bar shows how far it is."""
+    from ..learn.sweep import MAX_WORK, iter_sweep
 
     fixed = parse_set(set_vars)
-    rows = run_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention,
-                     batch=batch or 1, training=training)
-    emit(rows, fmt, "sweep_table", "render_sweep")
+    rows = iter_sweep(spec, parse_vary(vary, fixed), set_vars=fixed, convention=convention, batch=batch or 1,
+                      training=training, max_work=max_work or MAX_WORK,
+                      on_start=lambda total: progress.start(total) if progress else None)
+    from ..output.table import Progress
+
+    progress = Progress() if fmt != "csv" and sys.stderr.isatty() else None
+    if fmt == "csv":  # streamed: each row as soon as it is computed
+        from ..output.text import csv_text, sweep_csv_cells
+
+        for i, row in enumerate(rows):
+            d = row.to_dict()
+            text = csv_text(list(d), [sweep_csv_cells(d)])
+            echo(text if i == 0 else text.split("\n", 1)[1], nl=False)
+            sys.stdout.flush()
+        return
+    done = []
+    try:
+        for row in rows:
+            done.append(row)
+            if progress:
+                progress.advance()
+    finally:
+        if progress:
+            progress.stop()
+    emit(done, fmt, "sweep_table", "render_sweep")
 
 
 @click.command()

@@ -60,10 +60,16 @@ def echo(text: str, *, nl: bool = True, err: bool = False) -> None:
 
 
 def console() -> Any:
-    """The rich console tables are drawn on (stdout, the terminal's width)."""
-    from ..output.table import make_console
+    """The rich console tables are drawn on: stdout at the terminal's width, or at COLUMNS when set; without a
+    terminal (a file, a pipe) tables keep their natural width and full numbers, with no trailing spaces."""
+    import os
+    import sys
 
-    return make_console()
+    from ..output.table import make_console, unpadded
+
+    if os.environ.get("COLUMNS", "").strip() or sys.stdout.isatty():
+        return make_console()
+    return make_console(file=unpadded(sys.stdout), width=100_000)
 
 
 def emit(data: Any, fmt: str, table: str, text: str) -> None:

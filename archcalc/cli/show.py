@@ -110,8 +110,10 @@ def show(spec: str, fmt: str, set_vars: tuple[str, ...], convention: str | None,
               help="Order of the rows (ascending; params = trainable parameters).")
 @CONVENTION_OPTION
 @BATCH_OPTION
+@TRAINING_OPTION
+@set_option
 def compare(specs: tuple[str, ...], fmt: str, output: str | None, sort: str, convention: str | None,
-            batch: int | None) -> None:
+            batch: int | None, training: str | None, set_vars: tuple[str, ...]) -> None:
     """One row per net: year, depth, params, MACs, memory, receptive field, place and top-5 error."""
     from ..learn.compare import compare as compare_nets
 
@@ -119,7 +121,8 @@ def compare(specs: tuple[str, ...], fmt: str, output: str | None, sort: str, con
         from ..output.files import check_target
 
         check_target(output, "comparison")
-    rows = compare_nets(specs, sort=sort, convention=convention, batch=batch or 1)
+    rows = compare_nets(specs, sort=sort, convention=convention, batch=batch or 1, set_vars=parse_set(set_vars),
+                        training=training)
     if fmt == "html":
         from ..output.html import compare_html
 

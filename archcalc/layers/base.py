@@ -25,6 +25,20 @@ class Expect(BaseModel):
     shape: tuple[int, ...] | None = Field(None, description="expected output shape, channels last, no batch axis")
     params: NonNegative | None = Field(None, description="expected number of parameters of this layer")
     macs: NonNegative | None = Field(None, description="expected multiply-accumulates of this layer")
+    receptive_field: int | tuple[int, ...] | None = Field(
+        None, description="expected receptive field in input pixels: one size for every axis, or one per axis")
+
+    @field_validator("receptive_field", mode="before")
+    @classmethod
+    def _rf(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, str):  # 32x32, like every per-axis value
+            v = parse_shape(v, "expect.receptive_field")
+        sizes = [v] if is_int(v) else list(v) if isinstance(v, (list, tuple)) else None
+        if not sizes or not all(is_int(x) and x >= 1 for x in sizes):
+            raise ValueError(f"receptive_field is a size in pixels (32) or one per axis ([32, 32]), got {v!r}")
+        return v if is_int(v) else tuple(v)
 
     @model_validator(mode="before")
     @classmethod

@@ -89,8 +89,21 @@ def _int_schema(minimum: int) -> dict[str, Any]:
     return {"type": "integer", "minimum": minimum, "maximum": MAX_VALUE}
 
 
+AXES_TEXT = re.compile(r"\s*\d+(\s*[x×]\s*\d+)*\s*")  # 3x3, 1x2: per-axis values written as in `input: 28x28x1`
+AXES_PATTERN = "^\\s*\\d+(\\s*[x×]\\s*\\d+)*\\s*$"
+
+
+def axes_text(value: Any) -> Any:
+    """'3x3' -> (3, 3), '3' -> 3; anything else unchanged."""
+    if isinstance(value, str) and AXES_TEXT.fullmatch(value) and len(value) < 200:
+        parts = tuple(int(p) for p in re.split(r"[x×]", value))
+        return parts[0] if len(parts) == 1 else parts
+    return value
+
+
 def _ints_per_axis(name: str, minimum: int) -> BeforeValidator:
     def check(value: Any) -> int | tuple[int, ...]:
+        value = axes_text(value)
         if is_int(value):
             if value < minimum:
                 raise ValueError(f"{name} must be >= {minimum}, got {brief(value)}")
@@ -103,7 +116,8 @@ def _ints_per_axis(name: str, minimum: int) -> BeforeValidator:
             if any(v > MAX_VALUE for v in value):
                 raise ValueError(f"{name} must be at most 10**15 on every axis, got {list(value)}")
             return tuple(value)
-        raise ValueError(f"{name} must be an int or one int per spatial axis (e.g. 3 or [3, 3]), got {brief(value)}")
+        raise ValueError(f"{name} must be an int or one int per spatial axis (e.g. 3, [3, 3] or 3x3), "
+                         f"got {brief(value)}")
 
     return BeforeValidator(check)
 
@@ -111,11 +125,13 @@ def _ints_per_axis(name: str, minimum: int) -> BeforeValidator:
 def _per_axis_schema(minimum: int, what: str) -> WithJsonSchema:
     one = _int_schema(minimum)
     return WithJsonSchema({"description": what, "oneOf": [
-        one, {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_AXES}]})
+        one, {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_AXES},
+        {"type": "string", "pattern": AXES_PATTERN}]})
 
 
 def check_padding(value: Any) -> Any:
-    """int | [int per axis] | [[before, after] per axis] | 'valid' | 'same' (any case)."""
+    """int | [int per axis] | 1x2 | [[before, after] per axis] | 'valid' | 'same' (any case)."""
+    value = axes_text(value)
     if isinstance(value, str):
         low = value.strip().lower()
         if low in ("valid", "same"):
@@ -149,6 +165,7 @@ _PADDING_SCHEMA = WithJsonSchema({
     "oneOf": [
         _PAD_ONE,
         {"type": "string", "pattern": "^\\s*([Ss][Aa][Mm][Ee]|[Vv][Aa][Ll][Ii][Dd])\\s*$"},
+        {"type": "string", "pattern": AXES_PATTERN},
         {"type": "array", "items": _PAD_ONE, "minItems": 1, "maxItems": MAX_AXES},
         {"type": "array", "minItems": 1, "maxItems": MAX_AXES,
          "items": {"type": "array", "items": _PAD_ONE, "minItems": 2, "maxItems": 2}},
@@ -218,6 +235,9 @@ def expand_axes(value: Any, rank: int, pairs: bool, field: str) -> Any:
         return ()  # no spatial axes: the layer's rule says so
     if len(value) != rank:
         tail = "" if pairs else f"; give one int or {rank}"
+        if rank == 1 and len(value) == 2:
+            tail += (" (an input of two numbers such as 28x28 is 1-D, length x channels; for an image with one "
+                     "channel write 28x28x1)")
         raise ValueError(f"{field} has {len(value)} entries but the input has {rank} spatial "
                          f"ax{'is' if rank == 1 else 'es'}{tail}")
     if pairs and is_int(value[0]):

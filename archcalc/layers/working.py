@@ -121,23 +121,9 @@ def window_lines(row: Row, w: Working, strict: bool) -> None:
 
 
 def fit_text(n: int, f: int, s: int, pb: int = 0, pa: int = 0, d: int = 1) -> str:
-    """'padding 1 gives 3; stride 1 gives 5, stride 2 gives 3, stride 4 gives 2': the nearest settings that fit."""
-    eff = arith.effective_kernel(f, d)
-    parts = []
-    pads = [(p, o) for p, o in arith.fitting_paddings(n, f, s, d) if p < eff and (p, p) != (pb, pa)]
-    if not pads:
-        for t in range(1, s):
-            b, a = pb + t // 2, pa + t - t // 2
-            if (n + b + a - eff) % s == 0:
-                parts.append(f"padding {b} before and {a} after gives {(n + b + a - eff) // s + 1}")
-                break
-    if pads:
-        parts.append(", ".join(f"padding {p} gives {o}" for p, o in pads))
-    strides = sorted((st, o) for st, o in arith.fitting_strides(n, f, pb, pa, d, near=s, limit=4)
-                     if st != s and st <= eff)
-    if strides:
-        parts.append(", ".join(f"stride {st} gives {o}" for st, o in strides))
-    return "; ".join(parts) or "no nearby padding or stride; change the kernel"
+    """'padding 1 gives 3; padding same gives 3; stride 1 gives 5, stride 2 gives 3': the nearest settings that fit
+    (arith.fit_options: the same list as the error `show` gives)."""
+    return "; ".join(arith.fit_options(n, f, s, pb, pa, d)) or "no nearby padding or stride; change the kernel"
 
 
 def receptive_field_line(row: Row, w: Working) -> None:

@@ -13,7 +13,8 @@ An exercise is one of three kinds:
   for an `output` answer, with `values:` the concrete input);
 - `spec`: a spec file (relative to the exercise file), optionally with `set: {k: 128}`;
 - `input` + `target`: "which layer maps this input to that shape?"; answered with
-  `kernel`, `stride`, `padding` (and `filters`), right when that layer gives the target.
+  `kernel`, `stride`, `padding` (and `filters`), right when that layer gives the target
+  (under the exercise's `rounding`); `given: {kernel: 7}` fixes fields of the design.
 
 Answer keys: shape, params, macs, fits, receptive_field, output (layers/spec) and
 kernel, stride, padding, filters (target).  `check` grades, `key` lists the answers.
@@ -30,7 +31,7 @@ from ..errors import ArchcalcError, ShapeError
 NET_KEYS = ("shape", "params", "macs", "fits", "receptive_field", "output")
 TARGET_KEYS = ("kernel", "stride", "padding", "filters")
 EXERCISE_FIELDS = {"id", "question", "input", "layers", "spec", "set", "values", "rounding", "target", "answer",
-                   "layout", "tolerance"}
+                   "layout", "tolerance", "given"}
 ENGINE_FIELDS = ("weights", "biases", "gamma", "beta", "moving_mean", "moving_variance")  # for the forward pass, removed before validation
 
 
@@ -42,15 +43,17 @@ class ExerciseError(ArchcalcError):
 class Result:
     id: str
     question: str
-    ok: bool | None  # None: not graded (--key)
+    ok: bool | None  # None: not graded (--key); True: every part right
     given: dict[str, Any] | None
     expected: dict[str, Any]
     solution: str
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> {"ok", "given", "expected"}
+    design_fits: bool = False  # a target exercise answered with a design that fits (maybe not the key's)
 
     def to_dict(self, graded: bool = True) -> dict[str, Any]:
         if graded:
             return {"id": self.id, "ok": bool(self.ok), "given": self.given, "expected": self.expected,
-                    "solution": self.solution}
+                    "parts": self.parts, "solution": self.solution}
         return {"id": self.id, "question": self.question, "expected": self.expected, "solution": self.solution}
 
 
@@ -129,6 +132,16 @@ def _check_structure(ex_id: str, ex: Mapping[str, Any], file: str) -> None:
         raise err("spec: names a spec file (a string), and the spec brings its own input", "spec")
     if kind == "layers" and (not isinstance(ex["layers"], list) or not ex["layers"]):
         raise err("layers: must be a non-empty list of layers", "layers")
+    if "given" in ex:
+        given = ex["given"]
+        if kind != "target" or not isinstance(given, Mapping) or not given:
+            raise err("given: fixes fields of a design (e.g. given: {kernel: 7}) and goes with target:", "given")
+        for key, value in given.items():
+            if key not in TARGET_KEYS:
+                raise err(f"given key {key!r} is not a design field; use {', '.join(TARGET_KEYS)}", f"given.{key}")
+            _check_kind(ex_id, key, value, file)
+    if ex.get("rounding", "strict") not in ("strict", "floor", "ceil"):
+        raise err(f"rounding is strict, floor or ceil, got {ex['rounding']!r}", "rounding")
     if "set" in ex and (kind != "spec" or not isinstance(ex["set"], Mapping)):
         raise err("set: is a mapping of spec variables (e.g. set: {k: 128}) and goes with spec:", "set")
     if "question" in ex and not isinstance(ex["question"], str):
@@ -216,9 +229,49 @@ def _numeric_nested(value: Any) -> bool:
 class Computed:
     expected: dict[str, Any]
     solution: str
+    report: Any = None  # the analysed net (layers/spec exercises), for the working of a wrong answer
+    weights: list[dict[str, Any]] = field(default_factory=list)
 
 
-def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...]) -> Computed:
+def spec_path(ex: Mapping[str, Any], base: Path, file: str, root: Path | None) -> Path:
+    """The exercise's `spec:` file, confined to `root` (default: the current directory), symlinks resolved.
+
+    An exercise file is often someone else's: its `spec:` may not reach outside the folder the grader chose
+    (`archcalc check --spec-root DIR`)."""
+    ex_id = str(ex["id"])
+    root = (root or Path.cwd()).resolve()
+    path = Path(ex["spec"])
+    path = path if path.is_absolute() else base / path
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        resolved = path
+    if not resolved.is_relative_to(root):
+        from ..errors import brief_text
+        raise ExerciseError(f"exercise {ex_id}: spec {brief_text(str(ex['spec']), 80)} is outside the spec root "
+                            f"{root}; archcalc check --spec-root DIR allows another folder", file=file, field="spec")
+    return path
+
+
+def _load_confined_spec(path: Path, set_vars: Mapping[str, Any]) -> Any:
+    """load_spec for a file named by an exercise; a file that does not read as a spec is refused without echoing
+    any of its keys or values (it may be anything: a password file, a key)."""
+    from ..load import load_spec
+    from ..load.read import parse_text, read_text
+
+    text = read_text(path)  # file-level errors (missing, a directory, too large) name the file only
+    try:
+        data = parse_text(text, str(path), json_first=str(path).lower().endswith(".json"))
+    except ArchcalcError:
+        data = None
+    if not isinstance(data, Mapping) or "layers" not in data or "input" not in data:
+        raise ExerciseError(f"{path.name} is not a spec (a YAML or JSON mapping with input: and layers:); "
+                            f"archcalc show {path.name} says more", file=str(path))
+    return load_spec(path, set_vars=set_vars)
+
+
+def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...],
+            spec_root: Path | None = None) -> Computed:
     """The correct answers for `keys` of one exercise, and the working."""
     ex_id = str(ex["id"])
     if "target" in ex:
@@ -230,9 +283,7 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
     weights: list[dict[str, Any]] = []
     try:
         if "spec" in ex:
-            path = Path(ex["spec"])
-            path = path if path.is_absolute() else base / path
-            net = load_spec(path, set_vars=dict(ex.get("set") or {}))
+            net = _load_confined_spec(spec_path(ex, base, file, spec_root), dict(ex.get("set") or {}))
         else:
             layers = []
             for layer in ex["layers"]:
@@ -242,10 +293,14 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
                 else:
                     weights.append({})
                 layers.append(layer)
-            data = {"name": ex_id, "input": ex["input"], "layers": layers}
+            data: dict[str, Any] = {"name": ex_id, "input": ex["input"], "layers": layers}
             if "rounding" in ex:
                 data["rounding"] = ex["rounding"]
             net = load_spec(data)
+    except ExerciseError as exc:
+        if exc.field == "spec":
+            raise
+        raise ExerciseError(f"exercise {ex_id}: {exc}", file=file) from None
     except ArchcalcError as exc:
         raise ExerciseError(f"exercise {ex_id}: {exc}", file=file) from None
     try:
@@ -285,7 +340,7 @@ def compute(ex: Mapping[str, Any], base: Path, file: str, keys: tuple[str, ...])
             out = np.moveaxis(np.asarray(out), -1, 0).tolist()
         expected["output"] = out
         solution += f"output: {out}\n"
-    return Computed(expected, solution.rstrip("\n"))
+    return Computed(expected, solution.rstrip("\n"), report, weights)
 
 
 def _not_fitting_working(net, exc: ShapeError) -> str:
@@ -301,48 +356,95 @@ def _not_fitting_working(net, exc: ShapeError) -> str:
         return "the layers do not fit: " + str(exc).replace("\n", " ")
 
 
+def _design(ex: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The student's design: the exercise's `given` fields, then the answer's."""
+    return {**dict(ex.get("given") or {}), **dict(answer)}
+
+
 def _compute_target(ex: Mapping[str, Any], ex_id: str, file: str) -> Computed:
     from .solve import SolveError, solve
     from ..spec import parse_shape
 
+    given = dict(ex.get("given") or {})
+    rounding = str(ex.get("rounding", "strict"))
     try:
         src = parse_shape(ex["input"], "input")
         dst = parse_shape(ex["target"], "target")
-        solutions = solve(src, dst)
+        pad = given.get("padding")
+        solutions = solve(src, dst, kernel=given.get("kernel"), stride=given.get("stride"),
+                          padding=0 if pad == "valid" else pad, rounding=rounding)
     except ValueError as exc:
         raise ExerciseError(f"exercise {ex_id}: {exc}", file=file) from None
     except SolveError as exc:
         if exc.field:  # the question itself is malformed (axes that do not match, sizes too large to search)
             raise ExerciseError(f"exercise {ex_id}: {exc.message}", file=file, field="target") from None
         return Computed({"solutions": []}, f"impossible: {exc.message}")
-    first = next(s for s in solutions if s.kernel is not None) if any(s.kernel for s in solutions) else solutions[0]
-    expected = {"kernel": first.kernel, "stride": first.stride, "padding": first.padding, "filters": first.filters}
-    text = "\n".join(s.text() for s in solutions[:8])
-    more = len(solutions) - 8
+    if "filters" in given and given["filters"] != dst[-1]:
+        return Computed({"solutions": []}, f"impossible: {given['filters']} filters give {given['filters']} "
+                                           f"channels, the target has {dst[-1]}")
+    first = next((s for s in solutions if s.kernel is not None), solutions[0])
+    kernel = first.kernel if first.kernel is not None else given.get("kernel", 3)
+    expected = {"kernel": kernel, "stride": first.stride, "padding": first.padding, "filters": first.filters}
+    shown = solutions[:8]
+    text = "designs that fit" + (f" (output sizes rounded {rounding})" if rounding != "strict" else "") + ":\n"
+    text += "\n".join("  " + s.text() for s in shown)
+    more = len(solutions) - len(shown)
     if more > 0:
-        text += f"\n... and {more} more (archcalc solve --input ... --output ...)"
+        text += (f"\n  and {more} more: archcalc solve --input {'x'.join(map(str, src))} "
+                 f"--output {'x'.join(map(str, dst))}" + (f" --rounding {rounding}" if rounding != "strict" else ""))
     return Computed(expected, text)
 
 
-def _target_ok(ex: Mapping[str, Any], answer: Mapping[str, Any]) -> bool:
-    """A target answer is right when its layer maps the input exactly to the target shape."""
-    from ..analysis import analyze
-    from ..load import load_spec
+def _design_working(ex: Mapping[str, Any], design: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether the student's design maps the input to the target (under the exercise's rounding), and the
+    working of that design, axis by axis: (224 + 3 + 3 - 7) / 2 + 1 = 112.5: not whole."""
+    from .. import arith
     from ..spec import parse_shape
 
-    if "kernel" not in answer:
-        return False
+    src = parse_shape(ex["input"], "input")
     target = parse_shape(ex["target"], "target")
-    layer = {"type": "conv", "kernel": answer["kernel"], "stride": answer.get("stride", 1),
-             "padding": answer.get("padding", 0), "filters": answer.get("filters", target[-1])}
-    try:
-        report = analyze(load_spec({"input": ex["input"], "layers": [layer]}))
-    except ArchcalcError:
-        return False
-    return report.output_shape == target
+    rounding = str(ex.get("rounding", "strict"))
+    if "kernel" not in design:
+        return False, "your answer gives no kernel"
+    f, s = int(design["kernel"]), int(design.get("stride", 1))
+    pad = design.get("padding", 0)
+    filters = design.get("filters", target[-1])
+    pad_text = "same" if pad == "same" else str(0 if pad == "valid" else pad)
+    lines = [f"your design: kernel {f}, stride {s}, padding {pad_text}, {filters} filter{'s' if filters != 1 else ''}"]
+    ok = len(src) == len(target)
+    names = ("rows", "columns", "depth")
+    for i, (n, o) in enumerate(zip(src[:-1], target[:-1])):
+        axis = names[i] if i < 3 and len(src) > 2 else ("length" if len(src) == 2 else f"axis {i}")
+        out: int | None
+        if pad == "same":
+            out = arith.same_out_size(n, s)
+            lines.append(f"  {axis}: padding same gives ceil({n} / {s}) = {out}")
+        else:
+            p = 0 if pad == "valid" else int(pad)
+            exact = arith.exact_out_size(n, f, s, p, p)
+            text = f"  {axis}: {arith.formula_text(n, f, s, p, p, spaced=True)}"
+            if n + 2 * p < f:
+                out, text = None, text + f": the kernel {f} is larger than the padded input {n + 2 * p}"
+            elif exact.denominator == 1:
+                out = int(exact)
+            elif rounding in ("floor", "ceil"):
+                out = arith.out_size(n, f, s, p, p, 1, rounding)
+                text += f", rounded {rounding} (the exercise's rounding): {out}"
+            else:
+                out, text = None, text + ": not whole, so it does not fit"
+            lines.append(text)
+        if out != o:
+            ok = False
+            if out is not None:
+                lines[-1] += f", but the target is {o}"
+    if filters != target[-1]:
+        ok = False
+        lines.append(f"  channels: {filters} filters give {filters} channels, the target has {target[-1]}")
+    return ok, "\n".join(lines)
 
 
-def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id: str = "?", file: str | None = None):
+def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id: str = "?", file: str | None = None,
+                   trace: bool = False):
     """The net's output for one concrete input, as nested lists (whole numbers as ints).
 
     Runs `archcalc.forward` in float64 (exact on the notes' integer examples) with the exercise's
@@ -406,6 +508,9 @@ def forward_output(report, values: Any, weights: list[dict[str, Any]], *, ex_id:
     for row, given in zip(report.rows, weights):
         if "biases" in given and row.name in params and "bias" not in params[row.name]:
             raise err(f"layer {row.name} has biases: but bias: false")
+    if trace:  # every layer's output, the input and the weights: for the working of a wrong output
+        outputs = forward(report.network, x[None], params, dtype="float64", report=report, return_all=True)
+        return {name: y[0] for name, y in outputs.items()}, x, params
     out = forward(report.network, x[None], params, dtype="float64", report=report)[0]
     if out.ndim > 1 and out.shape[-1] == 1:
         out = out[..., 0]
@@ -450,8 +555,10 @@ def _same(key: str, given: Any, expected: Any, ex: Mapping[str, Any]) -> bool:
     return given == expected
 
 
-def grade(path: str | Path, *, key_only: bool = False) -> Outcome:
-    """Grade every exercise of the file (or, with key_only, compute the answer key)."""
+def grade(path: str | Path, *, key_only: bool = False, spec_root: str | Path | None = None) -> Outcome:
+    """Grade every exercise of the file (or, with key_only, compute the answer key).  `spec:` files must lie
+    under `spec_root` (default: the current directory)."""
+    root = Path(spec_root) if spec_root is not None else None
     title, exercises, base = load_exercises(path)
     file = str(path)
     outcome = Outcome(title)
@@ -459,7 +566,7 @@ def grade(path: str | Path, *, key_only: bool = False) -> Outcome:
         ex_id = str(ex["id"])
         question = ex.get("question", "")
         keys = _answer_keys(ex)
-        computed = compute(ex, base, file, keys)
+        computed = compute(ex, base, file, keys, root)
         answer = ex.get("answer")
         if key_only:
             outcome.results.append(Result(ex_id, question, None, None, computed.expected, computed.solution))
@@ -470,11 +577,49 @@ def grade(path: str | Path, *, key_only: bool = False) -> Outcome:
             continue
         given = {k: answer[k] for k in keys}
         if "target" in ex:
-            ok = _target_ok(ex, answer)
-        else:
-            ok = all(_same(k, given[k], computed.expected.get(k), ex) for k in keys)
-        outcome.results.append(Result(ex_id, question, ok, given, computed.expected, computed.solution))
+            outcome.results.append(_grade_design(ex, ex_id, question, answer, given, computed))
+            continue
+        parts = {k: {"ok": _same(k, given[k], computed.expected.get(k), ex), "given": given[k],
+                     "expected": computed.expected.get(k)} for k in keys}
+        ok = all(p["ok"] for p in parts.values())
+        solution = computed.solution if ok else _aimed_working(ex, computed, parts)
+        outcome.results.append(Result(ex_id, question, ok, given, computed.expected, solution, parts))
     return outcome
+
+
+def _grade_design(ex: Mapping[str, Any], ex_id: str, question: str, answer: Mapping[str, Any],
+                  given: dict[str, Any], computed: Computed) -> Result:
+    """A design is right when it maps the input to the target, whether or not it is the key's design."""
+    fits, working = _design_working(ex, _design(ex, answer))
+    expected = computed.expected
+    parts = {k: {"ok": fits or given[k] == expected.get(k), "given": given[k], "expected": expected.get(k)}
+             for k in given}
+    if fits:
+        solution = working + "\nyour design fits"
+    else:
+        solution = working + "\n" + computed.solution
+    return Result(ex_id, question, fits, given, expected, solution, parts, design_fits=fits)
+
+
+def _aimed_working(ex: Mapping[str, Any], computed: Computed, parts: Mapping[str, Mapping[str, Any]]) -> str:
+    """The working for the wrong parts only: the layer arithmetic for a wrong shape, params, MACs or fit,
+    the recurrence for a wrong receptive field, the values layer by layer for a wrong output."""
+    wrong = [k for k, p in parts.items() if not p["ok"]]
+    sections: list[str] = []
+    if "shape" in wrong:
+        note = shape_note(parts["shape"]["given"], parts["shape"]["expected"] or [])
+        if note:
+            sections.append(note)
+    if set(wrong) & {"shape", "params", "macs", "fits"} or computed.report is None:
+        sections.append(computed.solution)
+    if "receptive_field" in wrong and computed.report is not None:
+        sections.append(rf_working(computed.report))
+    if "output" in wrong and computed.report is not None:
+        outputs, x, params = forward_output(computed.report, ex["values"], computed.weights, ex_id=str(ex["id"]),
+                                            trace=True)
+        sections.append(output_working(computed.report, outputs, x, params, parts["output"]["given"],
+                                       parts["output"]["expected"], str(ex.get("layout", "hwc"))))
+    return "\n".join(sections)
 
 
 def answer_text(value: Mapping[str, Any] | None) -> str:
@@ -500,3 +645,165 @@ def answer_text(value: Mapping[str, Any] | None) -> str:
         else:
             parts.append(f"{k.replace('_', ' ')} {v}")
     return ", ".join(parts)
+
+
+# --- working aimed at the mistake ---------------------------------------------------------
+
+def _num(v: Any) -> str:
+    v = float(v)
+    return str(int(v)) if v.is_integer() else f"{v:.6g}"
+
+
+def _values_text(a: Any, limit: int = 64) -> str:
+    """A small array as nested lists (one channel: the channel axis dropped), a large one as its shape."""
+    import numpy as np
+
+    a = np.asarray(a)
+    if a.ndim > 1 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.size > limit:
+        return f"({'x'.join(map(str, a.shape))} values)"
+    return str(_plain(a.tolist()))
+
+
+def _layer_label(row: Any) -> str:
+    fn = getattr(row.layer, "function", None)
+    return f"{row.name} ({row.type}{', ' + str(fn) if fn else ''})"
+
+
+def output_working(report: Any, outputs: Mapping[str, Any], x: Any, params: Mapping[str, Any],
+                   given: Any, expected: Any, layout: str = "hwc") -> str:
+    """For a wrong `output`: every layer's values (before and after each activation), then the weighted
+    sum behind the first wrong cell and the layers after it."""
+    import numpy as np
+
+    lines = [f"input: {_values_text(x)}"]
+    prev: dict[str, Any] = {"input": x}
+    for row in report.rows:
+        y = outputs[row.name]
+        if row.type == "activation" and len(row.inputs) == 1:
+            before = prev.get(row.inputs[0], x)
+            lines.append(f"{_layer_label(row)}: before {_values_text(before)} -> after {_values_text(y)}")
+        else:
+            lines.append(f"{_layer_label(row)}: {_values_text(y)}")
+        prev[row.name] = y
+    g, e = np.asarray(given, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        lines.append(f"your output has shape {list(g.shape)}, the net's has {list(e.shape)}")
+        return "\n".join(lines)
+    wrong = np.argwhere(g != e)
+    if not len(wrong) or layout == "chw":
+        return "\n".join(lines)
+    cell = tuple(int(i) for i in wrong[0])
+    final = outputs[report.rows[-1].name]
+    full = cell if len(cell) == final.ndim else cell + (0,)
+    lines.append(f"the first wrong cell {list(cell)}: you gave {_num(g[cell])}, the net gives {_num(e[cell])}")
+    chain = []  # the last weighted layer and the shape-preserving layers after it
+    for row in reversed(report.rows):
+        chain.append(row)
+        if row.type in ("conv", "dense") or len(row.inputs) != 1 or row.output_shape != row.input_shapes[0]:
+            break
+    head = chain[-1]
+    if head.type in ("conv", "dense") and head.name in params:
+        src = prev.get(head.inputs[0], x) if head.inputs else x
+        lines.append("  " + _weighted_sum(head, src, params[head.name], full))
+    for row in reversed(chain[:-1]):
+        before = prev[row.inputs[0]][full]
+        after = outputs[row.name][full]
+        fn = getattr(row.layer, "function", row.type)
+        lines.append(f"  {row.name}: {fn}({_num(before)}) = {_num(after)}")
+    return "\n".join(lines)
+
+
+def _weighted_sum(row: Any, src: Any, p: Mapping[str, Any], cell: tuple[int, ...]) -> str:
+    """'conv1 at [1, 1]: 1*(-1) + 0*2 + 0*1 + 1*(-3) = -4': the one weighted sum behind an output cell."""
+    import itertools
+
+    if "weight" not in p:
+        return f"{row.name} at {list(cell)}: no weights"
+    w, b = p["weight"], p.get("bias")
+    terms: list[str] = []
+    total = 0.0
+    if row.type == "dense":
+        o = cell[-1]
+        flat = src.reshape(-1)
+        for i in range(flat.shape[0]):
+            terms.append(f"{_paren(flat[i])}*{_paren(w[i, o])}")
+            total += float(flat[i]) * float(w[i, o])
+    else:
+        if getattr(row.layer, "groups", 1) not in (1, None):
+            return f"{row.name} at {list(cell)}: a grouped conv (see archcalc explain)"
+        o = cell[-1]
+        pos = cell[:-1]
+        for offs in itertools.product(*(range(a.f) for a in row.axes)):
+            idx = tuple(p_ * a.s - a.pb + u * a.d for p_, a, u in zip(pos, row.axes, offs))
+            inside = all(0 <= i < n for i, n in zip(idx, src.shape[:-1]))
+            for c in range(src.shape[-1]):
+                wv = w[offs + (c, o)]
+                xv = src[idx + (c,)] if inside else 0.0
+                terms.append(f"{_paren(xv)}*{_paren(wv)}" + ("" if inside else " (padding)"))
+                total += float(xv) * float(wv)
+    if b is not None:
+        terms.append(_paren(b[cell[-1]]) + " (bias)")
+        total += float(b[cell[-1]])
+    shown = terms if len(terms) <= 18 else terms[:16] + [f"... ({len(terms) - 16} more terms)"]
+    return f"{row.name} at {list(cell[:-1] if row.type != 'dense' else cell)}: weighted sum " \
+           f"{' + '.join(shown)} = {_num(total)}"
+
+
+def _paren(v: Any) -> str:
+    t = _num(v)
+    return f"({t})" if t.startswith("-") else t
+
+
+def rf_working(report: Any) -> str:
+    """For a wrong `receptive_field`: the recurrence size_l = size_{l-1} + (F-1)*jump_{l-1}, jump_l =
+    jump_{l-1}*S, one line per layer, then the field at the last conv and at the last spatial layer."""
+    lines = ["size_l = size_{l-1} + (F_l - 1) * jump_{l-1},  jump_l = jump_{l-1} * S_l  (starting at 1, 1)"]
+    known: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    for row in report.rows:
+        rf = row.receptive_field
+        if rf is None:
+            continue
+        srcs = [known[i] for i in row.inputs if i in known]
+        size0, jump0 = srcs[0] if srcs else ((1,) * len(rf.size), (1,) * len(rf.jump))
+        known[row.name] = (tuple(rf.size), tuple(rf.jump))
+        if row.axes and len(row.axes) == len(size0):
+            parts = []
+            for a, s0, j0 in zip(row.axes, size0, jump0):
+                eff = a.d * (a.f - 1) + 1
+                k = f"{a.f}" if a.d == 1 else f"{eff} (dilated)"
+                parts.append(f"{s0} + ({k} - 1)*{j0} = {s0 + (eff - 1) * j0}, jump {j0}*{a.s} = {j0 * a.s}")
+            text = parts[0] if len(set(parts)) == 1 else "; ".join(parts)
+            lines.append(f"  {row.name}: {text}")
+        elif len(srcs) > 1 and tuple(rf.size) != size0:
+            lines.append(f"  {row.name}: the largest of its inputs, {'x'.join(map(str, rf.size))}")
+    lines.append(rf_endings(report))
+    return "\n".join(lines)
+
+
+def rf_endings(report: Any) -> str:
+    """'receptive field at the last conv (conv3): 32x32; at the last spatial layer (pool3): 36x36'."""
+    from .compare import rf_ends
+
+    conv, spatial = rf_ends(report)
+    parts = []
+    if conv is not None:
+        parts.append(f"at the last conv ({conv[0]}): {'x'.join(map(str, conv[1]))}")
+    if spatial is not None and (conv is None or spatial[0] != conv[0]):
+        parts.append(f"at the last spatial layer ({spatial[0]}): {'x'.join(map(str, spatial[1]))}")
+    return "receptive field " + "; ".join(parts) if parts else "no spatial layers: no receptive field"
+
+
+def shape_note(given: Any, expected: Any) -> str | None:
+    """[7, 7] against 7x7x1: the channel axis is missing."""
+    from ..spec import parse_shape
+
+    try:
+        g = list(parse_shape(given))
+    except ValueError:
+        return None
+    if len(g) == len(expected) - 1 and g == list(expected[:-1]):
+        return (f"your shape {'x'.join(map(str, g))} has no channel axis: the output is "
+                f"{'x'.join(map(str, expected))}, with {expected[-1]} channel{'s' if expected[-1] != 1 else ''} last")
+    return None

@@ -70,6 +70,9 @@ def prepare(data: Any, file: str | None, set_vars: Any = None) -> tuple[dict[str
     if not isinstance(data, Mapping):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise SpecError(f"a spec must be a mapping with input and layers; this {'file' if file else 'value'} is {kind}")
+    if "exercises" in data and "layers" not in data:
+        raise SpecError("this is an exercise file, not a spec: grade it with archcalc check"
+                        + (f" {file}" if file and file != STDIN_NAME else ""))
     data = dict(data)
     budget = Budget()
     if data.get("vars") or uses_blocks(data):  # the document (aliases expanded) counts first: one budget for all

@@ -147,10 +147,54 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
             if nodes > MAX_NODES:
                 raise _err(f"the document has more than {MAX_NODES:,} values; refusing it", ev.start_mark, file)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise _err(f"not valid YAML: {problem}", mark, file) from None
+        raise yaml_syntax_error(exc, text, file) from None
     return None if root is _MISSING else root
+
+
+def yaml_syntax_error(exc: Any, text: str, file: str | None) -> LoadError:
+    """A YAML syntax error as a person would say it: the likely line (the parser often notices a line late),
+    quoted, and the problem in plain words (missing colon, indentation, unclosed bracket or quote, tab)."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    context = str(getattr(exc, "context", None) or "")
+    pmark, cmark = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    lines = text.splitlines()
+    line = pmark.line if pmark is not None else (cmark.line if cmark is not None else None)
+
+    def content(i: int) -> str:
+        return lines[i] if 0 <= i < len(lines) else ""
+
+    def previous_content(i: int) -> int:  # the nearest line at or before i that holds something
+        while i > 0 and (not content(i).strip() or content(i).lstrip().startswith("#")):
+            i -= 1
+        return i
+
+    if "\t" in problem or (line is not None and "\t" in content(line)[: (pmark.column + 1) if pmark else None]):
+        message = "a tab character: YAML indents with spaces only; replace the tab with spaces"
+    elif "expected ':'" in problem:
+        line = cmark.line if cmark is not None else previous_content((line or 0) - 1)
+        message = "missing ':' after the key? a mapping entry is written `key: value`"
+    elif "mapping values are not allowed" in problem:
+        message = ("unexpected ':': is this line indented more than the key above it, or does a value contain "
+                   "': ' (then put it in quotes)?")
+    elif ("expected ',' or ']'" in problem or "expected ',' or '}'" in problem or "flow sequence" in context
+          or "flow mapping" in context) and "end of stream" not in problem or "flow" in context:
+        closing = "]" if "sequence" in context or "']'" in problem else "}"
+        opening = "[" if closing == "]" else "{"
+        line = cmark.line if cmark is not None else line
+        message = f"the {opening} opened on this line is not closed with {closing}"
+    elif "quoted scalar" in context:
+        line = cmark.line if cmark is not None else line
+        message = "the quote opened on this line is not closed"
+    elif ("expected <block end>" in problem or "did not find expected key" in problem
+          or "did not find expected '-'" in problem or "block" in context):
+        message = "the indentation does not match the lines above: items of one list or mapping line up exactly"
+    else:
+        message = problem
+    message = f"not valid YAML: {message}"
+    if line is None:
+        return LoadError(message, file=file)
+    quoted = brief_text(content(line).rstrip().replace("\t", "→"), 80)
+    return LoadError(f"line {line + 1}: {message}\n    {line + 1} | {quoted}", file=file)
 
 
 def _construct_scalar(yaml, resolver, value: str, tag: str | None) -> Any:

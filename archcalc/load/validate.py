@@ -71,7 +71,7 @@ def _translate(errors: list[dict], data: Mapping[str, Any]) -> SpecError:
         loc = list(err["loc"])
         kind = err["type"]
         layer_index = layer_name = None
-        model_fields = set(Network.model_fields) | {"input"}
+        model_fields = set(Network.model_fields) | {"input", "vars", "blocks"}  # vars, blocks: expanded before
         if loc[:1] == ["layers"] and len(loc) >= 2 and isinstance(loc[1], int):
             layer_index = loc[1]
             layer_name = names[layer_index] if layer_index < len(names) else None
@@ -81,6 +81,9 @@ def _translate(errors: list[dict], data: Mapping[str, Any]) -> SpecError:
                 loc = loc[1:]
         # drop pydantic's union-member labels ('int', 'tuple[int, ...]') from the location
         loc = [p for p in loc if isinstance(p, int) or not _is_type_label(p)]
+        if layer_index is not None and loc[:1] == ["expect"] and len(loc) > 1:  # an unknown key of expect:
+            from ..layers.base import Expect
+            model_fields = set(Expect.model_fields)
         field = ".".join(brief_text(p) if isinstance(p, str) else str(p) for p in loc) or None
         if field == "input_shape":
             field = "input"
@@ -127,7 +130,7 @@ def _message(err: dict, kind: str, loc: list, field: str | None, layer_index: in
         return f"missing required field '{loc[-1] if loc else field}'"
     if msg.startswith("Value error, "):
         return msg[len("Value error, "):]
-    if given is not None and not isinstance(given, (dict, list)):
+    if given is not None and not isinstance(given, dict):
         return f"{msg[0].lower()}{msg[1:]}, got {brief(given)}"
     return msg[0].lower() + msg[1:]
 

@@ -95,6 +95,14 @@ def shape_text(shape: Sequence[Any]) -> str:
     return "x".join(str(s) if isinstance(s, int) else f"{float(s):.3f}".rstrip("0").rstrip(".") for s in shape)
 
 
+def input_text(shape: Sequence[int]) -> str:
+    """How the input is read: '224x224x3', or for two numbers '28 positions x 28 channels (1-D)'."""
+    if len(shape) == 2:
+        return f"{shape[0]} {'position' if shape[0] == 1 else 'positions'} x {shape[1]} " \
+               f"{'channel' if shape[1] == 1 else 'channels'} (1-D)"
+    return shape_text(shape)
+
+
 def rf_text(rf: Any) -> str:
     """A receptive field's size as '11x11', or '-' where there is none."""
     return "-" if rf is None else shape_text(rf.size)
@@ -119,6 +127,9 @@ def expect_text(row: Any, detail: bool = True) -> str:
     for field, expected, actual in row.expect.mismatches:
         if field == "shape":
             parts.append(f"shape: expected {shape_text(expected)}, got {shape_text(actual)}")
+        elif field == "receptive_field":
+            got = "none (not a spatial layer)" if actual is None else "x".join(map(str, actual))
+            parts.append(f"receptive field: expected {'x'.join(map(str, expected))}, got {got}")
         else:
             parts.append(f"{field}: expected {grouped(expected)}, got {grouped(actual)}")
     return "MISMATCH " + "; ".join(parts)
@@ -196,4 +207,4 @@ def compare_compute_columns(rows: Sequence[Any]) -> list[tuple[str, Callable[[An
 
 COMPARE_NOTE = ("Params: trainable (the papers' figure). Depth: conv and dense layers on the longest path. "
                 "Memory: input + every layer's output (times the batch) + parameters, float32. "
-                "RF: receptive field where the spatial layers end.")
+                "RF: receptive field where the spatial layers end; RF conv: at the last conv layer.")

@@ -11,7 +11,7 @@ import json
 from typing import Any, Callable, Iterable, Sequence
 
 from .format import (COMPARE_NOTE, all_warnings, compare_compute_columns, escape, expect_text, grouped, human_bytes,
-                     is_graph, rf_text, shape_text, totals_lines)
+                     input_text, is_graph, rf_text, shape_text, totals_lines)
 
 
 def to_json(data: Any) -> str:
@@ -60,7 +60,7 @@ def report_markdown(report: Any, compute: tuple[str, list[int]] | None = None) -
     heading, values = compute if compute else ("MACs", [r.macs for r in report.rows])
     head = ["#", "Layer", "Type"] + (["Inputs"] if graph else []) + ["Output shape", "Params", heading, "RF"]
     head += ["Expect"] if has_expect else []
-    lines = [f"### {escape(report.name)}", "", f"Input: {shape_text(report.input_shape)}", "",
+    lines = [f"### {escape(report.name)}", "", f"Input: {input_text(report.input_shape)}", "",
              "| " + " | ".join(head) + " |",
              "|" + "|".join("---:" if h in ("#", "Params", heading) else "---" for h in head) + "|"]
     for r, value in zip(report.rows, values):
@@ -87,17 +87,18 @@ def render(report: Any, fmt: str) -> str:
 
 # --- compare: one row per net (archcalc.compare.NetSummary) -------------------------------
 
-COMPARE_HEAD = ("Net", "Year", "Depth", "Params (trainable)", "MACs", "Memory", "RF", "Place", "Top-5 error",
-                "Authors")
+COMPARE_HEAD = ("Net", "Year", "Depth", "Params (trainable)", "MACs", "Memory", "RF", "RF conv", "Place",
+                "Top-5 error", "Authors")
 COMPARE_CSV_HEAD = ("name", "year", "depth", "weighted_layers", "params", "trainable_params", "macs", "convention",
                     "batch", "compute", "memory_bytes", "receptive_field", "rf_layer", "place", "top5_error",
-                    "authors", "file")
+                    "authors", "file", "receptive_field_last_conv", "rf_conv_layer")
 
 
 def _compare_cells(s: Any, compute: Sequence[tuple[str, Callable[[Any], int]]]) -> list[str]:
     return [s.name, str(s.year or ""), str(s.depth), grouped(s.trainable_params),
             *(grouped(value(s)) for _, value in compute), human_bytes(s.memory_bytes),
-            shape_text(s.receptive_field) if s.receptive_field else "-", s.place or "", s.top5_error or "",
+            shape_text(s.receptive_field) if s.receptive_field else "-", shape_text(s.rf_conv) if s.rf_conv else "-",
+            s.place or "", s.top5_error or "",
             s.authors or ""]
 
 
@@ -105,7 +106,8 @@ def _compare_csv_row(s: Any) -> list[Any]:
     every = [entry["total"] for entry in s.by_convention.values()] if s.by_convention is not None else []
     return [s.name, s.year or "", s.depth, s.weighted_layers, s.params, s.trainable_params, s.macs, s.convention,
             s.batch, s.compute, s.memory_bytes, shape_text(s.receptive_field) if s.receptive_field else "",
-            s.rf_layer or "", s.place or "", s.top5_error or "", s.authors or "", s.file or "", *every]
+            s.rf_layer or "", s.place or "", s.top5_error or "", s.authors or "", s.file or "",
+            shape_text(s.rf_conv) if s.rf_conv else "", s.rf_conv_layer or "", *every]
 
 
 def render_compare(rows: Sequence[Any], fmt: str, width: int = 120) -> str:
@@ -121,7 +123,7 @@ def render_compare(rows: Sequence[Any], fmt: str, width: int = 120) -> str:
         compute = compare_compute_columns(rows)
         heads = [h for h, _ in compute]
         head = [h for c in COMPARE_HEAD for h in (heads if c == "MACs" else [c])]
-        right = ("Year", "Depth", "Params (trainable)", *heads, "Memory", "RF")
+        right = ("Year", "Depth", "Params (trainable)", *heads, "Memory", "RF", "RF conv")
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if h in right else "---" for h in head) + "|"]
         lines += [markdown_row(_compare_cells(s, compute)) for s in rows]
         return "\n".join(lines) + "\n\n" + COMPARE_NOTE + "\n"
@@ -140,9 +142,13 @@ def render_sweep(rows: Sequence[Any], fmt: str) -> str:
         return to_json([r.to_dict() for r in rows])
     if fmt == "csv":
         dicts = [r.to_dict() for r in rows]
-        return csv_text(list(dicts[0]), ([shape_text(v) if isinstance(v, list) else v for v in d.values()]
-                                         for d in dicts))
+        return csv_text(list(dicts[0]), (sweep_csv_cells(d) for d in dicts))
     raise ValueError(fmt)
+
+
+def sweep_csv_cells(d: dict[str, Any]) -> list[Any]:
+    """One sweep row's CSV cells: shapes and receptive fields as 5x5x1, a missing field empty."""
+    return [shape_text(v) if isinstance(v, list) else "" if v is None else v for v in d.values()]
 
 
 # --- show --expand: the expanded spec as plain data --------------------------------------------

@@ -54,7 +54,8 @@ CASES = {
         ["layer 1 (a)", "duplicate name 'a'"]),
     "YAML that is not a mapping": ("- 1\n- 2\n", ["a spec must be a mapping", "list"]),
     "empty file": ("", ["a spec must be a mapping", "empty"]),
-    "YAML syntax error with line and column": ("input: [8, 8, 3\nlayers: -\n", ["line 2", "not valid YAML"]),
+    "YAML syntax error with line and column": ("input: [8, 8, 3\nlayers: -\n",
+                                                ["line 1:", "not valid YAML", "the [ opened on this line is not closed", "1 | input: [8, 8, 3"]),
     "missing required field": (
         "input: [8, 8, 3]\nlayers:\n  - {type: conv, kernel: 3}\n", ["layer 0 (conv1)", "missing required field 'filters'"]),
     "missing type": ("input: [8, 8, 3]\nlayers:\n  - {filters: 3}\n", ["layer 0", "missing field 'type'"]),

@@ -52,3 +52,13 @@ def test_output_matches_golden(name, golden, monkeypatch):
     result = CliRunner().invoke(main, args, terminal_width=120)
     assert result.exit_code == code, result.output
     golden(name, result.stdout)
+
+
+def test_check_every_mistake_golden(golden, monkeypatch):
+    """A quiz with a wrong answer of each kind: every verdict per part, and working aimed at each mistake."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = CliRunner().invoke(main, ["check", "exercises/every_mistake.yaml"], terminal_width=120)
+    assert result.exit_code == 1, result.output
+    golden("check_every_mistake.txt", result.stdout)

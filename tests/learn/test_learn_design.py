@@ -171,3 +171,17 @@ def test_sweep_product_and_batch(run):
 def test_sweep_bad_input(run, args, message):
     r = run("sweep", SPECS / "alphago_policy.yaml", *args)
     assert r.exit_code == 2 and message in r.stderr and "Traceback" not in r.output
+
+
+def test_sweep_has_a_receptive_field_column_and_refuses_too_much_work(run):
+    """Issue 13 item 8 and issue 10 item 7."""
+    import json
+
+    from pathlib import Path
+
+    spec = Path(__file__).parent / "fixtures" / "two_vars.yaml"
+    r = run("sweep", spec, "--vary", "k=8,16", "--vary", "f=1,3", "--format", "json")
+    assert r.exit_code == 0
+    assert [row["receptive_field"] for row in json.loads(r.stdout)] == [[2, 2], [8, 8], [2, 2], [8, 8]]
+    r = run("sweep", spec, "--vary", "k=8,16", "--max-work", "3")
+    assert r.exit_code == 2 and "2 combinations x 5 layers" in r.stderr and "--max-work" in r.stderr

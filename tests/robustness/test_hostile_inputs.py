@@ -225,7 +225,9 @@ EXERCISES: list[tuple[str, str, int, str | None]] = [  # (id, one exercise, exit
     ("unknown-key", f"{{id: q1, foo: 1, {CONV}}}]}}", 2, "unknown key foo"),
     ("no-id", f"{{{CONV}}}]}}", 2, "needs an id"),
     ("spec-missing", "{id: q1, spec: nope.yaml, answer: {params: 1}}", 2, "no such file"),
-    ("spec-outside", "{id: q1, spec: /etc/passwd, answer: {params: 1}}", 2, "exercise q1"),
+    ("spec-outside", "{id: q1, spec: /etc/passwd, answer: {params: 1}}", 2, "outside the spec root"),
+    ("spec-climbs-out", "{id: q1, spec: ../../../../../../../etc/passwd, answer: {params: 1}}", 2,
+     "outside the spec root"),
     ("spec-directory", "{id: q1, spec: /, answer: {params: 1}}", 2, "is a directory"),
     ("spec-name-too-long", "{id: q1, spec: " + "a" * 5000 + ", answer: {params: 1}}", 2, "cannot read the file"),
     ("spec-and-layers", f"{{id: q1, spec: x.yaml, {CONV}}}]}}", 2, "exactly one of"),
@@ -246,7 +248,22 @@ def test_check_refuses_hostile_exercise(tmp_path, case):
     path = tmp_path / "ex.yaml"
     path.write_text(f"exercises:\n  - {exercise}\n")
     width = 20_000 if name == "spec-name-too-long" else 1000  # the message names the (long) file
-    assert_refused(invoke(["check", path]), code=code, says=says, max_width=width)
+    root = [] if name in ("spec-outside", "spec-climbs-out") else ["--spec-root", "/"]  # default root: the cwd
+    assert_refused(invoke(["check", path, *root]), code=code, says=says, max_width=width)
+
+
+def test_check_never_echoes_a_file_that_is_not_a_spec(tmp_path, monkeypatch):
+    """Issue 10 item 9: a shadow-like file inside the root is refused without printing any of its lines."""
+    (tmp_path / "shadow").write_text("root:x:0:0:root:/root:/bin/bash\nuser: $6$salt$hash\n")
+    (tmp_path / "ex.yaml").write_text("exercises:\n  - {id: q1, spec: shadow, answer: {params: 1}}\n")
+    (tmp_path / "link.yaml").symlink_to("/etc/passwd")
+    (tmp_path / "ex2.yaml").write_text("exercises:\n  - {id: q2, spec: link.yaml, answer: {params: 1}}\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["check", "ex.yaml"])
+    assert_refused(result, code=2, says="shadow is not a spec")
+    assert "$6$" not in result.output and "root:x" not in result.output and "user" not in result.output
+    result = invoke(["check", "ex2.yaml"])
+    assert_refused(result, code=2, says="exercise q2: spec link.yaml is outside the spec root")
 
 
 @pytest.mark.parametrize("text,says", [("", "mapping with an `exercises:` list"), ("exercises: []\n", "empty"),
