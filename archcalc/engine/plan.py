@@ -455,18 +455,18 @@ def compile_plan(network: Network, params: Mapping[str, Mapping[str, Any]], dtyp
     return Plan(network, report, params, dt)
 
 
-def forward(network: Network, x: Any, params: Mapping[str, Mapping[str, Any]] | None, dtype: Any = "float32",
+def forward(network: Network, x: Any, params: Any, dtype: Any = "float32",
             return_all: bool = False, on_layer: Callable[[LayerRow, np.ndarray], None] | None = None,
             report: Report | None = None, fuse: bool = True, plan: Plan | None = None):
     """``engine.forward.forward`` through the fused plan when it can be: not with ``fuse=False``, and not
     when every layer's output is wanted (``return_all``, ``on_layer``), which the fused plan never holds."""
     if plan is not None and (return_all or on_layer is not None or not fuse):
-        raise ValueError("a compiled plan gives the net's output only: drop plan= for return_all, on_layer, fuse=False")
+        raise TypeError("a compiled plan gives the net's output only: drop plan= for return_all, on_layer, fuse=False")
     if plan is None and (return_all or on_layer is not None or not fuse):
-        return layer_by_layer(network, x, params or {}, dtype=dtype, return_all=return_all, on_layer=on_layer,
+        return layer_by_layer(network, x, params, dtype=dtype, return_all=return_all, on_layer=on_layer,
                               report=report)
     if plan is None:
-        plan = compile_plan(network, params or {}, dtype, report)
+        plan = compile_plan(network, params, dtype, report)
     elif plan.network is not network:
-        raise ValueError("this plan was compiled for another network")
+        raise TypeError("this plan was compiled for another network")
     return plan.run(check_input(network, x))

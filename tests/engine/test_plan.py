@@ -93,10 +93,10 @@ def test_forward_options():
     np.testing.assert_allclose(fused, archcalc.forward(net, x, params, fuse=False), rtol=1e-5, atol=1e-6)
     every = archcalc.forward(net, x, params, return_all=True)
     assert set(every) == {layer.name for layer in net.layers}
-    with pytest.raises(ValueError, match="output only"):
+    with pytest.raises(TypeError, match="output only"):
         archcalc.forward(net, x, None, plan=plan, return_all=True)
     other = archcalc.load_spec(ROOT / "specs" / "lenet5.yaml")
-    with pytest.raises(ValueError, match="another network"):
+    with pytest.raises(TypeError, match="another network"):
         archcalc.forward(other, x, None, plan=plan)
 
 
