@@ -4,7 +4,7 @@ against the engine on the same weights."""
 
 from __future__ import annotations
 
-import importlib.util
+from .exported import load_module
 
 import numpy as np
 import pytest
@@ -72,11 +72,7 @@ def test_exported_pytorch_module_matches_the_engine(tmp_path):
     from archcalc.engine.weights import save_params
 
     net = network()
-    path = tmp_path / "modern_export.py"
-    path.write_text(export_code(net, "pytorch"))
-    spec = importlib.util.spec_from_file_location("modern_export", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(export_code(net, "pytorch"), tmp_path, "modern_export")
     model = module.Modern().eval()
     report = archcalc.analyze(net)
     assert sum(p.numel() for p in model.parameters()) == report.totals.trainable_params
@@ -103,11 +99,7 @@ def test_exported_keras_model_matches_the_engine(tmp_path):
     from archcalc.engine.weights import save_params
 
     net = network()
-    path = tmp_path / "modern_keras.py"
-    path.write_text(export_code(net, "keras"))
-    spec = importlib.util.spec_from_file_location("modern_keras", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(export_code(net, "keras"), tmp_path, "modern_keras")
     model = module.build_model()
     report = archcalc.analyze(net)
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == report.totals.trainable_params

@@ -3,7 +3,7 @@ framework cannot express it.  With torch installed, the exported PyTorch module 
 
 from __future__ import annotations
 
-import importlib.util
+from .exported import load_module
 
 import numpy as np
 import pytest
@@ -62,11 +62,7 @@ def test_exported_pytorch_runs_like_the_engine(tmp_path):
     from archcalc.engine.weights import save_params
 
     net = archcalc.load_spec(NET)
-    path = tmp_path / "exported.py"
-    path.write_text(export_code(net, "pytorch"))
-    spec = importlib.util.spec_from_file_location("exported", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(export_code(net, "pytorch"), tmp_path)
     model = module.Structural().eval()
     params = archcalc.init_params(net, seed=1)
     params["up"]["bias"] += np.float32(0.3)

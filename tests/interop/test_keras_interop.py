@@ -4,7 +4,7 @@ archcalc's forward pass."""
 
 from __future__ import annotations
 
-import importlib.util
+from .exported import load_module, random_params
 import os
 from pathlib import Path
 
@@ -108,25 +108,10 @@ def test_saved_keras_models_import_with_their_weights(build, params, tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
 
 
-def random_params(net, seed=1):
-    params = archcalc.init_params(net, seed=seed)
-    rng = np.random.default_rng(seed)
-    for entry in params.values():
-        for key, value in entry.items():
-            if key != "weight":
-                shift = 0.5 if key in ("gamma", "moving_variance") else -0.5
-                entry[key] = (rng.random(value.shape, dtype=np.float32) + shift).astype(np.float32)
-    return params
-
-
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_exported_keras_code(spec, tmp_path):
     net = archcalc.load_spec(spec)
-    path = tmp_path / "exported_keras.py"
-    path.write_text(export_code(net, "keras"))
-    module_spec = importlib.util.spec_from_file_location("exported_keras", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module = load_module(export_code(net, "keras"), tmp_path, "exported_keras")
     model = module.build_model()
     report = archcalc.analyze(net)
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == report.totals.trainable_params

@@ -3,7 +3,7 @@ same totals and output, and its exported PyTorch code has the spec's parameters 
 
 from __future__ import annotations
 
-import importlib.util
+from .exported import load_module, random_params
 import io
 import warnings
 from pathlib import Path
@@ -21,18 +21,6 @@ from archcalc.interop import export_code  # noqa: E402
 from archcalc.interop.onnx import import_onnx  # noqa: E402
 
 SPECS = sorted(Path(__file__).resolve().parents[2].joinpath("specs").glob("*.yaml"))
-
-
-def random_params(net, seed=1):
-    """Glorot weights, and biases and batchnorm statistics that are not the identity."""
-    params = archcalc.init_params(net, seed=seed)
-    rng = np.random.default_rng(seed)
-    for entry in params.values():
-        for key, value in entry.items():
-            if key != "weight":
-                shift = 0.5 if key in ("gamma", "moving_variance") else -0.5
-                entry[key] = (rng.random(value.shape, dtype=np.float32) + shift).astype(np.float32)
-    return params
 
 
 class _LRN(torch.autograd.Function):
@@ -92,15 +80,6 @@ def test_twin_to_onnx_and_back(spec):
     with torch.no_grad():
         reference = torch_twin.from_torch(twin(xt)).astype(np.float64)
     assert_close(archcalc.forward(back, x, imported.weights, dtype="float64"), reference)
-
-
-def load_module(code: str, tmp_path, name="exported"):
-    path = tmp_path / f"{name}.py"
-    path.write_text(code)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
