@@ -676,13 +676,11 @@ def _pool_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
 
 
 def _lrn_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
-    """The scaled squares of one block of positions and their window sums, channels padded (per thread)."""
-    channels, size = row.input_shapes[0][-1], row.layer.size
+    """The scaled squares of one block of positions (per thread)."""
+    channels = row.input_shapes[0][-1]
     positions = math.prod(row.input_shapes[0][:-1]) * batch
-    rows = min(positions, K.lrn_block_rows(channels, size, itemsize))
-    width = min(size // 2, channels - 1) + channels + min((size - 1) // 2, channels - 1)
-    where = _kernel_threads(row, batch, itemsize)
-    return Scratch({(where, role): rows * width * itemsize for role in ("lrn", "lrn_sum")})
+    rows = min(positions, K.lrn_block_rows(channels, itemsize))
+    return Scratch({(_kernel_threads(row, batch, itemsize), "lrn"): rows * channels * itemsize})
 
 
 def _dense_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
