@@ -383,8 +383,10 @@ def pool_blocks(batch: int, spatial: Ints, out_spatial: Ints, channels: int,
     row_bytes = max(math.prod(spatial[1:]), math.prod(out_spatial[1:])) * channels * itemsize
     rows = max(1, POOL_BLOCK_BYTES // max(1, row_bytes))
     o0 = out_spatial[0]
-    if rows >= o0:  # whole samples, at least as many blocks as threads
-        per = max(1, min(rows // o0, -(-batch // workers())))
+    if rows >= o0:  # whole samples; at least as many blocks as threads when the blocks go to threads
+        out_bytes = batch * math.prod(out_spatial) * channels * itemsize
+        threads = workers() if out_bytes >= PARALLEL_MIN_OUT_BYTES else 1
+        per = max(1, min(rows // o0, -(-batch // threads)))
         return [(n, min(batch, n + per), 0, o0) for n in range(0, batch, per)]
     return [(n, n + 1, r, min(o0, r + rows)) for n in range(batch) for r in range(0, o0, rows)]
 
