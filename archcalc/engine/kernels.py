@@ -492,12 +492,12 @@ def _elu(x: np.ndarray, alpha: float | None) -> None:
 
 
 def _sigmoid(x: np.ndarray, alpha: float | None) -> None:
-    """(1 + tanh(x/2)) / 2: never overflows."""
-    half = x.dtype.type(0.5)
-    x *= half
-    np.tanh(x, out=x)
+    """1 / (1 + exp(-x)): exp overflows to inf below about -88 (float32), giving the exact limit 0."""
+    with np.errstate(over="ignore"):
+        np.negative(x, out=x)
+        np.exp(x, out=x)
     x += 1
-    x *= half
+    np.reciprocal(x, out=x)
 
 
 def _tanh(x: np.ndarray, alpha: float | None) -> None:
@@ -529,20 +529,53 @@ def _hardsigmoid(x: np.ndarray, alpha: float | None) -> None:
 
 def _hardswish(x: np.ndarray, alpha: float | None) -> None:
     """x * hardsigmoid(x)."""
-    gate = x.copy()
+    gate = _workspace("act", x.shape, x.dtype)
+    np.copyto(gate, x)
     _hardsigmoid(gate, None)
     x *= gate
 
 
 def _silu(x: np.ndarray, alpha: float | None) -> None:
-    """x * sigmoid(x) (swish)."""
-    gate = x.copy()
-    _sigmoid(gate, None)
-    x *= gate
+    """x * sigmoid(x) = x / (1 + exp(-x)) (swish); below about -88 exp(-x) is inf and x / inf the exact limit 0."""
+    gate = _workspace("act", x.shape, x.dtype)
+    with np.errstate(over="ignore"):
+        np.negative(x, out=gate)
+        np.exp(gate, out=gate)
+    gate += 1
+    np.divide(x, gate, out=x)
+
+
+#: Numerical Recipes' Chebyshev fit: erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0, fractional
+#: error < 1.2e-7 everywhere (Press et al., Numerical Recipes, 6.2); coefficients of P from t^9 down to t^0.
+_ERFC_FIT = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
+             0.37409196, 1.00002368, -1.26551223)
+
+
+def _erfc_fit(z: np.ndarray, out: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """erfc(z) for z >= 0 into ``out`` (``t`` a scratch array of z's shape), in z's dtype, in place."""
+    dt = z.dtype.type
+    np.multiply(z, dt(0.5), out=t)
+    t += 1
+    np.reciprocal(t, out=t)
+    np.multiply(t, dt(_ERFC_FIT[0]), out=out)
+    for c in _ERFC_FIT[1:-1]:
+        out += dt(c)
+        out *= t
+    out += dt(_ERFC_FIT[-1])
+    with np.errstate(under="ignore"):
+        out -= np.square(z, out=z)  # z is spent: -z^2 + P(t)
+        np.exp(out, out=out)
+    out *= t
+    return out
 
 
 def _gelu(x: np.ndarray, approximate: str | None) -> None:
-    """x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)); approximate 'tanh': x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    """x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)); approximate 'tanh': x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    float32: Phi(x) = 1 - erfc(|x|/sqrt 2)/2 for x >= 0 and erfc(|x|/sqrt 2)/2 below, so
+    gelu(x) = max(x, 0) - |x| erfc(|x|/sqrt 2)/2, with erfc from ``_ERFC_FIT`` computed in place in float32
+    (no branch, no float64 copy).  float64: math.erf on each value, exact to the last bit.
+    """
     dt = x.dtype.type
     if approximate == "tanh":
         inner = x * x
@@ -552,6 +585,15 @@ def _gelu(x: np.ndarray, approximate: str | None) -> None:
         inner *= dt(math.sqrt(2 / math.pi))
         np.tanh(inner, out=inner)
     elif approximate in (None, "none"):
+        if x.dtype != np.float64:
+            mag = np.abs(x, out=_workspace("act", x.shape, x.dtype))
+            z = np.multiply(mag, dt(1 / math.sqrt(2)), out=_workspace("act_z", x.shape, x.dtype))
+            half = _erfc_fit(z, _workspace("act_p", x.shape, x.dtype), _workspace("act_t", x.shape, x.dtype))
+            half *= mag
+            half *= dt(0.5)
+            np.maximum(x, dt(0), out=x)
+            x -= half
+            return
         inner = erf_array(x * dt(1 / math.sqrt(2)))
     else:
         raise ValueError(f"gelu: unknown approximate {approximate!r}, expected 'none' or 'tanh'")
@@ -576,12 +618,39 @@ ACTIVATE: dict[str, Callable[[np.ndarray, Any], None]] = {
 }
 
 
+#: Activations of several passes: applied chunk by chunk (each chunk and its temporaries in cache), the chunks
+#: spread over the kernel threads.  relu, relu6 and linear are one pass (or none) and run directly.
+_HEAVY = frozenset({"leaky_relu", "elu", "sigmoid", "tanh", "hardsigmoid", "hardswish", "silu", "gelu"})
+#: Elements per chunk of a heavy activation: 512 KiB of float32.  Smaller chunks lose to the GIL hand-offs
+#: between the two threads (measured: 32768 elements ran gelu and hardswish 1.5-2x slower than one thread).
+ACTIVATION_CHUNK = 131072
+
+
 def activate(x: np.ndarray, function: str | None, alpha: Any = None) -> np.ndarray:
     """Apply the activation `function` (None: none) to x in place and return x; `alpha` for leaky_relu and elu,
     gelu's approximate ('none' or 'tanh')."""
-    if function is not None:
-        ACTIVATE[function](x, alpha)
+    if function is None:
+        return x
+    fn = ACTIVATE[function]
+    rows = _as_rows(x) if function in _HEAVY and x.size > 2 * ACTIVATION_CHUNK else None
+    if rows is None:
+        fn(x, alpha)
+        return x
+    step = max(1, ACTIVATION_CHUNK // max(1, rows.shape[1]))
+    run_blocks(lambda chunk: fn(chunk, alpha), [rows[r:r + step] for r in range(0, rows.shape[0], step)], x.nbytes)
     return x
+
+
+def _as_rows(x: np.ndarray) -> np.ndarray | None:
+    """x as a 2-D (rows, last axis) view sharing its memory, or None when that needs a copy."""
+    if x.ndim == 0:
+        return None
+    rows = x.view()
+    try:
+        rows.shape = (-1, x.shape[-1])
+    except AttributeError:  # not expressible as a view
+        return None
+    return rows
 
 
 # ----------------------------------------------------------------------------
@@ -871,16 +940,14 @@ _ERF = np.frompyfunc(math.erf, 1, 1)
 
 def erf_array(x: np.ndarray) -> np.ndarray:
     """erf(x) elementwise without scipy.  float64: math.erf on each value (exact to the last bit, slower);
-    otherwise Numerical Recipes' Chebyshev fit of erfc (fractional error < 1.2e-7, below float32's resolution)."""
-    if _dtype_of(np.asarray(x)) == np.float64:
-        return _ERF(np.asarray(x)).astype(np.float64)
-    z = np.abs(np.asarray(x, dtype=np.float64))
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-    erfc = t * np.exp(poly)
-    return np.where(np.asarray(x) >= 0, 1.0 - erfc, erfc - 1.0).astype(_dtype_of(np.asarray(x)), copy=False)
+    otherwise 1 - erfc(|x|) with the sign of x, erfc from ``_ERFC_FIT`` (fractional error < 1.2e-7)."""
+    x = np.asarray(x)
+    if _dtype_of(x) == np.float64:
+        return _ERF(x).astype(np.float64)
+    x = x.astype(np.float32)
+    z = np.abs(x)
+    erfc = _erfc_fit(z, np.empty_like(z), np.empty_like(z))
+    return np.copysign(1 - erfc, x)
 
 
 # ----------------------------------------------------------------------------
@@ -890,7 +957,7 @@ def erf_array(x: np.ndarray) -> np.ndarray:
 
 #: Output bytes per block of the depthwise kernel: the block, its product buffer and the input rows
 #: it reads stay in cache while every tap passes over them.
-DEPTHWISE_BLOCK_BYTES = 512 * 2**10
+DEPTHWISE_BLOCK_BYTES = 256 * 2**10
 #: OpenBLAS runs a product of m*n*k at most this in the calling thread (GEMM_MULTITHREAD_THRESHOLD 4 x
 #: 65536); above it, every small per-group product wakes and syncs its threads (10-20x slower measured).
 BLAS_ONE_THREAD_MNK = 4 * 65536
@@ -898,6 +965,7 @@ BLAS_ONE_THREAD_MNK = 4 * 65536
 PARALLEL_MIN_OUT_BYTES = 2**20
 
 _threads: dict[str, object] = {}
+_POOL_PREFIX = "archcalc-kernel"
 
 
 def workers() -> int:
@@ -911,7 +979,8 @@ def workers() -> int:
 def run_blocks(fn, blocks: list, nbytes: int) -> None:
     """fn(block) for every block, spread over ``workers()`` threads when the work is large enough."""
     n = workers()
-    if n < 2 or len(blocks) < 2 or nbytes < PARALLEL_MIN_OUT_BYTES:
+    if (n < 2 or len(blocks) < 2 or nbytes < PARALLEL_MIN_OUT_BYTES
+            or threading.current_thread().name.startswith(_POOL_PREFIX)):  # never wait on the pool from inside it
         for block in blocks:
             fn(block)
         return
@@ -919,7 +988,7 @@ def run_blocks(fn, blocks: list, nbytes: int) -> None:
     if pool is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        pool = _threads["pool"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="archcalc-kernel")
+        pool = _threads["pool"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix=_POOL_PREFIX)
     for _ in pool.map(fn, blocks):  # type: ignore[attr-defined]
         pass
 
@@ -935,26 +1004,20 @@ def _settle(x, w, stride: Ints, pads: Pads, dilation: Ints | None, out_spatial: 
     return x, w, dilation, out_spatial
 
 
-def _tap_range(o: int, n: int, s: int, offset: int, p0: int) -> tuple[int, int, int]:
-    """Outputs [lo, hi) whose tap at ``offset`` (= u*d) reads inside an input of length n, and the first
-    input cell read: i*s + offset - p0 in [0, n)."""
-    lo = min(o, max(0, -(-(p0 - offset) // s)))
-    hi = max(lo, min(o, -(-(n + p0 - offset) // s)))
-    return lo, hi, lo * s + offset - p0
-
-
 def conv_depthwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads: Pads,
                    dilation: Ints | None = None, out_spatial: Ints | None = None,
                    out: np.ndarray | None = None, epilogue=None) -> np.ndarray:
     """z[n, i, c*M + m] = b[c*M + m] + sum_u x[n, i*s + u*d - p_before, c] * w[u, 0, c*M + m].
 
     A convolution with groups == C_in (``w`` is (*kernel, 1, C_in * M), M the depth
-    multiplier).  Per kernel tap, one multiply and one add over a block of the output
-    (a shifted, strided view of the input times the tap's row of weights), the
-    block small enough to stay in cache while all taps pass over it.  Padding is
-    never materialised: each tap touches only the outputs whose cell lies inside
-    the input.  The weights are tiled along the last spatial axis so that a stride-1
-    row is one long contiguous vector operation instead of one per pixel.
+    multiplier).  One ``np.einsum`` per block of output rows multiplies each tap's
+    shifted view of the padded input by the tap's weights and accumulates in one
+    pass (numpy has no fused multiply-add ufunc: a multiply and an add per tap
+    stream the block twice, and measured 3-6x slower).  When the last spatial axis
+    has stride 1, the last spatial axis and the channels are one contiguous run per
+    tap (weights tiled along it), so the inner loop is O_last * C long instead of C.
+    Other strides use the plain window view (splitting the input into stride phases
+    to merge them too measured slower: the extra copy costs more than it saves).
     ``epilogue`` as in ``conv``.
     """
     x, w, dilation, out_spatial = _settle(x, w, stride, pads, dilation, out_spatial)
@@ -968,60 +1031,53 @@ def conv_depthwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: I
 
 def _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out=None, finish=None) -> np.ndarray:
     rank = x.ndim - 2
-    kernel, spatial = w.shape[:rank], x.shape[1:-1]
+    kernel = w.shape[:rank]
     c_in, filters = x.shape[-1], w.shape[-1]
     if filters != c_in:  # depth multiplier M: filter k reads channel k // M
         x = np.repeat(x, filters // c_in, axis=-1)
     n_batch, dt = x.shape[0], x.dtype
     out = _output(out, (n_batch, *out_spatial, filters), dt)
-    taps = list(np.ndindex(*kernel))
-    # per tap and axis: (lo, hi, first input cell) of the outputs the tap reaches
-    reach = [tuple(_tap_range(o, n, s, uu * d, p0)
-                   for o, n, s, uu, d, (p0, _) in zip(out_spatial, spatial, stride, u, dilation, pads))
-             for u in taps]
-    last_o = out_spatial[-1]
-    tiled = np.tile(w.reshape(len(taps), 1, filters), (1, last_o, 1))  # taps, o_last, F
-    row_bytes = math.prod(out_spatial[1:]) * filters * dt.itemsize
-    step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, row_bytes))
-    s0 = stride[0]
-
-    def run(where: tuple[int, int, int]) -> None:
-        nb, r0, r1 = where
-        block = out[nb, r0:r1]
-        first = True
-        # a tap reaching the whole block writes it first; the others add to the part they reach
-        for t in sorted(range(len(taps)), key=lambda t: not _covers(reach[t], r0, r1, out_spatial)):
-            (lo0, hi0, i0), *rest = reach[t]
-            a0, a1 = max(lo0, r0), min(hi0, r1)
-            if a0 >= a1 or any(lo >= hi for lo, hi, _ in rest):
-                continue
-            src = (nb, slice(i0 + (a0 - lo0) * s0, i0 + (a1 - 1 - lo0) * s0 + 1, s0),
-                   *(slice(i, i + (hi - lo - 1) * s + 1, s) for (lo, hi, i), s in zip(rest, stride[1:])),
-                   slice(None))
-            wt = tiled[t, :rest[-1][1] - rest[-1][0]] if rest else tiled[t, 0]
-            if first and _covers(reach[t], r0, r1, out_spatial):
-                np.multiply(x[src], wt, out=block)
-            else:
-                if first:
-                    block.fill(0)
-                target = block[(slice(a0 - r0, a1 - r0), *(slice(lo, hi) for lo, hi, _ in rest))]
-                prod = _workspace("dw", target.shape, dt)
-                np.multiply(x[src], wt, out=prod)
-                target += prod
-            first = False
-        if first:  # no tap reaches this block: only the bias
-            block.fill(0)
-        if finish is not None:
-            finish(block)
-
-    run_blocks(run, [(nb, r0, min(out_spatial[0], r0 + step))
-                     for nb in range(n_batch) for r0 in range(0, out_spatial[0], step)], out.nbytes)
+    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
+    view, wt, target = _depthwise_operands(xp, w.reshape(*kernel, filters), out, out_spatial, stride, dilation)
+    n_lead, n_taps = target.ndim - 1, wt.ndim - 1
+    letters = "abcdefghijklmnopqrstuvwxy"
+    lead, taps = letters[:n_lead], letters[n_lead:n_lead + n_taps]
+    formula = f"{lead}{taps}z,{taps}z->{lead}z"
+    row_bytes = math.prod(target.shape[2:]) * dt.itemsize
+    step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, row_bytes)) if n_lead > 1 else 1
+    rows = target.shape[1] if n_lead > 1 else 1
+    for n in range(n_batch):
+        for r0 in range(0, rows, step):
+            index = (slice(n, n + 1), slice(r0, r0 + step)) if n_lead > 1 else (slice(n, n + 1),)
+            block = target[index]
+            np.einsum(formula, view[index], wt, out=block)
+            if finish is not None:
+                finish(out[index])
     return out
 
 
-def _covers(reach, r0: int, r1: int, out_spatial: Ints) -> bool:
-    (lo0, hi0, _), *rest = reach
-    return lo0 <= r0 and hi0 >= r1 and all(lo == 0 and hi == o for (lo, hi, _), o in zip(rest, out_spatial[1:]))
+def _depthwise_operands(xp: np.ndarray, w: np.ndarray, out: np.ndarray, out_spatial: Ints, stride: Ints,
+                        dilation: Ints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input view, weights, output view) for ``einsum('<lead><taps>z,<taps>z-><lead>z')``.
+
+    ``w`` is (*kernel, F) and ``xp`` the padded input with F channels.  Merged form (last
+    axis stride 1): z runs over O_last * F contiguous cells,
+    lead is (N, *O[:-1]).  Plain form: z is the channels, lead is (N, *O), taps is the kernel.
+    """
+    rank = xp.ndim - 2
+    kernel, filters = w.shape[:-1], w.shape[-1]
+    o_last, s_last, d_last, k_last = out_spatial[-1], stride[-1], dilation[-1], kernel[-1]
+    sn, *ss, sc = xp.strides
+    lead_shape = (xp.shape[0], *out_spatial[:-1])
+    lead_strides = (sn, *(s * st for s, st in zip(stride[:-1], ss[:-1])))
+    tap_shape, tap_strides = tuple(kernel[:-1]), tuple(d * st for d, st in zip(dilation[:-1], ss[:-1]))
+    if s_last == 1:
+        view = as_strided(xp, (*lead_shape, *tap_shape, k_last, o_last * filters),
+                          (*lead_strides, *tap_strides, d_last * ss[-1], sc), writeable=False)
+        wt = np.broadcast_to(w[..., None, :], (*kernel, o_last, filters)).reshape(*kernel, -1)
+        return view, np.ascontiguousarray(wt), out.reshape(*lead_shape, o_last * filters)
+    view = _windows(xp, out_spatial, kernel, stride, dilation)  # N, *O, *k, F
+    return view, np.ascontiguousarray(w), out
 
 
 def conv_grouped(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads: Pads,
