@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import best_of, matmul_rate, optional_torch  # noqa: E402
 
 import archcalc  # noqa: E402
+from archcalc.engine.forward import random_input  # noqa: E402
 from archcalc.engine.plan import PlanStep, compile_plan  # noqa: E402
 
 TARGETS = {"AlexNet": 0.8, "VGG16": 0.8}
@@ -103,8 +104,7 @@ def main(argv=None) -> int:
         net = archcalc.load_spec(path)
         report = archcalc.analyze(net)
         params = params_for(net)
-        rng = np.random.default_rng(3)
-        x = rng.standard_normal((args.batch, *net.input_shape), dtype=np.float32)
+        x = random_input(net, args.batch, 3)  # token ids for an embedding net
         gflop = 2 * report.totals.macs * args.batch / 1e9
         plan = compile_plan(net, params, report=report)
 
