@@ -679,14 +679,16 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
         return Scratch({}, act)  # 1x1: a plain product into the output
     ws = {("main", "pad"): _padded_bytes(row, batch, itemsize)}
     weights = taps * (c_in // groups) * filters * itemsize
-    if (len(axes) == 2 and taps == 9 and all(a.f == 3 and a.s == 1 and a.d == 1 for a in axes) and groups == 1
-            and c_in >= 32 and filters >= 32 and min(out_spatial) >= 16):
-        th, tw = -(-out_spatial[0] // 4), -(-out_spatial[1] // 4)
-        ws[("main", "pad")] = batch * (4 * th + 2) * (4 * tw + 2) * c_in * itemsize
-        tiles = _chunk_bytes(batch, (th, tw), 36 * c_in * itemsize, K.WINOGRAD_CHUNK_BYTES)
+    m = K.winograd_tile(tuple(a.f for a in axes), c_in, filters, tuple(a.s for a in axes), tuple(a.d for a in axes),
+                        groups, out_spatial)
+    if m is not None:
+        a2 = (m + 2) ** 2
+        th, tw = -(-out_spatial[0] // m), -(-out_spatial[1] // m)
+        ws[("main", "pad")] = batch * (m * th + 2) * (m * tw + 2) * c_in * itemsize
+        tiles = _chunk_bytes(batch, (th, tw), a2 * c_in * itemsize, K.WINOGRAD_CHUNK_BYTES)
         ws[("main", "cols")] = tiles
-        products = tiles // c_in * filters  # M: 36 x tiles x F; Y and its reordered copy: 16/36 of it each
-        return Scratch(ws, tiles + products + 2 * (products * 16 // 36 + 1) + 4 * weights + act)
+        products = tiles // c_in * filters  # M: a^2 x tiles x F; Y and its reordered copy: m^2/a^2 of it each
+        return Scratch(ws, tiles + products + 2 * (products * m * m // a2 + 1) + 4 * weights * a2 // 36 + act)
     width = taps * (c_in // groups) * itemsize
     if groups == 1:
         ws[("main", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)

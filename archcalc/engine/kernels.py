@@ -156,8 +156,9 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     ``x`` is (N, *spatial, C_in), ``w`` is (*kernel, C_in/groups, filters) (HWIO),
     ``b`` is None, (filters,) or the output's (*out_spatial, filters) for a bias per
     position.  Filter k belongs to group g = k // (filters/groups).  ``algorithm`` is
-    "gemm" (im2col + one matrix product per chunk), "winograd" (3x3, stride 1,
-    dilation 1, groups 1, 2-D only) or "auto".  ``out``, if given, receives the
+    "gemm" (im2col + one matrix product per chunk), "winograd" (F(4x4, 3x3): 3x3, stride 1,
+    dilation 1, groups 1, 2-D only), "winograd2" (F(2x2, 3x3), same settings) or "auto"
+    (``winograd_tile`` decides).  ``out``, if given, receives the
     result (a caller reusing activation buffers avoids fresh memory per layer).
     ``epilogue(block)``, if given, is applied in place to each block of output rows
     (after its bias) while the block is still in cache: an activation fused with
@@ -174,19 +175,23 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     if c_in != w.shape[-2] * groups or filters % groups:
         raise ValueError(f"conv: input channels {c_in}, kernel shape {w.shape}, groups {groups} "
                          "do not fit: need C_in == kernel[-2] * groups and filters % groups == 0")
+    tile = 4
     if algorithm == "auto":
-        algorithm = "winograd" if _winograd_pays(x, w, stride, dilation, groups, out_spatial) else "gemm"
+        chosen = winograd_tile(kernel, c_in, filters, stride, dilation, groups, out_spatial)
+        algorithm, tile = ("gemm", 4) if chosen is None else ("winograd", chosen)
+    elif algorithm == "winograd2":
+        algorithm, tile = "winograd", 2
     per_filter = None if b is None else _as_float(b, x.dtype)
     late = None
     if per_filter is not None and per_filter.ndim > 1:  # a bias per position: added to the whole output
         per_filter, late = None, per_filter
     finish = _finisher(per_filter, None if late is not None else epilogue)
     if algorithm == "winograd":
-        out = conv_winograd(x, w, pads, out_spatial, out, finish)
+        out = conv_winograd(x, w, pads, out_spatial, out, finish, tile)
     elif algorithm == "gemm":
         out = _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
     else:
-        raise ValueError(f"conv: unknown algorithm {algorithm!r}, expected 'auto', 'gemm' or 'winograd'")
+        raise ValueError(f"conv: unknown algorithm {algorithm!r}, expected 'auto', 'gemm', 'winograd' or 'winograd2'")
     if late is not None:
         out += late
         if epilogue is not None:
@@ -285,57 +290,89 @@ _WG_AT = np.array([[1, 1, 1, 1, 1, 0],
                    [0, 1, -1, 8, -8, 1]], dtype=np.float64)
 
 
-def _winograd_pays(x, w, stride, dilation, groups, out_spatial) -> bool:
-    """Winograd for 2-D 3x3/1 convs wide enough that the product, not the transforms, dominates.
+# Winograd F(2x2, 3x3): fewer savings (2.25x fewer multiplications) but tiles of 2 fit small maps
+_WG2_BT = np.array([[1, 0, -1, 0],
+                    [0, 1, 1, 0],
+                    [0, -1, 1, 0],
+                    [0, 1, 0, -1]], dtype=np.float64)
+_WG2_G = np.array([[1, 0, 0],
+                   [1 / 2, 1 / 2, 1 / 2],
+                   [1 / 2, -1 / 2, 1 / 2],
+                   [0, 0, 1]], dtype=np.float64)
+_WG2_AT = np.array([[1, 1, 1, 0],
+                    [0, 1, -1, -1]], dtype=np.float64)
+#: Output tile size m -> (B^T, G, A^T) of F(m x m, 3 x 3).
+WINOGRAD = {4: (_WG_BT, _WG_G, _WG_AT), 2: (_WG2_BT, _WG2_G, _WG2_AT)}
 
-    Maps under 16x16 stay on GEMM: 13x13 and 14x14 round up to 16x16 of 4x4 tiles (51 % and
-    31 % wasted work), and AlexNet's 13x13 conv3 measured 7.4 ms by GEMM against 13 ms.
+
+def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation: Ints, groups: int,
+                  out_spatial: Ints) -> int | None:
+    """The Winograd tile for a 2-D 3x3/1 conv wide enough that the products, not the transforms, dominate:
+    F(4x4, 3x3) from 16x16 maps up (32+ channels in and out), F(2x2, 3x3) on 8x8 to 15x15 maps with 128+
+    channels in and out, else None (GEMM).
+
+    4x4 tiles would round 13x13 and 14x14 up to 16x16 (51 % and 31 % wasted work), which 2x2 tiles do
+    not (14 % and 0 %).  Measured with one BLAS thread, batch 8 (benchmarks/bench_kernels.py --winograd):
+    AlexNet's 13x13 384->384 conv 53.0 ms by GEMM, 37.8 ms by F(2x2); VGG16's 14x14 512->512 98.4 -> 65.9 ms;
+    no gain on 7x7 maps or with 32-64 channels, where the transforms and the 16 smaller products cost as much
+    as they save.
     """
-    return (x.ndim == 4 and w.shape[:2] == (3, 3) and tuple(stride) == (1, 1)
-            and tuple(dilation) == (1, 1) and groups == 1
-            and x.shape[-1] >= 32 and w.shape[-1] >= 32 and min(out_spatial) >= 16)
+    if not (tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and groups == 1 and c_in >= 32 and filters >= 32):
+        return None
+    small = min(out_spatial)
+    if small >= 16:
+        return 4
+    return 2 if small >= WINOGRAD2_MIN_MAP and min(c_in, filters) >= WINOGRAD2_MIN_CHANNELS else None
+
+
+#: Smallest output map (per axis) and channel count (in and out) that go to F(2x2, 3x3).
+WINOGRAD2_MIN_MAP = 8
+WINOGRAD2_MIN_CHANNELS = 128
 
 
 def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
-                  out: np.ndarray | None = None, finish=None) -> np.ndarray:
-    """3x3 stride-1 2-D convolution by Winograd F(4x4, 3x3), without bias.
+                  out: np.ndarray | None = None, finish=None, tile: int = 4) -> np.ndarray:
+    """3x3 stride-1 2-D convolution by Winograd F(m x m, 3x3), m = ``tile`` (4 or 2), without bias.
 
-    Each 4x4 output tile is Y = A^T [ sum_c (G w_c G^T) * (B^T d_c B) ] A, where d_c
-    is the 6x6 input tile (tiles overlap by 2).  Both transforms are applied as
-    one product with a Kronecker matrix (kron(B^T, B^T) is 36x36), and the sum
-    over channels is 36 matrix products (tiles, C_in) @ (C_in, filters).
+    Each m x m output tile is Y = A^T [ sum_c (G w_c G^T) * (B^T d_c B) ] A, where d_c
+    is the (m+2) x (m+2) input tile (tiles overlap by 2).  Both transforms are applied as
+    one product with a Kronecker matrix (kron(B^T, B^T) is a^2 x a^2, a = m + 2), and the sum
+    over channels is a^2 matrix products (tiles, C_in) @ (C_in, filters).
     """
     x = _as_float(x)
     w = _as_float(w, x.dtype)
     dt = x.dtype
+    bt, g, at = WINOGRAD[tile]
+    m, a = tile, tile + 2
     n_batch, c_in, filters = x.shape[0], x.shape[-1], w.shape[-1]
     oh, ow = out_spatial
-    th, tw = -(-oh // 4), -(-ow // 4)
-    xp = _pad_to(x, pads, (4 * th + 2, 4 * tw + 2))
+    th, tw = -(-oh // m), -(-ow // m)
+    xp = _pad_to(x, pads, (m * th + 2, m * tw + 2))
     sn, sh, sw, sc = xp.strides
-    tiles = as_strided(xp, (n_batch, th, tw, 6, 6, c_in), (sn, 4 * sh, 4 * sw, sh, sw, sc),
+    tiles = as_strided(xp, (n_batch, th, tw, a, a, c_in), (sn, m * sh, m * sw, sh, sw, sc),
                        writeable=False)
 
-    kg = np.kron(_WG_G, _WG_G).astype(dt)  # 36 x 9
-    kb = np.kron(_WG_BT, _WG_BT).astype(dt)  # 36 x 36
-    ka = np.kron(_WG_AT, _WG_AT).astype(dt)  # 16 x 36
-    u = (kg @ w.reshape(9, -1)).reshape(36, c_in, filters)  # U = G w G^T
+    kg = np.kron(g, g).astype(dt)  # a^2 x 9
+    kb = np.kron(bt, bt).astype(dt)  # a^2 x a^2
+    ka = np.kron(at, at).astype(dt)  # m^2 x a^2
+    u = (kg @ w.reshape(9, -1)).reshape(a * a, c_in, filters)  # U = G w G^T
 
     out = _output(out, (n_batch, oh, ow, filters), dt)
-    for nb, rows in _chunks(n_batch, (th, tw), 36 * c_in * dt.itemsize, WINOGRAD_CHUNK_BYTES):
-        d = tiles[nb, rows]  # b, rt, tw, 6, 6, C
+    for nb, rows in _chunks(n_batch, (th, tw), a * a * c_in * dt.itemsize, WINOGRAD_CHUNK_BYTES):
+        d = tiles[nb, rows]  # b, rt, tw, a, a, C
         b, rt = d.shape[:2]
-        buf = _workspace("cols", (6, 6, b, rt, tw, c_in), dt)
+        buf = _workspace("cols", (a, a, b, rt, tw, c_in), dt)
         np.copyto(buf, d.transpose(3, 4, 0, 1, 2, 5))
-        v = (kb @ buf.reshape(36, -1)).reshape(36, -1, c_in)  # V = B^T d B
-        mm = np.matmul(v, u)  # 36, tiles, F
-        y = (ka @ mm.reshape(36, -1)).reshape(4, 4, b, rt, tw, filters)  # Y = A^T M A
+        v = (kb @ buf.reshape(a * a, -1)).reshape(a * a, -1, c_in)  # V = B^T d B
+        mm = np.matmul(v, u)  # a^2, tiles, F
+        y = (ka @ mm.reshape(a * a, -1)).reshape(m, m, b, rt, tw, filters)  # Y = A^T M A
         r0 = rows.start or 0
-        n_rows = min(4 * rt, oh - 4 * r0)
-        y = y.transpose(2, 3, 0, 4, 1, 5).reshape(b, 4 * rt, 4 * tw, filters)
-        out[nb, 4 * r0:4 * r0 + n_rows] = y[:, :n_rows, :ow]
+        n_rows = min(m * rt, oh - m * r0)
+        y = y.transpose(2, 3, 0, 4, 1, 5).reshape(b, m * rt, m * tw, filters)
+        out[nb, m * r0:m * r0 + n_rows] = y[:, :n_rows, :ow]
         if finish is not None:
-            finish(out[nb, 4 * r0:4 * r0 + n_rows])
+            finish(out[nb, m * r0:m * r0 + n_rows])
     return out
 
 
