@@ -224,13 +224,18 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
             and not any(p for pair in pads for p in pair) and groups == 1
             and tuple(out_spatial) == x.shape[1:-1]):
         c_in = x.shape[-1]
-        flat_x, flat_out = x.reshape(-1, c_in), out.reshape(-1, filters)
-        step = max(1, IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize))
-        for r0 in range(0, flat_x.shape[0], step):
+        flat_x, flat_out, wm = x.reshape(-1, c_in), out.reshape(-1, filters), w.reshape(c_in, filters)
+        rows = flat_x.shape[0]
+        macs = rows * c_in * filters
+        step = parts(rows, IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize), macs)
+
+        def product(r0: int) -> None:
             block = flat_out[r0:r0 + step]
-            np.matmul(flat_x[r0:r0 + step], w.reshape(c_in, filters), out=block)
+            np.matmul(flat_x[r0:r0 + step], wm, out=block)
             if finish is not None:
                 finish(block)
+
+        run_blas_blocks(product, list(range(0, rows, step)), macs)
         return out
 
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
@@ -240,7 +245,12 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
 
     if groups == 1:
         wm = w.reshape(width, filters)
-        for nb, rows in _chunks(n_batch, out_spatial, width * x.itemsize):
+        total = n_batch * math.prod(out_spatial) * width * x.itemsize
+        macs = n_batch * math.prod(out_spatial) * width * filters
+        limit = parts(total, IM2COL_CHUNK_BYTES, macs)
+
+        def unfold(where: tuple[slice, slice]) -> None:
+            nb, rows = where
             block = view[nb, rows]
             buf = _workspace("cols", block.shape, x.dtype)
             np.copyto(buf, block)
@@ -248,6 +258,8 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
             np.matmul(buf.reshape(-1, width), wm, out=target)
             if finish is not None:
                 finish(target)
+
+        run_blas_blocks(unfold, list(_chunks(n_batch, out_spatial, width * x.itemsize, limit)), macs)
         return out
 
     return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
@@ -359,7 +371,12 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
     u = (kg @ w.reshape(9, -1)).reshape(a * a, c_in, filters)  # U = G w G^T
 
     out = _output(out, (n_batch, oh, ow, filters), dt)
-    for nb, rows in _chunks(n_batch, (th, tw), a * a * c_in * dt.itemsize, WINOGRAD_CHUNK_BYTES):
+    row_bytes = a * a * c_in * dt.itemsize
+    macs = n_batch * th * tw * a * a * c_in * filters
+    limit = parts(n_batch * th * tw * row_bytes, WINOGRAD_CHUNK_BYTES, macs)
+
+    def chunk(where: tuple[slice, slice]) -> None:
+        nb, rows = where
         d = tiles[nb, rows]  # b, rt, tw, a, a, C
         b, rt = d.shape[:2]
         buf = _workspace("cols", (a, a, b, rt, tw, c_in), dt)
@@ -373,6 +390,8 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
         out[nb, m * r0:m * r0 + n_rows] = y[:, :n_rows, :ow]
         if finish is not None:
             finish(out[nb, m * r0:m * r0 + n_rows])
+
+    run_blas_blocks(chunk, list(_chunks(n_batch, (th, tw), row_bytes, limit)), macs)
     return out
 
 
@@ -730,7 +749,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: I
     # (G, C_g, taps * F_g): column (u, f) of group g holds w[u, f, g*C_g + c]
     wg = w.reshape(taps, f_g, groups, c_g).transpose(2, 3, 0, 1).reshape(groups, c_g, taps * f_g)
     xg = np.moveaxis(x.reshape(-1, groups, c_g), 1, 0)  # G, rows, C_g
-    cols = np.matmul(xg, wg).reshape(groups, n_batch, *spatial, *kernel, f_g)
+    cols = (matmul(xg[0], wg[0])[None] if groups == 1 else np.matmul(xg, wg)).reshape(
+        groups, n_batch, *spatial, *kernel, f_g)
     cols = np.moveaxis(cols, 0, -2)  # N, *spatial, *kernel, G, F_g
     full_extent = tuple(max((n - 1) * s + d * (f - 1) + 1, p0 + o)
                         for n, f, s, d, (p0, _), o in zip(spatial, kernel, stride, dilation, pads, out_spatial))
@@ -1028,6 +1048,102 @@ def run_blocks(fn, blocks: list, nbytes: int) -> None:
         pool = _threads["pool"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix=_POOL_PREFIX)
     for _ in pool.map(fn, blocks):  # type: ignore[attr-defined]
         pass
+
+
+# ----------------------------------------------------------------------------
+# BLAS threads: during a forward pass OpenBLAS runs every product in the calling thread, and the engine spreads
+# the blocks of a layer over its own pool instead.  OpenBLAS's threads synchronise on every call by spinning; on a
+# machine where another process holds a core, each call then waits for a descheduled thread (measured at load 3 on
+# 2 cores: MobileNetV2 708 ms with OpenBLAS's two threads, 242 ms with one).  The engine's pool threads block
+# instead of spinning, and each of its blocks is one product, an im2col copy and an epilogue, all GIL-free.
+
+_blas: dict[str, Any] = {"pinned": False}
+#: False: leave BLAS's own threads alone during a pass (``benchmarks/bench_engine.py --blas openblas``).
+PIN_BLAS = True
+
+
+def _blas_controller() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries, or None (not installed, or no BLAS it knows)."""
+    if "controller" not in _blas:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            controller = ThreadpoolController().select(user_api="blas")
+            _blas["controller"] = controller if controller.lib_controllers else None
+        except Exception:  # threadpoolctl missing or unable to inspect this process: OpenBLAS keeps its threads
+            _blas["controller"] = None
+    return _blas["controller"]
+
+
+class one_blas_thread:
+    """Context: BLAS pinned to one thread per call, the engine's blocks spread over ``workers()`` threads.
+
+    Re-entrant; restores BLAS's own thread count on exit.  Without threadpoolctl it changes nothing, and the
+    kernels then run their blocks one after another, each product threaded by BLAS as before.
+    """
+
+    def __enter__(self) -> "one_blas_thread":
+        self._limit = None
+        controller = _blas_controller() if PIN_BLAS else None
+        if controller is not None and not _blas["pinned"] and workers() > 1:
+            self._limit = controller.limit(limits=1)
+            self._limit.__enter__()
+            _blas["pinned"] = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._limit is not None:
+            _blas["pinned"] = False
+            self._limit.__exit__(*exc)
+
+
+def blas_pinned() -> bool:
+    """True inside ``one_blas_thread`` when BLAS really runs one thread per call."""
+    return bool(_blas["pinned"])
+
+
+def run_blas_blocks(fn, blocks: list, macs: int) -> None:
+    """Blocks whose work is a BLAS product (``macs`` multiply-adds in all): over the pool when BLAS is pinned to one
+    thread and there is enough work, else one after another (two of our threads each calling a threaded BLAS would
+    put four busy threads on two cores)."""
+    if blas_pinned() and macs >= SPLIT_MIN_MACS and len(blocks) > 1:
+        run_blocks(fn, blocks, PARALLEL_MIN_OUT_BYTES)
+    else:
+        for block in blocks:
+            fn(block)
+
+
+def parts(total: int, limit: int, macs: int) -> int:
+    """Block length for ``total`` units: at most ``limit``, and at most total / workers() when BLAS is pinned and
+    the product (``macs`` multiply-adds) is big enough to spread, so that every thread gets a block."""
+    if blas_pinned() and macs >= SPLIT_MIN_MACS:
+        limit = min(limit, -(-total // workers()))
+    return max(1, limit)
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul(a, b, out=out)`` for 2-D b, with a's rows (or, for fewer rows than workers, b's columns) split
+    over the pool when BLAS is pinned to one thread and the product is large."""
+    if out is None:
+        out = np.empty((*a.shape[:-1], b.shape[-1]), np.result_type(a, b))
+    rows, inner, cols = math.prod(a.shape[:-1]), a.shape[-1], b.shape[-1]
+    n = workers()
+    if (not blas_pinned() or b.ndim != 2 or rows * inner * cols < SPLIT_MIN_MACS
+            or threading.current_thread().name.startswith(_POOL_PREFIX)):
+        return np.matmul(a, b, out=out)
+    a2, out2 = a.reshape(rows, inner), out.reshape(rows, cols)
+    if rows >= 8 * n:
+        step = -(-rows // n)
+        blocks = [(slice(r, r + step), slice(None)) for r in range(0, rows, step)]
+    else:
+        step = -(-cols // n)
+        blocks = [(slice(None), slice(c, c + step)) for c in range(0, cols, step)]
+    run_blocks(lambda rc: np.matmul(a2[rc[0]], b[:, rc[1]], out=out2[rc]), blocks, PARALLEL_MIN_OUT_BYTES)
+    return out
+
+
+#: Products of at least this many multiply-adds are split over the pool by ``matmul`` when BLAS is pinned.
+SPLIT_MIN_MACS = 2**20
 
 
 def _settle(x, w, stride: Ints, pads: Pads, dilation: Ints | None, out_spatial: Ints | None):
