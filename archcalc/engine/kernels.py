@@ -688,9 +688,13 @@ def activate(x: np.ndarray, function: str | None, alpha: Any = None) -> np.ndarr
     if function is None:
         return x
     fn = ACTIVATE[function]
-    rows = _as_rows(x) if function in _HEAVY and x.size > 2 * ACTIVATION_CHUNK else None
-    if rows is None:
+    if function not in _HEAVY or x.size <= 2 * ACTIVATION_CHUNK:
         fn(x, alpha)
+        return x
+    rows = _as_rows(x)
+    if rows is None:  # no 2-D view without a copy: one sub-array at a time (temporaries stay bounded)
+        for sub in x:
+            activate(sub, function, alpha)
         return x
     step = max(1, ACTIVATION_CHUNK // max(1, rows.shape[1]))
     run_blocks(lambda chunk: fn(chunk, alpha), [rows[r:r + step] for r in range(0, rows.shape[0], step)], x.nbytes)

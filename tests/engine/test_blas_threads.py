@@ -74,3 +74,17 @@ def test_one_blas_thread_pins_and_restores():
     assert [lib.get_num_threads() for lib in blas.lib_controllers] == before
     if K.workers() > 1:
         assert inside == [1] * len(inside)
+
+
+@pytest.mark.parametrize("function, alpha", [("gelu", "none"), ("silu", None), ("hardswish", None), ("elu", 1.0)])
+def test_heavy_activations_in_chunks_and_on_strided_views(pool_paths, monkeypatch, function, alpha):
+    """Chunked over the pool (rows of a 2-D view), and sub-array by sub-array where no 2-D view exists."""
+    monkeypatch.setattr(K, "ACTIVATION_CHUNK", 7)
+    x = rand(4, 6, 5, 9).astype(np.float32)
+    want = R.activate(x.astype(np.float64), function, alpha)
+    np.testing.assert_allclose(K.activate(x.copy(), function, alpha), want, rtol=1e-5, atol=1e-6)
+    strided = np.ascontiguousarray(x.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)  # x, with no (-1, C) view
+    assert K._as_rows(strided) is None
+    got = K.activate(strided, function, alpha)
+    assert got is strided
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
