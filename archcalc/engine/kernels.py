@@ -1073,7 +1073,7 @@ def _blas_controller() -> Any:
     """threadpoolctl's controller of the loaded BLAS libraries, or None (not installed, or no BLAS it knows)."""
     if "controller" not in _blas:
         try:
-            from threadpoolctl import ThreadpoolController
+            from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
             controller = ThreadpoolController().select(user_api="blas")
             _blas["controller"] = controller if controller.lib_controllers else None
