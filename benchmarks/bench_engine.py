@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_engine.py [--batch 8] [--repeat 3] [--rounds 2] [--nets a,b]
                                                    [--max-load 1.5] [--strict] [--layers] [--markdown FILE]
+                                                   [--blas engine|openblas]
 
 Each spec gets weights from ``archcalc.init_params`` plus random biases and batchnorm statistics.
 The engine runs the compiled plan (``archcalc.compile_plan``; batchnorm folded, epilogues fused,
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import best_of, matmul_rate, optional_torch  # noqa: E402
 
 import archcalc  # noqa: E402
+from archcalc.engine.forward import random_input  # noqa: E402
 from archcalc.engine.plan import PlanStep, compile_plan  # noqa: E402
 
 TARGETS = {"AlexNet": 0.8, "VGG16": 0.8}
@@ -80,10 +82,16 @@ def main(argv=None) -> int:
     ap.add_argument("--strict", action="store_true", help="refuse to report when the load is above --max-load")
     ap.add_argument("--layers", action="store_true", help="print the engine's time per plan step")
     ap.add_argument("--markdown", help="also write the summary table to this file")
+    ap.add_argument("--blas", choices=["engine", "openblas"], default="engine",
+                    help="engine: BLAS pinned to one thread, blocks on the engine's threads (the default); "
+                         "openblas: OpenBLAS's own threads")
     args = ap.parse_args(argv)
 
+    from archcalc.engine import kernels
+
+    kernels.PIN_BLAS = args.blas == "engine"
     start_load = os.getloadavg()[0]
-    print(load_text())
+    print(load_text() + f"; BLAS threads: {args.blas}")
     if start_load > args.max_load:
         msg = f"the machine is busy (load {start_load:.2f} > {args.max_load}): OpenBLAS slows far more than torch"
         if args.strict:
@@ -103,8 +111,7 @@ def main(argv=None) -> int:
         net = archcalc.load_spec(path)
         report = archcalc.analyze(net)
         params = params_for(net)
-        rng = np.random.default_rng(3)
-        x = rng.standard_normal((args.batch, *net.input_shape), dtype=np.float32)
+        x = random_input(net, args.batch, 3)  # token ids for an embedding net
         gflop = 2 * report.totals.macs * args.batch / 1e9
         plan = compile_plan(net, params, report=report)
 

@@ -234,7 +234,7 @@ def run_avgpool(s: Step, xs):
 def run_dense(s: Step, xs):
     x = xs[0]
     y = s.new()
-    np.matmul(x.reshape(x.shape[0], -1), s.params["weight"], out=y)
+    K.matmul(x.reshape(x.shape[0], -1), s.params["weight"], out=y)
     if "bias" in s.params:
         y += s.params["bias"]
     fn = s.layer.activation
@@ -400,6 +400,16 @@ def forward(network: Network, x: Any, params: Mapping[str, Mapping[str, Any]], d
     final = network.layers[-1].name
     arena = Arena(recycle=not return_all, foreign=[x])
     arena.put("input", x)
+    with K.one_blas_thread():
+        _run_layers(network, report, cast, dt, batch, arena, last_use, final, return_all, on_layer)
+    if return_all:
+        return {row.name: arena.values[row.name] for row in report.rows}
+    return arena.values[final]
+
+
+def _run_layers(network: Network, report: Report, cast, dt: np.dtype, batch: int, arena: Arena,
+                last_use: dict[str, int], final: str, return_all: bool,
+                on_layer: Callable[[LayerRow, np.ndarray], None] | None) -> None:
     for row in report.rows:
         i, name = row.index, row.name
         inputs = row.inputs
@@ -422,9 +432,6 @@ def forward(network: Network, x: Any, params: Mapping[str, Mapping[str, Any]], d
             for ref in set(inputs):
                 if last_use.get(ref) == i and ref != final:
                     arena.drop(ref)
-    if return_all:
-        return {row.name: arena.values[row.name] for row in report.rows}
-    return arena.values[final]
 
 
 # --- memory ------------------------------------------------------------------------------
@@ -641,17 +648,20 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
         return Scratch({}, act)  # 1x1: a plain product into the output
     ws = {("main", "pad"): _padded_bytes(row, batch, itemsize)}
     weights = taps * (c_in // groups) * filters * itemsize
-    if (len(axes) == 2 and taps == 9 and all(a.f == 3 and a.s == 1 and a.d == 1 for a in axes) and groups == 1
-            and c_in >= 32 and filters >= 32 and min(out_spatial) >= 16):
-        th, tw = -(-out_spatial[0] // 4), -(-out_spatial[1] // 4)
-        ws[("main", "pad")] = batch * (4 * th + 2) * (4 * tw + 2) * c_in * itemsize
-        tiles = _chunk_bytes(batch, (th, tw), 36 * c_in * itemsize, K.WINOGRAD_CHUNK_BYTES)
-        ws[("main", "cols")] = tiles
-        products = tiles // c_in * filters  # M: 36 x tiles x F; Y and its reordered copy: 16/36 of it each
-        return Scratch(ws, tiles + products + 2 * (products * 16 // 36 + 1) + 4 * weights + act)
+    m = K.winograd_tile(tuple(a.f for a in axes), c_in, filters, tuple(a.s for a in axes), tuple(a.d for a in axes),
+                        groups, out_spatial)
+    if m is not None:
+        a2 = (m + 2) ** 2
+        th, tw = -(-out_spatial[0] // m), -(-out_spatial[1] // m)
+        ws[("main", "pad")] = batch * (m * th + 2) * (m * tw + 2) * c_in * itemsize
+        tiles = _chunk_bytes(batch, (th, tw), a2 * c_in * itemsize, K.WINOGRAD_CHUNK_BYTES)
+        ws[("main", "cols")] = ws[("pool", "cols")] = tiles  # chunks run in the caller or on the pool
+        products = tiles // c_in * filters  # M: a^2 x tiles x F; Y and its reordered copy: m^2/a^2 of it each
+        per_chunk = tiles + products + 2 * (products * m * m // a2 + 1)
+        return Scratch(ws, per_chunk * _workers() + 4 * weights * a2 // 36 + act)
     width = taps * (c_in // groups) * itemsize
     if groups == 1:
-        ws[("main", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
+        ws[("main", "cols")] = ws[("pool", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
         return Scratch(ws, act)
     block = _chunk_bytes(batch, out_spatial, 2 * width, K.IM2COL_CHUNK_BYTES) // 2 * groups
     product = block // (taps * c_in) * filters

@@ -212,6 +212,13 @@ class Plan:
         batch = x.shape[0]
         slab = self.arena(batch)
         values: dict[str, np.ndarray] = {"input": x}
+        with K.one_blas_thread():
+            self._run_steps(batch, slab, values, on_step)
+        y = values[self.final]
+        return np.array(y) if np.may_share_memory(y, slab) else y
+
+    def _run_steps(self, batch: int, slab: np.ndarray, values: dict[str, np.ndarray],
+                   on_step: Callable[[PlanStep, np.ndarray], None] | None) -> None:
         for i, step in enumerate(self.steps):
             xs = [values[ref] for ref in step.inputs]
             out = self._buffer(step.name, batch, slab)
@@ -230,8 +237,6 @@ class Plan:
                 on_step(step, y)
             for name in self.frees[i]:
                 values.pop(name, None)
-        y = values[self.final]
-        return np.array(y) if np.may_share_memory(y, slab) else y
 
 
 def _aligned(n: int) -> int:

@@ -388,3 +388,19 @@ def test_pointwise_ops_match_torch():
     close(K.embedding(ids, table), F.embedding(torch.from_numpy(ids), torch.from_numpy(table)).numpy())
     close(K.channel_shuffle(x, 3), _nhwc(F.channel_shuffle(_nc(x), 3)))
     close(K.pad(x, ((1, 2), (0, 3)), 0.5), _nhwc(F.pad(_nc(x), (0, 3, 1, 2), value=0.5)))
+
+
+def test_float32_gelu_silu_against_exact_float64():
+    """The float32 paths (erfc fit in place, exp form of the sigmoid) against math.erf and float64, value by value."""
+    x = np.concatenate([np.linspace(-12, 12, 4801), np.random.default_rng(0).standard_normal(20000) * 4])
+    x32 = x.astype(np.float32)
+    x = x32.astype(np.float64)
+    exact = np.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    got = K.gelu(x32)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, exact, rtol=3e-6, atol=3e-7)
+    np.testing.assert_allclose(K.erf_array(x32), [math.erf(v) for v in x], rtol=0, atol=4e-7)
+    np.testing.assert_allclose(K.silu(x32), x / (1 + np.exp(-x)), rtol=1e-6, atol=1e-30)
+    big = np.full((3, 100000), -200.0, np.float32)  # exp(-x) overflows: the exact limit, no warning
+    with np.errstate(all="raise"):
+        assert not K.silu(big).any() and not K.activate(big.copy(), "sigmoid").any()

@@ -27,9 +27,16 @@ def threads(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["merged", "plain"])
+def form(request, monkeypatch):
+    """A strided depthwise conv computed at every column and subsampled (merged), or through the window view."""
+    monkeypatch.setattr(K, "DEPTHWISE_MERGED_MAX_CHANNELS", 10**9 if request.param == "merged" else 0)
+    return request.param
+
+
 @FAST
 @given(window_settings(), st.integers(1, 4), st.integers(1, 3), st.integers(1, 2), st.booleans(), st.data())
-def test_depthwise_matches_reference(threads, geo, channels, mult, batch, bias, data):
+def test_depthwise_matches_reference(threads, form, geo, channels, mult, batch, bias, data):
     spatial, kernel, stride, dilation, pads, out = geo
     x = arrays(data.draw, (batch, *spatial, channels))
     w = arrays(data.draw, (*kernel, 1, channels * mult))

@@ -1,0 +1,90 @@
+"""The engine's own threads for BLAS work (issue 16): with BLAS pinned to one thread per call, the conv chunks,
+Winograd chunks and large products run on the kernel pool.  Every split path against the plain twins, and the
+pinning itself (threadpoolctl) set and restored."""
+
+import numpy as np
+import pytest
+
+from archcalc.engine import kernels as K
+from archcalc.engine import reference as R
+
+
+@pytest.fixture
+def pool_paths(monkeypatch):
+    """The split paths taken for any size: BLAS counted as pinned, two workers, tiny thresholds and chunks."""
+    monkeypatch.setitem(K._blas, "pinned", True)
+    monkeypatch.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+    monkeypatch.setattr(K, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(K, "workers", lambda: 2)
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed + len(shape)).standard_normal(shape)
+
+
+@pytest.mark.parametrize("kernel, stride, pads, dilation, out", [
+    ((1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), (9, 7)),     # 1x1: a plain product per block of rows
+    ((3, 3), (2, 1), ((1, 1), (0, 2)), (1, 2), (5, 7)),     # im2col
+    ((5, 2), (1, 3), ((2, 2), (1, 0)), (1, 1), (9, 3)),
+])
+def test_gemm_blocks_on_the_pool(pool_paths, kernel, stride, pads, dilation, out):
+    x, w, b = rand(3, 9, 7, 5), rand(*kernel, 5, 6, seed=1), rand(6, seed=2)
+    seen = []
+    got = K.conv(x, w, b, stride, pads, dilation, out_spatial=out, algorithm="gemm",
+                 epilogue=lambda block: seen.append(block.shape))
+    np.testing.assert_allclose(got, R.conv(x, w, b, stride, pads, dilation, out_spatial=out), rtol=1e-10, atol=1e-10)
+    assert len(seen) >= 2  # really split into blocks
+
+
+@pytest.mark.parametrize("algorithm", ["winograd", "winograd2"])
+def test_winograd_chunks_on_the_pool(pool_paths, algorithm):
+    x, w = rand(3, 11, 9, 4), rand(3, 3, 4, 5, seed=1)
+    pads = ((1, 1), (1, 1))
+    got = K.conv(x, w, None, (1, 1), pads, algorithm=algorithm)
+    np.testing.assert_allclose(got, R.conv(x, w, None, (1, 1), pads), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("rows, inner, cols", [(40, 7, 9), (3, 11, 13), (1, 5, 2)])
+def test_matmul_split_by_rows_or_columns(pool_paths, rows, inner, cols):
+    a, b = rand(rows, inner), rand(inner, cols, seed=1)
+    np.testing.assert_allclose(K.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    out = np.empty((rows, cols))
+    assert K.matmul(a, b, out=out) is out
+
+
+def test_conv_transpose_product_on_the_pool(pool_paths):
+    x, w, b = rand(2, 5, 4, 3), rand(3, 2, 4, 3, seed=1), rand(4, seed=2)
+    args = ((2, 1), ((1, 0), (0, 1)))
+    np.testing.assert_allclose(K.conv_transpose(x, w, b, *args), R.conv_transpose(x, w, b, *args), atol=1e-10)
+
+
+def test_one_blas_thread_pins_and_restores():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("no BLAS library threadpoolctl can control")
+    before = [lib.num_threads for lib in blas.lib_controllers]
+    with K.one_blas_thread():
+        inside = [lib.get_num_threads() for lib in blas.lib_controllers]
+        assert K.blas_pinned() == (K.workers() > 1)
+        with K.one_blas_thread():  # re-entrant
+            assert K.blas_pinned() == (K.workers() > 1)
+        assert K.blas_pinned() == (K.workers() > 1)
+    assert not K.blas_pinned()
+    assert [lib.get_num_threads() for lib in blas.lib_controllers] == before
+    if K.workers() > 1:
+        assert inside == [1] * len(inside)
+
+
+@pytest.mark.parametrize("function, alpha", [("gelu", "none"), ("silu", None), ("hardswish", None), ("elu", 1.0)])
+def test_heavy_activations_in_chunks_and_on_strided_views(pool_paths, monkeypatch, function, alpha):
+    """Chunked over the pool (rows of a 2-D view), and sub-array by sub-array where no 2-D view exists."""
+    monkeypatch.setattr(K, "ACTIVATION_CHUNK", 7)
+    x = rand(4, 6, 5, 9).astype(np.float32)
+    want = R.activate(x.astype(np.float64), function, alpha)
+    np.testing.assert_allclose(K.activate(x.copy(), function, alpha), want, rtol=1e-5, atol=1e-6)
+    strided = np.ascontiguousarray(x.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)  # x, with no (-1, C) view
+    assert K._as_rows(strided) is None
+    got = K.activate(strided, function, alpha)
+    assert got is strided
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
