@@ -467,6 +467,14 @@ def pool_workspaces(batch: int, spatial: Ints, out_spatial: Ints, kernel: Ints, 
     return sizes
 
 
+def _tap_range(o: int, n: int, s: int, offset: int, p0: int) -> tuple[int, int, int]:
+    """Outputs [lo, hi) whose tap at ``offset`` (= u*d) reads inside an input of length n, and the first
+    input cell read: i*s + offset - p0 in [0, n)."""
+    lo = min(o, max(0, -(-(p0 - offset) // s)))
+    hi = max(lo, min(o, -(-(n + p0 - offset) // s)))
+    return lo, hi, lo * s + offset - p0
+
+
 def _reduce_axis(src: np.ndarray, ax: int, reach, s: int, r0: int, r1: int, combine, fill: float,
                  dst: np.ndarray | None, role: str) -> np.ndarray:
     """dst[.., i - r0, ..] = combine over the taps that fall inside src of src[.., i*s + u*d - p0, ..] along axis
