@@ -432,19 +432,26 @@ def _check_windows(spatial: Ints, pads: Pads, stride: Ints, out_spatial: Ints) -
                 f"input of length {p0 + n + p1} (n={n}, pads=({p0}, {p1}), stride={s})")
 
 
-def pool_blocks(batch: int, spatial: Ints, out_spatial: Ints, channels: int,
-                itemsize: int) -> list[tuple[int, int, int, int]]:
-    """Blocks (n0, n1, r0, r1) of the pooling kernels' output: samples n0..n1-1, rows (first spatial axis)
-    r0..r1-1, each about ``POOL_BLOCK_BYTES`` of its widest workspace (whole samples when one fits)."""
+def _pool_block_shape(batch: int, spatial: Ints, out_spatial: Ints, channels: int, itemsize: int) -> tuple[int, int]:
+    """(samples, output rows) per block of the pooling kernels: rows of the first spatial axis about
+    ``POOL_BLOCK_BYTES`` of the widest workspace, or whole samples when one fits (then at least as many blocks as
+    threads when the blocks go to threads)."""
     row_bytes = max(math.prod(spatial[1:]), math.prod(out_spatial[1:])) * channels * itemsize
     rows = max(1, POOL_BLOCK_BYTES // max(1, row_bytes))
     o0 = out_spatial[0]
-    if rows >= o0:  # whole samples; at least as many blocks as threads when the blocks go to threads
-        out_bytes = batch * math.prod(out_spatial) * channels * itemsize
-        threads = workers() if out_bytes >= PARALLEL_MIN_OUT_BYTES else 1
-        per = max(1, min(rows // o0, -(-batch // threads)))
-        return [(n, min(batch, n + per), 0, o0) for n in range(0, batch, per)]
-    return [(n, n + 1, r, min(o0, r + rows)) for n in range(batch) for r in range(0, o0, rows)]
+    if rows < o0:
+        return 1, rows
+    out_bytes = batch * math.prod(out_spatial) * channels * itemsize
+    threads = workers() if out_bytes >= PARALLEL_MIN_OUT_BYTES else 1
+    return max(1, min(batch, rows // o0, -(-batch // threads))), o0
+
+
+def pool_blocks(batch: int, spatial: Ints, out_spatial: Ints, channels: int,
+                itemsize: int) -> list[tuple[int, int, int, int]]:
+    """Blocks (n0, n1, r0, r1) of the pooling kernels' output: samples n0..n1-1, rows (first spatial axis) r0..r1-1."""
+    per, rows = _pool_block_shape(batch, spatial, out_spatial, channels, itemsize)
+    o0 = out_spatial[0]
+    return [(n, min(batch, n + per), r, min(o0, r + rows)) for n in range(0, batch, per) for r in range(0, o0, rows)]
 
 
 def _full_resolution(kernel: int, stride: int) -> bool:
@@ -458,8 +465,8 @@ def pool_workspaces(batch: int, spatial: Ints, out_spatial: Ints, kernel: Ints, 
                     itemsize: int) -> dict[str, int]:
     """Bytes of each per-thread workspace of the pooling kernels: a block reduced over its first 1, 2 axes, and
     over all axes at stride 1 along the last (`_full_resolution`)."""
-    rows = max((n1 - n0) * (r1 - r0) for n0, n1, r0, r1 in pool_blocks(batch, spatial, out_spatial, channels,
-                                                                         itemsize))
+    per, rows = _pool_block_shape(batch, spatial, out_spatial, channels, itemsize)
+    rows *= per  # output rows of the first axis in the largest block, over its samples
     sizes = {f"pool{ax}": rows * math.prod(out_spatial[1:ax + 1]) * math.prod(spatial[ax + 1:]) * channels * itemsize
              for ax in range(len(spatial) - 1)}
     if _full_resolution(kernel[-1], stride[-1]):
