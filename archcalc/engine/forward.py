@@ -677,7 +677,7 @@ def _kernel_threads(row: LayerRow, batch: int, itemsize: int) -> str:
 
 def _pool_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
     """The blocks reduced over their first axes, or at stride 1 (per thread); average pooling's divisors."""
-    where = _kernel_threads(row, batch, itemsize)
+    where = "pool" if K.pool_threads(math.prod(row.output_shape) * batch * itemsize) > 1 else "main"
     spatial, out_spatial = tuple(a.n for a in row.axes), tuple(a.out for a in row.axes)
     ws = K.pool_workspaces(batch, spatial, out_spatial, tuple(a.f for a in row.axes), tuple(a.s for a in row.axes),
                            row.input_shapes[0][-1], itemsize)

@@ -432,6 +432,18 @@ def _check_windows(spatial: Ints, pads: Pads, stride: Ints, out_spatial: Ints) -
                 f"input of length {p0 + n + p1} (n={n}, pads=({p0}, {p1}), stride={s})")
 
 
+#: Threads the pooling kernels spread their blocks over (``run_blocks``), at most.  1: measured on 2 cores (quiet,
+#: load 0.6, every pool of googlenet, inception_v3, squeezenet1_1, shufflenet_v2_x1_0, densenet121 at batch 8,
+#: interleaved runs), two threads made 27 of 29 pooling layers slower (all of them 96 -> 108 ms): their blocks are
+#: short numpy calls over memory-bound data.  LRN, with longer calls, gains from them (1.25x) and keeps them.
+POOL_THREADS = 1
+
+
+def pool_threads(out_bytes: int) -> int:
+    """Threads a pooling kernel with this much output runs on."""
+    return min(workers(), POOL_THREADS) if out_bytes >= PARALLEL_MIN_OUT_BYTES else 1
+
+
 def _pool_block_shape(batch: int, spatial: Ints, out_spatial: Ints, channels: int, itemsize: int) -> tuple[int, int]:
     """(samples, output rows) per block of the pooling kernels: rows of the first spatial axis about
     ``POOL_BLOCK_BYTES`` of the widest workspace, or whole samples when one fits (then at least as many blocks as
@@ -441,8 +453,7 @@ def _pool_block_shape(batch: int, spatial: Ints, out_spatial: Ints, channels: in
     o0 = out_spatial[0]
     if rows < o0:
         return 1, rows
-    out_bytes = batch * math.prod(out_spatial) * channels * itemsize
-    threads = workers() if out_bytes >= PARALLEL_MIN_OUT_BYTES else 1
+    threads = pool_threads(batch * math.prod(out_spatial) * channels * itemsize)
     return max(1, min(batch, rows // o0, -(-batch // threads))), o0
 
 
@@ -529,7 +540,7 @@ def _pool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints 
     box is the max over rows of the max over columns; a sum likewise).  Each tap reads only the cells inside
     the input (`_tap_range`): padding and cells past the end in ceil mode are never materialised, a window
     reduces over its inside cells only.  ``divisor(geometry)`` gives the per-window divisors (*out_spatial)
-    the sums are divided by, block by block.  Blocks run over ``run_blocks``' threads."""
+    the sums are divided by, block by block.  Blocks run in the calling thread (``POOL_THREADS``)."""
     rank = x.ndim - 2
     dilation = dilation or _ones(rank)
     spatial = x.shape[1:-1]
@@ -570,7 +581,12 @@ def _pool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints 
         elif full:
             np.copyto(block, t)
 
-    run_blocks(run, pool_blocks(x.shape[0], spatial, out_spatial, x.shape[-1], x.dtype.itemsize), out.nbytes)
+    blocks = pool_blocks(x.shape[0], spatial, out_spatial, x.shape[-1], x.dtype.itemsize)
+    if pool_threads(out.nbytes) > 1:
+        run_blocks(run, blocks, out.nbytes)
+    else:
+        for block in blocks:
+            run(block)
     return out
 
 

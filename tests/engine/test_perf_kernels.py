@@ -102,6 +102,7 @@ def blocks(request, monkeypatch):
     if request.param != "one block":
         monkeypatch.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
         monkeypatch.setattr(K, "workers", lambda: 2)
+        monkeypatch.setattr(K, "POOL_THREADS", 2)
         monkeypatch.setattr(K, "POOL_BLOCK_BYTES", 48 if request.param == "row blocks" else 2**11)
     return request.param
 
