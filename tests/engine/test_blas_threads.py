@@ -27,8 +27,9 @@ def rand(*shape, seed=0):
     ((3, 3), (2, 1), ((1, 1), (0, 2)), (1, 2), (5, 7)),     # im2col
     ((5, 2), (1, 3), ((2, 2), (1, 0)), (1, 1), (9, 3)),
 ])
-def test_gemm_blocks_on_the_pool(pool_paths, kernel, stride, pads, dilation, out):
-    x, w, b = rand(3, 9, 7, 5), rand(*kernel, 5, 6, seed=1), rand(6, seed=2)
+@pytest.mark.parametrize("channels", [5, 1])  # one channel: tap-major columns
+def test_gemm_blocks_on_the_pool(pool_paths, kernel, stride, pads, dilation, out, channels):
+    x, w, b = rand(3, 9, 7, channels), rand(*kernel, channels, 6, seed=1), rand(6, seed=2)
     seen = []
     got = K.conv(x, w, b, stride, pads, dilation, out_spatial=out, algorithm="gemm",
                  epilogue=lambda block: seen.append(block.shape))
