@@ -215,47 +215,20 @@ def run_conv(s: Step, xs):
                   out_spatial, out=s.new(), epilogue=epilogue)
 
 
-#: Below this many input bytes a layer runs in one thread (splitting costs more than it saves).
-PARALLEL_MIN_BYTES = 2**20
-_pool: Any = None
-
-
 def _workers() -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def by_batch(s: Step, fn: Callable[..., np.ndarray], x: np.ndarray) -> np.ndarray:
-    """fn(x), with x split along the batch over threads (numpy's loops release the GIL) for the
-    layers that numpy runs single-threaded: LRN and overlapping pools."""
-    global _pool
-    parts = min(_workers(), x.shape[0])
-    out = s.new()
-    if parts < 2 or x.nbytes < PARALLEL_MIN_BYTES:
-        return fn(x, out)
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="archcalc")
-    bounds = np.linspace(0, x.shape[0], parts + 1).astype(int)
-    list(_pool.map(fn, [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])], [out[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
-    return out
-
-
-def _pool_split(s: Step, fn, x):
-    """Overlapping windows (3x3/2 in AlexNet) gain from threads; 2x2/2 pools are bound by memory and lose."""
-    return by_batch(s, fn, x) if math.prod(a.f for a in s.row.axes) >= 9 else fn(x, s.new())
-
-
 def run_maxpool(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
-    return _pool_split(s, lambda x, out: K.maxpool(x, kernel, stride, pads, dilation, out_spatial, out), xs[0])
+    return K.maxpool(xs[0], kernel, stride, pads, dilation, out_spatial, s.new())
 
 
 def run_avgpool(s: Step, xs):
     kernel, stride, pads, dilation, out_spatial = s.geometry()
     if s.layer.count_include_pad and any(p != (0, 0) for p in pads):
-        return K.avgpool_include_pad(xs[0], kernel, stride, pads, dilation, out_spatial)
-    return _pool_split(s, lambda x, out: K.avgpool(x, kernel, stride, pads, dilation, out_spatial, out), xs[0])
+        return K.avgpool_include_pad(xs[0], kernel, stride, pads, dilation, out_spatial, s.new())
+    return K.avgpool(xs[0], kernel, stride, pads, dilation, out_spatial, s.new())
 
 
 def run_dense(s: Step, xs):
@@ -275,8 +248,7 @@ def run_activation(s: Step, xs):
 
 def run_lrn(s: Step, xs):
     layer = s.layer
-    return by_batch(s, lambda x, out: K.lrn(x, layer.size, layer.k, layer.alpha, layer.beta,
-                                            alpha_over_n=layer.alpha_over_n, out=out), xs[0])
+    return K.lrn(xs[0], layer.size, layer.k, layer.alpha, layer.beta, alpha_over_n=layer.alpha_over_n, out=s.new())
 
 
 def run_batchnorm(s: Step, xs):
@@ -343,7 +315,7 @@ KERNELS: dict[str, Callable[[Step, list], np.ndarray]] = {
     "pad": lambda s, xs: K.pad(xs[0], s.layer.padding, s.layer.value),
     "crop": run_crop,
     "slice": lambda s, xs: np.ascontiguousarray(K.take_slice(xs[0], s.layer.axis, s.layer.start, s.layer.stop)),
-    "channel_shuffle": lambda s, xs: K.channel_shuffle(xs[0], s.layer.groups),
+    "channel_shuffle": lambda s, xs: K.channel_shuffle(xs[0], s.layer.groups, s.new()),
     "embedding": run_embedding,
     "adaptive_avgpool": lambda s, xs: K.adaptive_avgpool(xs[0], s.layer.output),
     "adaptive_maxpool": lambda s, xs: K.adaptive_maxpool(xs[0], s.layer.output),
@@ -498,7 +470,7 @@ class Scratch:
 #: Kinds not listed are taken as "fresh" with temporaries of twice input plus output (`_unknown_scratch`).
 OUTPUT: dict[str, str] = {
     "conv": "arena", "maxpool": "arena", "avgpool": "arena", "dense": "arena", "lrn": "arena",
-    "batchnorm": "arena", "add": "arena", "concat": "arena",
+    "batchnorm": "arena", "add": "arena", "concat": "arena", "channel_shuffle": "arena",
     "flatten": "view", "dropout": "view", "activation": "inplace",
     "global_avgpool": "fresh", "global_maxpool": "fresh",
 }
@@ -628,16 +600,6 @@ def top_k_scratch(classes: int, itemsize: int) -> int:
 TOP_K_CHUNK = 2**18
 
 
-def _split(row: LayerRow, batch: int, itemsize: int, threaded: bool) -> tuple[str, int]:
-    """Where a kernel's workspace lives ("main" thread, or each of the "pool" threads of `by_batch`) and the
-    largest batch slice one call sees."""
-    in_bytes = math.prod(row.input_shapes[0]) * batch * itemsize
-    parts = min(_workers(), batch)
-    if not threaded or parts < 2 or in_bytes < PARALLEL_MIN_BYTES:
-        return "main", batch
-    return "pool", -(-batch // parts)
-
-
 def _padded_bytes(row: LayerRow, batch: int, itemsize: int) -> int:
     """The padded copy of a window layer's input (`kernels._pad`), windows past the end in ceil mode included."""
     cells = math.prod(max(a.pb + a.n, (a.out - 1) * a.s + a.d * (a.f - 1) + 1) for a in row.axes)
@@ -706,19 +668,29 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
     return Scratch(ws, block + product + weights + act)
 
 
+def _kernel_threads(row: LayerRow, batch: int, itemsize: int) -> str:
+    """Where the workspaces of a kernel that splits its own blocks (`kernels.run_blocks`) live: the "main"
+    thread, or each of the kernel pool's threads."""
+    out_bytes = math.prod(row.output_shape) * batch * itemsize
+    return "pool" if K.workers() >= 2 and out_bytes >= K.PARALLEL_MIN_OUT_BYTES else "main"
+
+
 def _pool_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
-    """The padded input (per thread when split over the batch); average pooling's counts."""
-    where, part = _split(row, batch, itemsize, math.prod(a.f for a in row.axes) >= 9)
-    counts = 0
-    if row.type == "avgpool":
-        counts = math.prod(a.out for a in row.axes) * (2 * 8 + itemsize) * (_workers() if where == "pool" else 1)
-    return Scratch({(where, "pad"): _padded_bytes(row, part, itemsize)}, counts)
+    """The blocks reduced over their first axes, or at stride 1 (per thread); average pooling's divisors."""
+    where = "pool" if K.pool_threads(math.prod(row.output_shape) * batch * itemsize) > 1 else "main"
+    spatial, out_spatial = tuple(a.n for a in row.axes), tuple(a.out for a in row.axes)
+    ws = K.pool_workspaces(batch, spatial, out_spatial, tuple(a.f for a in row.axes), tuple(a.s for a in row.axes),
+                           row.input_shapes[0][-1], itemsize)
+    counts = math.prod(a.out for a in row.axes) * (2 * 8 + itemsize) if row.type == "avgpool" else 0
+    return Scratch({(where, role): size for role, size in ws.items()}, counts)
 
 
 def _lrn_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
-    """The squares of the input (per thread when split over the batch)."""
-    where, part = _split(row, batch, itemsize, True)
-    return Scratch({(where, "lrn"): math.prod(row.input_shapes[0]) * part * itemsize})
+    """The scaled squares of one block of positions (per thread)."""
+    channels = row.input_shapes[0][-1]
+    positions = math.prod(row.input_shapes[0][:-1]) * batch
+    rows = min(positions, K.lrn_block_rows(channels, itemsize))
+    return Scratch({(_kernel_threads(row, batch, itemsize), "lrn"): rows * channels * itemsize})
 
 
 def _dense_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
@@ -748,6 +720,7 @@ SCRATCH: dict[str, Callable[[LayerRow, int, int], Scratch]] = {
     "maxpool": _pool_scratch,
     "avgpool": _pool_scratch,
     "lrn": _lrn_scratch,
+    "channel_shuffle": _none,
     "dense": _dense_scratch,
     "activation": _activation_scratch,
     "batchnorm": _none,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -421,28 +422,186 @@ def _pad_to(x: np.ndarray, pads: Pads, extent: Ints) -> np.ndarray:
 # pooling
 
 
-def _reduce_windows(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints | None,
-                    out_spatial: Ints | None, out: np.ndarray | None, fill: float, combine) -> tuple[np.ndarray, Ints]:
-    """out = combine(...combine(tap 0, tap 1)..., last tap) over the kernel's taps of every window, padding `fill`."""
+#: Bytes of the row-reduced block a pooling kernel holds (its widest workspace), and of an LRN block: the block,
+#: the input rows it reads and the output block stay in cache (L2/L3) while every tap passes over them.  Measured
+#: (single thread, every pool/LRN layer of 5 nets, batch 8): 256 KB 158 ms, 512 KB 133, 1 MB 118, 2 MB 92-118:
+#: fewer, longer numpy calls win until the block leaves the cache.
+POOL_BLOCK_BYTES = 2**20
+
+
+def _check_windows(spatial: Ints, pads: Pads, stride: Ints, out_spatial: Ints) -> None:
+    """Every window starts inside the padded input (ceil mode may only hang windows off the end)."""
+    for ax, (n, s, (p0, p1), o) in enumerate(zip(spatial, stride, pads, out_spatial)):
+        if o < 1:
+            raise ValueError(f"output size must be >= 1 on axis {ax}, got {o}")
+        if (o - 1) * s >= p0 + n + p1:
+            raise ValueError(
+                f"window {o - 1} on axis {ax} starts at {(o - 1) * s}, past the padded "
+                f"input of length {p0 + n + p1} (n={n}, pads=({p0}, {p1}), stride={s})")
+
+
+#: Threads the pooling kernels spread their blocks over (``run_blocks``), at most.  1: measured on 2 cores (quiet,
+#: load 0.6, every pool of googlenet, inception_v3, squeezenet1_1, shufflenet_v2_x1_0, densenet121 at batch 8,
+#: interleaved runs), two threads made 27 of 29 pooling layers slower (all of them 96 -> 108 ms): their blocks are
+#: short numpy calls over memory-bound data.  LRN, with longer calls, gains from them (1.25x) and keeps them.
+POOL_THREADS = 1
+
+
+def pool_threads(out_bytes: int) -> int:
+    """Threads a pooling kernel with this much output runs on."""
+    return min(workers(), POOL_THREADS) if out_bytes >= PARALLEL_MIN_OUT_BYTES else 1
+
+
+def _pool_block_shape(batch: int, spatial: Ints, out_spatial: Ints, channels: int, itemsize: int) -> tuple[int, int]:
+    """(samples, output rows) per block of the pooling kernels: rows of the first spatial axis about
+    ``POOL_BLOCK_BYTES`` of the widest workspace, or whole samples when one fits (then at least as many blocks as
+    threads when the blocks go to threads)."""
+    row_bytes = max(math.prod(spatial[1:]), math.prod(out_spatial[1:])) * channels * itemsize
+    rows = max(1, POOL_BLOCK_BYTES // max(1, row_bytes))
+    o0 = out_spatial[0]
+    if rows < o0:
+        return 1, rows
+    threads = pool_threads(batch * math.prod(out_spatial) * channels * itemsize)
+    return max(1, min(batch, rows // o0, -(-batch // threads))), o0
+
+
+def pool_blocks(batch: int, spatial: Ints, out_spatial: Ints, channels: int,
+                itemsize: int) -> list[tuple[int, int, int, int]]:
+    """Blocks (n0, n1, r0, r1) of the pooling kernels' output: samples n0..n1-1, rows (first spatial axis) r0..r1-1."""
+    per, rows = _pool_block_shape(batch, spatial, out_spatial, channels, itemsize)
+    o0 = out_spatial[0]
+    return [(n, min(batch, n + per), r, min(o0, r + rows)) for n in range(0, batch, per) for r in range(0, o0, rows)]
+
+
+def _full_resolution(kernel: int, stride: int) -> bool:
+    """Reduce the last spatial axis at stride 1, then keep every s-th window (overlapping windows, s < f): the
+    taps then read runs of whole rows (W*C contiguous cells), which numpy runs far faster than s-strided runs
+    of C cells (3 of those for 3x3/2, against one strided copy)."""
+    return 1 < stride < kernel
+
+
+def pool_workspaces(batch: int, spatial: Ints, out_spatial: Ints, kernel: Ints, stride: Ints, channels: int,
+                    itemsize: int) -> dict[str, int]:
+    """Bytes of each per-thread workspace of the pooling kernels: a block reduced over its first 1, 2 axes, and
+    over all axes at stride 1 along the last (`_full_resolution`)."""
+    per, rows = _pool_block_shape(batch, spatial, out_spatial, channels, itemsize)
+    rows *= per  # output rows of the first axis in the largest block, over its samples
+    sizes = {f"pool{ax}": rows * math.prod(out_spatial[1:ax + 1]) * math.prod(spatial[ax + 1:]) * channels * itemsize
+             for ax in range(len(spatial) - 1)}
+    if _full_resolution(kernel[-1], stride[-1]):
+        sizes["pool_full"] = rows * math.prod(out_spatial[1:]) * stride[-1] * channels * itemsize
+    return sizes
+
+
+def _tap_range(o: int, n: int, s: int, offset: int, p0: int) -> tuple[int, int, int]:
+    """Outputs [lo, hi) whose tap at ``offset`` (= u*d) reads inside an input of length n, and the first
+    input cell read: i*s + offset - p0 in [0, n)."""
+    lo = min(o, max(0, -(-(p0 - offset) // s)))
+    hi = max(lo, min(o, -(-(n + p0 - offset) // s)))
+    return lo, hi, lo * s + offset - p0
+
+
+def _reduce_axis(src: np.ndarray, ax: int, reach, s: int, r0: int, r1: int, combine, fill: float,
+                 dst: np.ndarray | None, role: str) -> np.ndarray:
+    """dst[.., i - r0, ..] = combine over the taps that fall inside src of src[.., i*s + u*d - p0, ..] along axis
+    ``ax``, for outputs i in [r0, r1); a window with no tap inside gets ``fill``.  ``reach`` lists per tap
+    (first output, end, first input cell) as ``_tap_range`` gives.  Without ``dst``, a workspace (or a view of
+    src when a single tap covers every output)."""
+    lead = (slice(None),) * ax
+    full: list[tuple[int, int, np.ndarray]] = []
+    part: list[tuple[int, int, np.ndarray]] = []
+    for lo, hi, first in reach:
+        a0, a1 = max(lo, r0), min(hi, r1)
+        if a0 >= a1:
+            continue
+        start = first + (a0 - lo) * s
+        cells = src[(*lead, slice(start, start + (a1 - a0 - 1) * s + 1, s))]
+        (full if (a0, a1) == (r0, r1) else part).append((a0 - r0, a1 - r0, cells))
+    if dst is None:
+        if len(full) == 1 and not part:
+            return full[0][2]
+        shape = (*src.shape[:ax], r1 - r0, *src.shape[ax + 1:])
+        dst = _workspace(role, shape, src.dtype)
+    if len(full) >= 2:
+        combine(full[0][2], full[1][2], out=dst)
+        full = full[2:]
+    elif full and part:  # the widest partial tap with the full one, the rest of the full one copied
+        cells = full.pop()[2]
+        a0, a1, some = part.pop(max(range(len(part)), key=lambda i: part[i][1] - part[i][0]))
+        combine(cells[(*lead, slice(a0, a1))], some, out=dst[(*lead, slice(a0, a1))])
+        np.copyto(dst[(*lead, slice(0, a0))], cells[(*lead, slice(0, a0))])
+        np.copyto(dst[(*lead, slice(a1, None))], cells[(*lead, slice(a1, None))])
+    elif full:
+        np.copyto(dst, full.pop()[2])
+    else:
+        dst.fill(fill)
+    for a0, a1, cells in full + part:
+        target = dst[(*lead, slice(a0, a1))]
+        combine(target, cells, out=target)
+    return dst
+
+
+def _pool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints | None, out_spatial: Ints | None,
+          out: np.ndarray | None, fill: float, combine, divisor: Callable[..., np.ndarray] | None = None) -> np.ndarray:
+    """Separable window reduction, block of output rows by block: per block, the first spatial axis is reduced
+    over its taps, then the next axis of that, and so on, the last axis straight into the output (a max over a
+    box is the max over rows of the max over columns; a sum likewise).  Each tap reads only the cells inside
+    the input (`_tap_range`): padding and cells past the end in ceil mode are never materialised, a window
+    reduces over its inside cells only.  ``divisor(geometry)`` gives the per-window divisors (*out_spatial)
+    the sums are divided by, block by block.  Blocks run in the calling thread (``POOL_THREADS``)."""
     rank = x.ndim - 2
     dilation = dilation or _ones(rank)
+    spatial = x.shape[1:-1]
     if out_spatial is None:
-        out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
-    xp = _pad(x, pads, out_spatial, kernel, stride, dilation, fill)
+        out_spatial = floor_out_spatial(spatial, kernel, stride, pads, dilation)
+    _check_windows(spatial, pads, stride, out_spatial)
     out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
-    for i, offset in enumerate(np.ndindex(*kernel)):
-        cells = _shifted(xp, offset, out_spatial, stride, dilation)
-        if i == 0:
-            np.copyto(out, cells)
-        else:
-            combine(out, cells, out=out)
-    return out, out_spatial
+    reach = [[_tap_range(o, n, s, u * d, p0) for u in range(f)]
+             for o, n, s, d, f, (p0, _) in zip(out_spatial, spatial, stride, dilation, kernel, pads)]
+    div: Any = None
+    if divisor is not None:
+        div = divisor(spatial, kernel, stride, pads, dilation, out_spatial).astype(x.dtype)[..., None]
+        if (div == div.flat[0]).all():  # one count everywhere: a scalar divide runs over the flat block
+            div = div.flat[0]
+
+    last, s_last = rank - 1, stride[-1]
+    full = _full_resolution(kernel[-1], s_last)
+    if full:  # the last axis' windows at stride 1: (o - 1)*s + 1 of them
+        o_full = (out_spatial[-1] - 1) * s_last + 1
+        reach[-1] = [_tap_range(o_full, spatial[-1], 1, u * dilation[-1], pads[-1][0]) for u in range(kernel[-1])]
+
+    def run(where: tuple[int, int, int, int]) -> None:
+        n0, n1, r0, r1 = where
+        block = out[n0:n1, r0:r1]
+        t = x[n0:n1]
+        for ax in range(rank):
+            lo, hi = (r0, r1) if ax == 0 else (0, out_spatial[ax])
+            if ax == last and full:
+                t = _reduce_axis(t, ax + 1, reach[ax], 1, lo * s_last, (hi - 1) * s_last + 1, combine, fill,
+                                 None, "pool_full")
+                t = t[(slice(None),) * (ax + 1) + (slice(None, None, s_last),)]
+            else:
+                t = _reduce_axis(t, ax + 1, reach[ax], stride[ax], lo, hi, combine, fill,
+                                 block if ax == last else None, f"pool{ax}")
+        if div is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):  # a window wholly in the padding: 0/0
+                np.divide(t, div if np.ndim(div) == 0 else div[r0:r1], out=block)
+        elif full:
+            np.copyto(block, t)
+
+    blocks = pool_blocks(x.shape[0], spatial, out_spatial, x.shape[-1], x.dtype.itemsize)
+    if pool_threads(out.nbytes) > 1:
+        run_blocks(run, blocks, out.nbytes)
+    else:
+        for block in blocks:
+            run(block)
+    return out
 
 
 def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
             dilation: Ints | None = None, out_spatial: Ints | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """y[n, i, c] = max over u of x[n, i*s + u*d - p_before, c], padded cells ignored (-inf)."""
-    return _reduce_windows(_as_float(x), kernel, stride, pads, dilation, out_spatial, out, -np.inf, np.maximum)[0]
+    return _pool(_as_float(x), kernel, stride, pads, dilation, out_spatial, out, -np.inf, np.maximum)
 
 
 def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
@@ -454,17 +613,8 @@ def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
     window lying wholly in the padding would have no mean; the calculator refuses such
     a pool (padding on a side at least the kernel).
     """
-    x = _as_float(x)
-    out, out_spatial = _reduce_windows(x, kernel, stride, pads, dilation, out_spatial, out, 0.0, np.add)
-    dilation = dilation or _ones(x.ndim - 2)
-    count = np.ones((), dtype=np.int64)
-    for n, f, s, (p0, _), d, o in zip(x.shape[1:-1], kernel, stride, pads, dilation, out_spatial):
-        pos = np.arange(o)[:, None] * s + np.arange(f)[None, :] * d - p0  # window i, tap u
-        inside = ((pos >= 0) & (pos < n)).sum(axis=1)
-        count = np.multiply.outer(count, inside)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out /= count[..., None].astype(x.dtype)
-    return out
+    return _pool(_as_float(x), kernel, stride, pads, dilation, out_spatial, out, 0.0, np.add,
+                 partial(window_counts, include_pad=False))
 
 
 def global_avgpool(x: np.ndarray) -> np.ndarray:
@@ -494,27 +644,58 @@ def lrn(x: np.ndarray, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta:
 
     The sum runs over channels c - size//2 .. c + (size-1)//2 that exist.  With
     ``alpha_over_n`` alpha is divided by ``size``, as PyTorch and Caffe do.
+
+    Blocks of positions small enough to stay in cache go through every step before the
+    next block, spread over ``run_blocks``' threads.  Every step runs over the whole flat
+    block (numpy runs 2-D slices of C channels 3-4x slower, row by row): the neighbour
+    sums are shifted adds of the flat squares, which wrongly reach into the next or the
+    previous position for the first size//2 and last (size-1)//2 channels; those few
+    columns are then summed again on their own.  beta = 0.75 is sqrt(s) * sqrt(sqrt(s)),
+    cheaper than pow.
     """
     x = _as_float(x)
-    channels = x.shape[-1]
-    sq = np.square(x, out=_workspace("lrn", x.shape, x.dtype))
-    acc = _output(out, x.shape, x.dtype)
-    np.copyto(acc, sq)
-    for shift in range(1, min(size // 2, channels - 1) + 1):  # neighbours before c
-        acc[..., shift:] += sq[..., :channels - shift]
-    for shift in range(1, min((size - 1) // 2, channels - 1) + 1):  # neighbours after c
-        acc[..., :channels - shift] += sq[..., shift:]
-    scale = alpha / size if alpha_over_n else alpha
-    acc *= x.dtype.type(scale)
-    acc += x.dtype.type(k)
-    if beta == 0.75:
-        np.sqrt(acc, out=acc)
-        acc *= np.sqrt(acc, out=sq)  # s^0.75 = sqrt(s) * sqrt(sqrt(s)), cheaper than pow
-        np.divide(x, acc, out=acc)
-        return acc
-    np.power(acc, x.dtype.type(-beta), out=acc)
-    acc *= x
-    return acc
+    out = _output(out, x.shape, x.dtype)
+    dt, channels = x.dtype, x.shape[-1]
+    xs, ys = x.reshape(-1, channels), out.reshape(-1, channels)
+    scale, kk = dt.type(alpha / size if alpha_over_n else alpha), dt.type(k)
+    before, after = min(size // 2, channels - 1), min((size - 1) // 2, channels - 1)
+    edges = sorted(set(range(min(before, channels))) | set(range(max(0, channels - after), channels)))
+    rows = lrn_block_rows(channels, dt.itemsize)
+
+    def run(where: tuple[int, int]) -> None:
+        xb, acc = xs[where[0]:where[1]], ys[where[0]:where[1]]
+        sq = _workspace("lrn", xb.shape, dt)
+        np.multiply(xb, xb, out=sq)
+        sq *= scale
+        np.add(sq, kk, out=acc)
+        flat_sq, flat = sq.reshape(-1), acc.reshape(-1)
+        for shift in range(1, before + 1):  # neighbours before c
+            flat[shift:] += flat_sq[:-shift]
+        for shift in range(1, after + 1):  # neighbours after c
+            flat[:-shift] += flat_sq[shift:]
+        for c in edges:  # the channels whose flat neighbours crossed into another position: again, in order
+            col = acc[:, c]
+            np.add(sq[:, c], kk, out=col)
+            for shift in range(1, min(before, c) + 1):
+                col += sq[:, c - shift]
+            for shift in range(1, min(after, channels - 1 - c) + 1):
+                col += sq[:, c + shift]
+        if beta == 0.75:
+            np.sqrt(acc, out=acc)
+            acc *= np.sqrt(acc, out=sq)
+            np.divide(xb, acc, out=acc)
+        else:
+            np.power(acc, dt.type(-beta), out=acc)
+            acc *= xb
+
+    total = xs.shape[0]
+    run_blocks(run, [(r, min(total, r + rows)) for r in range(0, total, rows)], out.nbytes)
+    return out
+
+
+def lrn_block_rows(channels: int, itemsize: int) -> int:
+    """Positions per block of ``lrn`` (its workspace holds a block of squares)."""
+    return max(1, POOL_BLOCK_BYTES // (channels * itemsize))
 
 
 def batchnorm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
@@ -831,13 +1012,26 @@ def take_slice(x: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
     return _as_float(x)[tuple(index)]
 
 
-def channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
-    """Channels viewed as (groups, C/groups), transposed, flattened: y[..., j*G + g] = x[..., g*(C/G) + j]."""
+def channel_shuffle(x: np.ndarray, groups: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Channels viewed as (groups, C/groups), transposed, flattened: y[..., j*G + g] = x[..., g*(C/G) + j].
+
+    Written straight into ``out``, one strided copy per group (or per column j when there are fewer
+    columns than groups): a single copy of the transposed view makes numpy loop over runs of G channels
+    (5x slower for G = 2).
+    """
     x = _as_float(x)
     c = x.shape[-1]
     if c % groups:
         raise ValueError(f"channel_shuffle: {c} channels do not divide by groups {groups}")
-    return x.reshape(*x.shape[:-1], groups, c // groups).swapaxes(-1, -2).reshape(x.shape)
+    out = _output(out, x.shape, x.dtype)
+    per = c // groups
+    if groups <= per:
+        for g in range(groups):
+            np.copyto(out[..., g::groups], x[..., g * per:(g + 1) * per])
+    else:
+        for j in range(per):
+            np.copyto(out[..., j * groups:(j + 1) * groups], x[..., j::per])
+    return out
 
 
 def adaptive_windows(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -891,22 +1085,15 @@ def window_counts(spatial: Ints, kernel: Ints, stride: Ints, pads: Pads, dilatio
 
 
 def avgpool_include_pad(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
-                        dilation: Ints | None = None, out_spatial: Ints | None = None) -> np.ndarray:
+                        dilation: Ints | None = None, out_spatial: Ints | None = None,
+                        out: np.ndarray | None = None) -> np.ndarray:
     """y[n, i, c] = sum of the window's input cells / its cells inside input + padding.
 
     PyTorch's count_include_pad=True: padded zeros count, cells of ceil-mode windows
-    that hang past the padding do not.  Rescales ``avgpool``'s inside-only mean.
+    that hang past the padding do not.  The same blocked sums as ``avgpool``, another divisor.
     """
-    x = _as_float(x)
-    rank = x.ndim - 2
-    dilation = dilation or _ones(rank)
-    if out_spatial is None:
-        out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
-    mean = avgpool(x, kernel, stride, pads, dilation, out_spatial)
-    geometry = (x.shape[1:-1], kernel, stride, pads, dilation, out_spatial)
-    inside = window_counts(*geometry, include_pad=False)
-    ratio = inside / window_counts(*geometry, include_pad=True)
-    return np.where(inside[..., None] > 0, mean * ratio[..., None].astype(x.dtype), 0).astype(x.dtype)
+    return _pool(_as_float(x), kernel, stride, pads, dilation, out_spatial, out, 0.0, np.add,
+                 partial(window_counts, include_pad=True))
 
 
 def layernorm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, eps: float = 1e-6) -> np.ndarray:

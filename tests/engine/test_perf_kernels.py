@@ -1,16 +1,16 @@
-"""Issue 16's kernels: depthwise and grouped convolution against their plain twins (hypothesis), over
-1-3 spatial axes, padding, dilation, ceil-mode outputs, depth multipliers, biases and epilogues,
-run in one thread and split over threads."""
+"""Issue 16's kernels: depthwise and grouped convolution, blocked pooling, LRN and channel shuffle against their
+plain twins (hypothesis), over 1-3 spatial axes, padding, dilation, ceil-mode outputs, depth multipliers, biases
+and epilogues, run in one thread and split over threads."""
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from archcalc.engine import kernels as K
 from archcalc.engine import reference as R
 
-from test_properties import arrays, window_settings
+from test_properties import arrays, every_window_reads_input, window_settings
 
 # the fixture only patches module constants, the same for every example
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -93,3 +93,90 @@ def test_depthwise_rejects_a_kernel_that_is_not_depthwise():
         K.conv_depthwise(x, np.zeros((3, 3, 1, 4)), None, (1, 1), ((1, 1), (1, 1)))
     with pytest.raises(ValueError, match="groups 2"):
         K.conv_grouped(x, np.zeros((3, 3, 2, 4)), None, (1, 1), ((1, 1), (1, 1)), groups=2)
+
+
+@pytest.fixture(params=["one block", "row blocks", "sample blocks"])
+def blocks(request, monkeypatch):
+    """The pooling and LRN kernels' blocks: one block in the caller; a few rows of one sample per block, or a few
+    whole samples per block (tiny blocks), spread over two threads."""
+    if request.param != "one block":
+        monkeypatch.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        monkeypatch.setattr(K, "workers", lambda: 2)
+        monkeypatch.setattr(K, "POOL_THREADS", 2)
+        monkeypatch.setattr(K, "POOL_BLOCK_BYTES", 48 if request.param == "row blocks" else 2**11)
+    return request.param
+
+
+POOLS = {"max": (K.maxpool, R.maxpool), "avg": (K.avgpool, R.avgpool),
+         "avg_include_pad": (K.avgpool_include_pad, R.avgpool_include_pad)}
+
+
+@FAST
+@given(window_settings(), st.integers(1, 5), st.integers(1, 3), st.sampled_from(sorted(POOLS)), st.booleans(),
+       st.data())
+def test_blocked_pooling_matches_reference(blocks, geo, channels, batch, kind, float32, data):
+    """Separable blocked pooling over 1-3 axes: padding (asymmetric), dilation, ceil-mode windows hanging off the
+    end, stride above the kernel, kernel 1; float64 and float32 into a given ``out``; max pooling bit-exact."""
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    assume(all(every_window_reads_input(*axis) for axis in zip(spatial, kernel, stride, dilation, pads, out_spatial)))
+    dtype = np.float32 if float32 else np.float64
+    x = arrays(data.draw, (batch, *spatial, channels), dtype)
+    fast, slow = POOLS[kind]
+    out = np.full((batch, *out_spatial, channels), np.nan, dtype)
+    got = fast(x, kernel, stride, pads, dilation, out_spatial, out=out)
+    assert got is out
+    want = slow(x, kernel, stride, pads, dilation, out_spatial)
+    if kind == "max":  # a max is exact: the same cell wins in any order
+        np.testing.assert_array_equal(got, want.astype(dtype))
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5 if float32 else 1e-12, atol=1e-6 if float32 else 1e-12)
+
+
+@FAST
+@given(window_settings(), st.integers(1, 3), st.data())
+def test_blocked_pooling_of_a_channel_slice(blocks, geo, channels, data):
+    """The input may be a strided view (a concat's channels in the fused plan's arena)."""
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    assume(all(every_window_reads_input(*axis) for axis in zip(spatial, kernel, stride, dilation, pads, out_spatial)))
+    wide = arrays(data.draw, (2, *spatial, channels + 3))
+    x = wide[..., 1:1 + channels]
+    np.testing.assert_array_equal(K.maxpool(x, kernel, stride, pads, dilation, out_spatial),
+                                  R.maxpool(x, kernel, stride, pads, dilation, out_spatial))
+    np.testing.assert_allclose(K.avgpool(x, kernel, stride, pads, dilation, out_spatial),
+                               R.avgpool(x, kernel, stride, pads, dilation, out_spatial), rtol=1e-12, atol=1e-12)
+
+
+def test_pool_window_wholly_in_padding_gives_fill():
+    """Pads of the kernel's size (the calculator refuses them): max reads no cell (-inf), the mean is 0/0."""
+    x = np.arange(6.0).reshape(1, 3, 2)
+    assert K.maxpool(x, (2,), (2,), ((2, 0),))[0, :, 0].tolist() == [-np.inf, 2.0]
+    assert np.isnan(K.avgpool(x, (2,), (2,), ((2, 0),))[0, 0]).all()
+
+
+def test_pool_rejects_a_window_past_the_padded_input():
+    with pytest.raises(ValueError, match="past the padded input"):
+        K.maxpool(np.zeros((1, 4, 1)), (2,), (2,), ((0, 0),), out_spatial=(3,))
+
+
+@FAST
+@given(st.integers(1, 12), st.integers(1, 7), st.floats(0.5, 3), st.floats(1e-5, 1.0), st.sampled_from([0.75, 0.5, 1.0]),
+       st.booleans(), st.integers(1, 3), st.data())
+def test_blocked_lrn_matches_reference(blocks, channels, size, k, alpha, beta, over_n, batch, data):
+    x = arrays(data.draw, (batch, 3, 2, channels)) * 5
+    out = np.full_like(x, np.nan)
+    assert K.lrn(x, size, k, alpha, beta, over_n, out=out) is out
+    np.testing.assert_allclose(out, R.lrn(x, size, k, alpha, beta, over_n), rtol=1e-12)
+    x32 = x.astype(np.float32)[:, :, 1:]  # float32, a strided view
+    np.testing.assert_allclose(K.lrn(x32, size, k, alpha, beta, over_n), R.lrn(x32, size, k, alpha, beta, over_n),
+                               rtol=1e-5)
+
+
+@FAST
+@given(st.integers(1, 6), st.integers(1, 6), st.data())
+def test_channel_shuffle_into_out_matches_reference(groups, per, data):
+    """Both loops (over groups when G <= C/G, else over columns), into ``out``, from a channel slice."""
+    wide = arrays(data.draw, (2, 3, groups * per + 2), np.float32)
+    x = wide[..., 1:-1]
+    out = np.full_like(x, np.nan)
+    assert K.channel_shuffle(x, groups, out=out) is out
+    np.testing.assert_array_equal(out, R.channel_shuffle(x, groups).astype(np.float32))

@@ -123,7 +123,8 @@ def test_pooling_matches_reference(geo, channels, kind, data):
     fast, slow = (K.maxpool, R.maxpool) if kind == "max" else (K.avgpool, R.avgpool)
     got = fast(x, kernel, stride, pads, dilation, out_spatial=out)
     assert got.shape == (2, *out, channels)
-    np.testing.assert_allclose(got, slow(x, kernel, stride, pads, dilation, out_spatial=out), rtol=1e-12)
+    np.testing.assert_allclose(got, slow(x, kernel, stride, pads, dilation, out_spatial=out), rtol=1e-12,
+                               atol=1e-12)  # sums: separable, another order than the twin's
 
 
 @FAST
