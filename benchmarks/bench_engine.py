@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_engine.py [--batch 8] [--repeat 3] [--rounds 2] [--nets a,b]
                                                    [--max-load 1.5] [--strict] [--layers] [--markdown FILE]
-                                                   [--blas engine|openblas]
+                                                   [--blas auto|pin|threads]
 
 Each spec gets weights from ``archcalc.init_params`` plus random biases and batchnorm statistics.
 The engine runs the compiled plan (``archcalc.compile_plan``; batchnorm folded, epilogues fused,
@@ -82,14 +82,14 @@ def main(argv=None) -> int:
     ap.add_argument("--strict", action="store_true", help="refuse to report when the load is above --max-load")
     ap.add_argument("--layers", action="store_true", help="print the engine's time per plan step")
     ap.add_argument("--markdown", help="also write the summary table to this file")
-    ap.add_argument("--blas", choices=["engine", "openblas"], default="engine",
-                    help="engine: BLAS pinned to one thread, blocks on the engine's threads (the default); "
-                         "openblas: OpenBLAS's own threads")
+    ap.add_argument("--blas", choices=["auto", "pin", "threads"], default="auto",
+                    help="auto (the engine's default): BLAS pinned to one thread and blocks on the engine's threads "
+                         "while other processes keep the cores busy; pin: always; threads: BLAS's own threads")
     args = ap.parse_args(argv)
 
     from archcalc.engine import kernels
 
-    kernels.PIN_BLAS = args.blas == "engine"
+    kernels.BLAS_MODE = args.blas
     start_load = os.getloadavg()[0]
     print(load_text() + f"; BLAS threads: {args.blas}")
     if start_load > args.max_load:

@@ -1253,15 +1253,53 @@ def run_blocks(fn, blocks: list, nbytes: int) -> None:
 
 
 # ----------------------------------------------------------------------------
-# BLAS threads: during a forward pass OpenBLAS runs every product in the calling thread, and the engine spreads
-# the blocks of a layer over its own pool instead.  OpenBLAS's threads synchronise on every call by spinning; on a
-# machine where another process holds a core, each call then waits for a descheduled thread (measured at load 3 on
-# 2 cores: MobileNetV2 708 ms with OpenBLAS's two threads, 242 ms with one).  The engine's pool threads block
-# instead of spinning, and each of its blocks is one product, an im2col copy and an epilogue, all GIL-free.
+# BLAS threads: while other processes keep the cores busy, a forward pass runs every BLAS product in the calling
+# thread and the engine spreads the blocks of a layer over its own pool instead.  OpenBLAS's threads synchronise on
+# every call by spinning; with another process on a core, each call waits for a descheduled thread (measured at
+# load 3 on 2 cores: MobileNetV2 708 ms with OpenBLAS's two threads, 242 ms with one).  The engine's pool threads
+# block instead of spinning, and each of its blocks is one product, an im2col copy and an epilogue, all GIL-free.
+# On a quiet machine OpenBLAS's own threads are 5-20 % faster on nets of small products (MobileNetV2 171 against
+# 199 ms, ShuffleNet V2 93 against 111, load 0.6), so they are kept there.
 
 _blas: dict[str, Any] = {"pinned": False}
-#: False: leave BLAS's own threads alone during a pass (``benchmarks/bench_engine.py --blas openblas``).
-PIN_BLAS = True
+#: "auto": pin BLAS to one thread while other processes keep the cores busy (``busy_elsewhere``), else leave BLAS's
+#: threads alone; "pin": always; "threads": never (``benchmarks/bench_engine.py --blas``).
+BLAS_MODE = "auto"
+#: Seconds between two looks at the CPU time of the other processes (``busy_elsewhere``).
+BUSY_SAMPLE_SECONDS = 0.5
+#: Cores' worth of CPU time other processes must take for the machine to count as busy.
+BUSY_CORES = 0.5
+
+
+def busy_elsewhere() -> bool:
+    """True when other processes (or the hypervisor: steal time) kept at least ``BUSY_CORES`` busy since the last
+    look, from /proc/stat less this process's own CPU time (/proc/self/stat).  Looks at most every
+    ``BUSY_SAMPLE_SECONDS``; the first look in a process falls back on the load average.  False where there is no
+    /proc (then BLAS keeps its own threads)."""
+    import os
+    import time
+
+    now = time.monotonic()
+    last = _blas.get("sample")
+    if last is not None and now - last[0] < BUSY_SAMPLE_SECONDS:
+        return bool(_blas.get("busy", False))
+    try:
+        with open("/proc/stat", "rb") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        with open("/proc/self/stat", "rb") as f:
+            own = f.read().rsplit(b")", 1)[1].split()
+        mine = int(own[11]) + int(own[12])  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return False
+    busy, total = sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+    cores = os.cpu_count() or 1
+    if last is None:
+        _blas["busy"] = os.getloadavg()[0] >= cores * 0.75
+    elif total > last[3]:
+        others = (busy - last[1]) - (mine - last[2])
+        _blas["busy"] = others * cores >= BUSY_CORES * (total - last[3])
+    _blas["sample"] = (now, busy, mine, total)
+    return bool(_blas["busy"])
 
 
 def _blas_controller() -> Any:
@@ -1278,15 +1316,17 @@ def _blas_controller() -> Any:
 
 
 class one_blas_thread:
-    """Context: BLAS pinned to one thread per call, the engine's blocks spread over ``workers()`` threads.
+    """Context for a pass: BLAS pinned to one thread per call and the engine's blocks spread over ``workers()``
+    threads, when ``BLAS_MODE`` says so (by default only while other processes keep the cores busy).
 
-    Re-entrant; restores BLAS's own thread count on exit.  Without threadpoolctl it changes nothing, and the
-    kernels then run their blocks one after another, each product threaded by BLAS as before.
+    Re-entrant; restores BLAS's own thread count on exit.  When not pinned (a quiet machine, or no threadpoolctl)
+    the kernels run their blocks one after another, each product threaded by BLAS.
     """
 
     def __enter__(self) -> "one_blas_thread":
         self._limit = None
-        controller = _blas_controller() if PIN_BLAS else None
+        pin = BLAS_MODE == "pin" or (BLAS_MODE == "auto" and busy_elsewhere())
+        controller = _blas_controller() if pin else None
         if controller is not None and not _blas["pinned"] and workers() > 1:
             self._limit = controller.limit(limits=1)
             self._limit.__enter__()

@@ -2,6 +2,8 @@
 Winograd chunks and large products run on the kernel pool.  Every split path against the plain twins, and the
 pinning itself (threadpoolctl) set and restored."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,8 @@ def test_conv_transpose_product_on_the_pool(pool_paths):
     np.testing.assert_allclose(K.conv_transpose(x, w, b, *args), R.conv_transpose(x, w, b, *args), atol=1e-10)
 
 
-def test_one_blas_thread_pins_and_restores():
+def test_one_blas_thread_pins_and_restores(monkeypatch):
+    monkeypatch.setattr(K, "BLAS_MODE", "pin")
     threadpoolctl = pytest.importorskip("threadpoolctl")
     blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
     if not blas.lib_controllers:
@@ -89,3 +92,38 @@ def test_heavy_activations_in_chunks_and_on_strided_views(pool_paths, monkeypatc
     got = K.activate(strided, function, alpha)
     assert got is strided
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_blas_threads_mode_leaves_blas_alone(monkeypatch):
+    monkeypatch.setattr(K, "BLAS_MODE", "threads")
+    with K.one_blas_thread():
+        assert not K.blas_pinned()
+
+
+def fake_proc(monkeypatch, stat: list[int], own: tuple[int, int]):
+    """/proc/stat's cpu line (user nice system idle iowait irq softirq steal) and this process's utime, stime."""
+    import io
+
+    files = {"/proc/stat": ("cpu  " + " ".join(map(str, stat)) + " 0 0\ncpu0 1 2 3\n").encode(),
+             "/proc/self/stat": f"42 (py (x)) R 1 1 1 0 -1 0 0 0 0 0 {own[0]} {own[1]} 0 0".encode()}
+    monkeypatch.setattr(K, "open", lambda path, mode="r": io.BytesIO(files[path]), raising=False)
+
+
+def test_busy_elsewhere_counts_only_the_other_processes(monkeypatch):
+    """Busy = other processes' CPU time (all busy ticks, steal included, less this process's) over the elapsed
+    ticks of all cores, against BUSY_CORES; the first look uses the load average."""
+    monkeypatch.setattr(K, "_blas", {"pinned": False})
+    monkeypatch.setattr(K, "BUSY_SAMPLE_SECONDS", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    fake_proc(monkeypatch, [100, 0, 0, 100, 0, 0, 0, 0], (50, 0))
+    assert K.busy_elsewhere() is False  # first look: load 0.2
+    # 200 more ticks over 2 cores (1 s): 150 busy, of which 140 ours -> others 10 ticks = 0.1 core
+    fake_proc(monkeypatch, [250, 0, 0, 150, 0, 0, 0, 0], (190, 0))
+    assert K.busy_elsewhere() is False
+    # next 180 ticks: 170 busy (30 of them steal), 60 ours -> others 110 ticks = 1.2 cores
+    fake_proc(monkeypatch, [350, 0, 40, 160, 0, 0, 0, 30], (250, 0))
+    assert K.busy_elsewhere() is True
+    monkeypatch.setattr(K, "open", lambda *a, **k: (_ for _ in ()).throw(OSError("no /proc")), raising=False)
+    monkeypatch.setattr(K, "_blas", {"pinned": False})
+    assert K.busy_elsewhere() is False  # no /proc: BLAS keeps its threads
