@@ -1262,8 +1262,9 @@ def run_blocks(fn, blocks: list, nbytes: int) -> None:
 # every call by spinning; with another process on a core, each call waits for a descheduled thread (measured at
 # load 3 on 2 cores: MobileNetV2 708 ms with OpenBLAS's two threads, 242 ms with one).  The engine's pool threads
 # block instead of spinning, and each of its blocks is one product, an im2col copy and an epilogue, all GIL-free.
-# On a quiet machine OpenBLAS's own threads are 5-20 % faster on nets of small products (MobileNetV2 171 against
-# 199 ms, ShuffleNet V2 93 against 111, load 0.6), so they are kept there.
+# On a quiet machine the two ways are within noise of each other (bench_engine.py --blas pin/threads over 11 nets:
+# geometric mean 1.43 against 1.37; pinned wins under heavy epilogues, OpenBLAS's threads on small products), so
+# OpenBLAS keeps its threads there.
 
 _blas: dict[str, Any] = {"pinned": False}
 #: "auto": pin BLAS to one thread while other processes keep the cores busy (``busy_elsewhere``), else leave BLAS's
