@@ -19,6 +19,7 @@ pytestmark = pytest.mark.keras
 from keras import layers  # noqa: E402
 
 import archcalc  # noqa: E402
+from archcalc.engine.forward import random_input  # noqa: E402
 from archcalc.engine.weights import load_params, save_params  # noqa: E402
 from archcalc.interop import export_code, import_model  # noqa: E402
 
@@ -118,7 +119,7 @@ def test_exported_keras_code(spec, tmp_path):
     params = random_params(net)
     save_params(tmp_path / "w.npz", params)
     module.load_archcalc_weights(model, tmp_path / "w.npz")
-    x = np.random.default_rng(2).standard_normal((2, *net.input_shape)).astype(np.float32)
+    x = random_input(net, 2, 2)  # token ids for an embedding net
     want = archcalc.forward(net, x, params, dtype="float64")
     got = np.asarray(model.predict(x, verbose=0), np.float64)
     assert np.abs(got - want).max() <= 1e-4 * float(np.abs(want).max())
