@@ -89,15 +89,9 @@ def _pad(x: np.ndarray, pads: Pads, out_spatial: Ints, kernel: Ints, stride: Int
     needs padding.
     """
     spatial = x.shape[1:-1]
+    _check_windows(spatial, pads, stride, out_spatial)
     before, after = [], []
-    for ax, (n, f, s, (p0, p1), d, o) in enumerate(
-            zip(spatial, kernel, stride, pads, dilation, out_spatial)):
-        if o < 1:
-            raise ValueError(f"output size must be >= 1 on axis {ax}, got {o}")
-        if (o - 1) * s >= p0 + n + p1:
-            raise ValueError(
-                f"window {o - 1} on axis {ax} starts at {(o - 1) * s}, past the padded "
-                f"input of length {p0 + n + p1} (n={n}, pads=({p0}, {p1}), stride={s})")
+    for n, f, s, (p0, _), d, o in zip(spatial, kernel, stride, pads, dilation, out_spatial):
         extent = (o - 1) * s + d * (f - 1) + 1
         before.append(p0)
         after.append(extent - p0 - n)  # negative: trailing input cells never read
