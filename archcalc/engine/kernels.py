@@ -1209,13 +1209,13 @@ def erf_array(x: np.ndarray) -> np.ndarray:
 # thousands of tiny matrix products
 
 
-#: Output bytes per block of the depthwise kernel: the block, its product buffer and the input rows
-#: it reads stay in cache while every tap passes over them.
+#: Output bytes per block of the depthwise kernel (one einsum each): the block and the input rows it reads stay in
+#: cache while every tap passes over them, and the epilogue runs on the block before it leaves the cache.
 DEPTHWISE_BLOCK_BYTES = 256 * 2**10
 #: OpenBLAS runs a product of m*n*k at most this in the calling thread (GEMM_MULTITHREAD_THRESHOLD 4 x
 #: 65536); above it, every small per-group product wakes and syncs its threads (10-20x slower measured).
 BLAS_ONE_THREAD_MNK = 4 * 65536
-#: Below this many output bytes a depthwise or grouped conv runs its blocks in the calling thread only.
+#: Below this many bytes of work (output, or an activation's input) a kernel runs its blocks in the calling thread.
 PARALLEL_MIN_OUT_BYTES = 2**20
 
 _threads: dict[str, object] = {}
