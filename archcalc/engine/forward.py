@@ -15,7 +15,6 @@ to fault in), so a chain of N layers holds two or three maps at a time.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -213,10 +212,6 @@ def run_conv(s: Step, xs):
     epilogue = None if fn in (None, "linear") else (lambda block: K.activate(block, fn, alpha))
     return K.conv(xs[0], s.params["weight"], s.params.get("bias"), stride, pads, dilation, s.layer.groups,
                   out_spatial, out=s.new(), epilogue=epilogue)
-
-
-def _workers() -> int:
-    return min(4, os.cpu_count() or 1)
 
 
 def run_maxpool(s: Step, xs):
@@ -500,7 +495,7 @@ def estimate_memory(network: Network, batch: int = 1, dtype: Any = "float32", ke
         for key, size in need.workspace.items():
             workspace[key] = max(workspace.get(key, 0), size)
         transients.append(need.transient)
-    kept = sum(size * (_workers() if where == "pool" else 1) for (where, _), size in workspace.items())
+    kept = sum(size * (K.workers() if where == "pool" else 1) for (where, _), size in workspace.items())
     activations = _replay(report, batch, itemsize, input_bytes, keep_all)
     return MemoryEstimate(activations, params, kept + max(transients), OVERHEAD)
 
@@ -658,7 +653,7 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
         ws[("main", "cols")] = ws[("pool", "cols")] = tiles  # chunks run in the caller or on the pool
         products = tiles // c_in * filters  # M: a^2 x tiles x F; Y and its reordered copy: m^2/a^2 of it each
         per_chunk = tiles + products + 2 * (products * m * m // a2 + 1)
-        return Scratch(ws, per_chunk * _workers() + 4 * weights * a2 // 36 + act)
+        return Scratch(ws, per_chunk * K.workers() + 4 * weights * a2 // 36 + act)
     width = taps * (c_in // groups) * itemsize
     if groups == 1:
         ws[("main", "cols")] = ws[("pool", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
