@@ -65,24 +65,48 @@ def test_grouped_matches_reference(threads, geo, groups, c_g, f_g, batch, bias, 
 
 
 @FAST
-@given(window_settings(max_rank=2), st.integers(1, 6), st.sampled_from([1, 2, 3, 0]), st.data())
-def test_conv_dispatch_float32_epilogue_and_out(threads, geo, c_g, groups, data):
+@given(window_settings(max_rank=2), st.integers(1, 6), st.sampled_from([1, 2, 3, 0]), st.integers(0, 2), st.data())
+def test_conv_dispatch_float32_epilogue_and_out(threads, geo, c_g, groups, before, data):
     """K.conv sends groups > 1 to these kernels (groups 0 here: depthwise); float32, into ``out``,
-    with the bias and an epilogue applied to every output cell once."""
+    with the bias and an epilogue applied to every output cell once.  ``out`` is sometimes a channel
+    slice of a wider buffer (a conv writing into its part of a concat): the other channels stay."""
     spatial, kernel, stride, dilation, pads, out_spatial = geo
     channels = (groups or 3) * c_g if groups else 3
     groups = groups or channels
     c_g = channels // groups
     f = groups * 2
+    after = data.draw(st.integers(0, 2))
     x = arrays(data.draw, (2, *spatial, channels), np.float32)
     w = arrays(data.draw, (*kernel, c_g, f), np.float32)
     b = arrays(data.draw, (f,), np.float32)
-    out = np.full((2, *out_spatial, f), np.nan, np.float32)
+    whole = np.full((2, *out_spatial, before + f + after), np.nan, np.float32)
+    out = whole[..., before:before + f]
     got = K.conv(x, w, b, stride, pads, dilation, groups, out_spatial, out=out,
                  epilogue=lambda block: np.maximum(block, 0, out=block))
     assert got is out and got.dtype == np.float32
     want = np.maximum(R.conv(x, w, b, stride, pads, dilation, groups, out_spatial), 0)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert np.isnan(whole[..., :before]).all() and np.isnan(whole[..., before + f:]).all()
+
+
+@pytest.mark.parametrize("algorithm, shape", [
+    ("gemm", (1, 1, 4, 5)), ("gemm", (3, 3, 4, 5)), ("gemm", (3, 3, 1, 6)),
+    ("winograd", (3, 3, 4, 5)), ("winograd2", (3, 3, 4, 5))], ids=["1x1", "3x3", "3x3 one channel", "F4", "F2"])
+def test_conv_into_a_channel_slice(threads, algorithm, shape):
+    """Every 2-D conv path writes a channel slice of a wider buffer, and nothing outside it."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 9, 7, shape[2])).astype(np.float32)
+    w = rng.standard_normal(shape).astype(np.float32)
+    b = rng.standard_normal(shape[3]).astype(np.float32)
+    pad = shape[0] // 2
+    pads = ((pad, pad), (pad, pad))
+    whole = np.full((2, 9, 7, shape[3] + 4), np.nan, np.float32)
+    got = K.conv(x, w, b, (1, 1), pads, algorithm=algorithm, out=whole[..., 3:3 + shape[3]])
+    np.testing.assert_allclose(got, R.conv(x, w, b, (1, 1), pads), rtol=1e-4, atol=1e-4)
+    assert np.isnan(whole[..., :3]).all() and np.isnan(whole[..., 3 + shape[3]:]).all()
+    transposed = np.zeros((2, 7, 9, shape[3]), np.float32).transpose(0, 2, 1, 3)  # no (cells, channels) view
+    with pytest.raises(ValueError, match="contiguous"):  # refused, not written into a copy
+        K.conv(x, w, b, (1, 1), pads, algorithm=algorithm, out=transposed)
 
 
 def test_depthwise_rejects_a_kernel_that_is_not_depthwise():

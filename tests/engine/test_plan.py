@@ -60,8 +60,16 @@ def test_densenet121_concats_share_one_buffer_per_block():
     net = archcalc.load_spec(ROOT / "specs" / "densenet121.yaml")
     plan = compile_plan(net, archcalc.init_params(net))
     # blocks of 6, 12, 24 and 16 layers: every concat but a block's last lives in the next one's buffer
-    assert len(plan.placed) == 5 + 11 + 23 + 15
-    assert all(offset == 0 for _, offset in plan.placed.values())
+    kind = {step.name: step.kind for step in plan.steps}
+    concats = {name: where for name, where in plan.placed.items() if kind[name] == "concat"}
+    assert len(concats) == 5 + 11 + 23 + 15
+    assert all(offset == 0 for _, offset in concats.values())
+    # and every layer's conv2 (32 new channels) writes straight after the channels it read
+    convs = {name: where for name, where in plan.placed.items() if kind[name] == "conv"}
+    assert len(convs) == 6 + 12 + 24 + 16
+    shape = {step.name: step.row.output_shape for step in plan.steps}
+    for name, (parent, offset) in convs.items():
+        assert shape[name][-1] == 32 and offset == shape[parent][-1] - 32
     # each conv1 folds norm2 and fuses relu2; norm1+relu1 and each transition's norm+relu are one pass
     assert sum(step.kind == "affine" for step in plan.steps) == 58 + 3 + 1
 
@@ -131,7 +139,16 @@ def graphs(draw):
             layers.append({"type": "activation", "name": f"r{b}", "function": "relu"})
             last = f"r{b}"
         if draw(st.booleans()):
-            layers.append({"type": "concat", "name": f"cat{b}", "inputs": [prev, last]})
+            cat = [prev, last]
+            if draw(st.booleans()):  # a side branch: its conv writes straight into its channels of the concat
+                side_groups = draw(st.sampled_from([1, channels]))  # plain or depthwise
+                layers.append({"type": "conv", "name": f"side{b}", "inputs": prev,
+                               "filters": side_groups * draw(st.integers(1, 2)) if side_groups > 1
+                               else draw(st.integers(1, 5)),
+                               "kernel": draw(st.sampled_from([1, 3])), "padding": "same", "groups": side_groups,
+                               "activation": draw(st.sampled_from([None, "relu"]))})
+                cat.insert(draw(st.integers(0, 2)), f"side{b}")
+            layers.append({"type": "concat", "name": f"cat{b}", "inputs": cat})
             layers.append({"type": "conv", "name": f"squeeze{b}", "filters": channels, "kernel": 1})
             last = f"squeeze{b}"
         prev = last
