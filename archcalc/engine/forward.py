@@ -316,7 +316,7 @@ KERNELS: dict[str, Callable[[Step, list], np.ndarray]] = {
     "adaptive_maxpool": lambda s, xs: K.adaptive_maxpool(xs[0], s.layer.output),
     "layernorm": lambda s, xs: K.layernorm(xs[0], s.params["gamma"], s.params["beta"], s.layer.eps),
     "scale": lambda s, xs: K.scale(xs[0], s.params["gamma"], s.params.get("beta")),
-    "multiply": lambda s, xs: K.multiply(xs),
+    "multiply": lambda s, xs: K.multiply(xs, s.new()),
 }
 
 
