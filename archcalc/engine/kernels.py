@@ -319,6 +319,34 @@ def _product_into(a: np.ndarray, b: np.ndarray, target: np.ndarray, finish) -> N
     np.copyto(target, block)
 
 
+def conv1x1_gated(x: np.ndarray, gate: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                  out: np.ndarray | None = None, epilogue=None) -> np.ndarray:
+    """z[n, i, k] = b[k] + sum_c x[n, i, c] * gate[n, c] * w[c, k]: a 1x1, stride-1 convolution of the input
+    multiplied by a gate per sample and channel (a squeeze-and-excitation output) without forming that product:
+    each sample's weights are scaled instead, w_n = gate[n, :, None] * w (C x F, small), and the map is read once.
+    ``x`` is (N, *spatial, C), ``gate`` (N, C), ``w`` (C, F); ``out`` and ``epilogue`` as in ``conv``."""
+    x = _as_float(x)
+    n_batch, c_in = x.shape[0], x.shape[-1]
+    w = _as_float(w, x.dtype).reshape(c_in, -1)
+    gate = _as_float(gate, x.dtype).reshape(n_batch, c_in)
+    filters = w.shape[-1]
+    out = _output(out, (*x.shape[:-1], filters), x.dtype, rows=True)
+    finish = _finisher(None if b is None else _as_float(b, x.dtype), epilogue)
+    flat_x = x.reshape(n_batch, -1, c_in)
+    positions = flat_x.shape[1]
+    macs = n_batch * positions * c_in * filters
+    step = parts(positions, IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize), macs)
+    weights = gate[:, :, None] * w  # N, C, F
+
+    def product(where: tuple[int, int]) -> None:
+        n, r0 = where
+        target = _rows_of(out[n])[r0:r0 + step]
+        _product_into(flat_x[n, r0:r0 + step], weights[n], target, finish)
+
+    run_blas_blocks(product, [(n, r) for n in range(n_batch) for r in range(0, positions, step)], macs)
+    return out
+
+
 def _chunks(n_batch: int, out_spatial: Ints, row_bytes: int, limit: int | None = None):
     """Yield (batch slice, first-output-axis slice) blocks of at most ``limit`` unfolded bytes."""
     limit = limit or IM2COL_CHUNK_BYTES

@@ -10,6 +10,8 @@
   other inputs added cell by cell), activations after the add.  A layer is fused
   only when the conv's chain is its sole input and nothing else reads the chain's
   intermediate outputs;
+- folds a multiply of a map by a per-channel gate (squeeze-and-excitation) into the 1x1 conv that alone
+  reads it: the conv scales its weights per sample (``kernels.conv1x1_gated``) and reads the map once;
 - runs a standalone batchnorm and the activations after it as one blocked pass;
 - lets a channel concat whose output feeds the next channel concat live inside
   that concat's buffer (its first channels): DenseNet's growing blocks then write
@@ -64,6 +66,7 @@ class PlanStep:
     weight: np.ndarray | None = None
     bias: np.ndarray | None = None
     params: Mapping[str, np.ndarray] = field(default_factory=dict)
+    gate: str | None = None  # a 1x1 conv of a gated map: the gate (N, C) its input was multiplied by
 
     @property
     def row(self) -> LayerRow:
@@ -275,13 +278,19 @@ def _fuse(report: Report, params: Mapping[str, Mapping[str, Any]], dtype: np.dty
         return users[0] if len(users) == 1 and name != final and users[0].inputs.count(name) == 1 else None
 
     absorbed: set[str] = set()
+    gated: dict[str, tuple[str, str]] = {}  # 1x1 conv -> (map, gate) of the multiply folded into it
     steps: list[PlanStep] = []
     for row in rows:
         if row.name in absorbed:
             continue
         fn = getattr(row.layer, "activation", None)
-        if row.type == "conv" and (fn in FUSABLE or fn is None):
-            steps.append(_conv_chain(row, params, dtype, sole_reader, absorbed))
+        gate = _gate(row, sole_reader)
+        if gate is not None:
+            reader, the_map, the_gate = gate
+            gated[reader.name] = (the_map, the_gate)
+            absorbed.add(row.name)
+        elif row.type == "conv" and (fn in FUSABLE or fn is None):
+            steps.append(_conv_chain(row, params, dtype, sole_reader, absorbed, gated.get(row.name)))
         elif row.type == "batchnorm":
             factor, shift = _affine(row, params[row.name])
             chain, ops = _tail(row, sole_reader, absorbed, allow_add=False)
@@ -296,8 +305,34 @@ def _fuse(report: Report, params: Mapping[str, Mapping[str, Any]], dtype: np.dty
     return steps
 
 
-def _conv_chain(row: LayerRow, params, dtype, sole_reader, absorbed: set[str]) -> PlanStep:
-    """The conv, the batchnorm/scale layers folded into it, and the epilogue layers after them."""
+def _pointwise(row: LayerRow) -> bool:
+    """A 1x1 conv, stride 1, no padding or groups, with an activation the plan fuses: a plain product per position."""
+    fn = row.layer.activation
+    return (row.type == "conv" and row.layer.groups == 1 and (fn in FUSABLE or fn is None)
+            and all(a.f == 1 and a.s == 1 and a.d == 1 and a.pb == 0 and a.pa == 0 for a in row.axes)
+            and tuple(row.output_shape[:-1]) == tuple(row.input_shapes[0][:-1]))
+
+
+def _gate(row: LayerRow, sole_reader) -> tuple[LayerRow, str, str] | None:
+    """(the conv, the map, the gate) when ``row`` multiplies a map by a per-channel gate (squeeze-and-excitation)
+    and only a pointwise conv reads the product: the conv then scales its weights per sample instead."""
+    if row.type != "multiply" or len(row.inputs) != 2 or row.inputs[0] == row.inputs[1] or len(row.output_shape) < 2:
+        return None
+    reader = sole_reader(row.name)
+    if reader is None or not _pointwise(reader):
+        return None
+    channels = row.output_shape[-1]
+    for the_map, the_gate, gate_shape in ((0, 1, row.input_shapes[1]), (1, 0, row.input_shapes[0])):
+        if (tuple(row.input_shapes[the_map]) == tuple(row.output_shape) and gate_shape[-1] == channels
+                and math.prod(gate_shape) == channels):
+            return reader, row.inputs[the_map], row.inputs[the_gate]
+    return None
+
+
+def _conv_chain(row: LayerRow, params, dtype, sole_reader, absorbed: set[str],
+                gated: tuple[str, str] | None = None) -> PlanStep:
+    """The conv, the batchnorm/scale layers folded into it, and the epilogue layers after them (and, ``gated``,
+    the map and gate of the multiply before it, read in its place)."""
     p = params[row.name]
     w = np.asarray(p["weight"], dtype=np.float64)
     b = np.asarray(p["bias"], dtype=np.float64) if "bias" in p else None
@@ -317,12 +352,12 @@ def _conv_chain(row: LayerRow, params, dtype, sole_reader, absorbed: set[str]) -
     else:
         ops = (("act", fn, DEFAULT_ALPHA.get(fn)),)
     more, tail_ops = _tail(chain[-1], sole_reader, absorbed, allow_add=True)
-    inputs = [row.inputs[0]]
+    inputs = [row.inputs[0]] if gated is None else list(gated)
     for op in tail_ops:
         if op[0] == "add":
             inputs += [ref for ref in op[1] if ref not in inputs]
     return PlanStep("conv", (*chain, *more[1:]), tuple(inputs), ops + tail_ops, np.ascontiguousarray(w, dtype=dtype),
-                    None if b is None else np.ascontiguousarray(b, dtype=dtype))
+                    None if b is None else np.ascontiguousarray(b, dtype=dtype), gate=None if gated is None else gated[1])
 
 
 def _tail(head: LayerRow, sole_reader, absorbed: set[str], allow_add: bool):
@@ -385,6 +420,9 @@ def _epilogue(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndar
 def _run_conv(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
     kernel, stride, pads, dilation, out_spatial = _geometry(step.rows[0])
     assert step.weight is not None
+    if step.gate is not None:
+        return K.conv1x1_gated(xs[0], values[step.gate], step.weight, step.bias, out=out,
+                               epilogue=_epilogue(step.ops, out, values))
     return K.conv(xs[0], step.weight, step.bias, stride, pads, dilation, step.rows[0].layer.groups, out_spatial,
                   out=out, epilogue=_epilogue(step.ops, out, values))
 

@@ -204,3 +204,16 @@ def test_channel_shuffle_into_out_matches_reference(groups, per, data):
     out = np.full_like(x, np.nan)
     assert K.channel_shuffle(x, groups, out=out) is out
     np.testing.assert_array_equal(out, R.channel_shuffle(x, groups).astype(np.float32))
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.data())
+def test_gated_pointwise_conv_matches_multiply_then_conv(threads, batch, size, channels, filters, bias, data):
+    """conv1x1_gated(x, g, w) is the 1x1 conv of x * g (g per sample and channel), bias and epilogue included."""
+    x = arrays(data.draw, (batch, size, size + 1, channels))
+    gate = arrays(data.draw, (batch, channels))
+    w = arrays(data.draw, (1, 1, channels, filters))
+    b = arrays(data.draw, (filters,)) if bias else None
+    got = K.conv1x1_gated(x, gate, w, b, epilogue=lambda block: np.maximum(block, 0, out=block))
+    want = np.maximum(R.conv(x * gate[:, None, None, :], w, b, (1, 1), ((0, 0), (0, 0))), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

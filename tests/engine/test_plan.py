@@ -74,6 +74,17 @@ def test_densenet121_concats_share_one_buffer_per_block():
     assert sum(step.kind == "affine" for step in plan.steps) == 58 + 3 + 1
 
 
+@pytest.mark.parametrize("name, gates", [("efficientnet_b0", 16), ("mobilenet_v3_small", 9)])
+def test_squeeze_excitation_gates_fold_into_the_projection(name, gates):
+    net = archcalc.load_spec(ROOT / "specs" / f"{name}.yaml")
+    plan = compile_plan(net, archcalc.init_params(net))
+    folded = [step for step in plan.steps if step.gate is not None]
+    # every SE multiply (one per block that has SE) is read only by the block's 1x1 projection
+    assert len(folded) == gates == sum(row.type == "multiply" for row in plan.report.rows)
+    assert not any(row.type == "multiply" for step in plan.steps for row in step.rows)
+    assert all(step.rows[0].layer.kernel in (1, [1, 1], (1, 1)) for step in folded)
+
+
 def test_plan_keeps_its_arena_and_returns_fresh_outputs():
     net = archcalc.load_spec(ROOT / "specs" / "resnet18.yaml")
     params = random_params(net)
@@ -138,6 +149,13 @@ def graphs(draw):
             layers.append({"type": "add", "name": f"add{b}", "inputs": [last, prev]})
             layers.append({"type": "activation", "name": f"r{b}", "function": "relu"})
             last = f"r{b}"
+        if draw(st.booleans()):  # squeeze-and-excitation: the map times a per-channel gate, then a 1x1 conv
+            layers += [{"type": "global_avgpool", "name": f"sq{b}", "inputs": last},
+                       {"type": "dense", "name": f"ex{b}", "units": channels, "activation": "sigmoid"},
+                       {"type": "multiply", "name": f"gate{b}", "inputs": draw(st.permutations([last, f"ex{b}"]))},
+                       {"type": "conv", "name": f"proj{b}", "filters": channels, "kernel": 1,
+                        "bias": draw(st.booleans()), "activation": draw(st.sampled_from([None, "relu"]))}]
+            last = f"proj{b}"
         if draw(st.booleans()):
             cat = [prev, last]
             if draw(st.booleans()):  # a side branch: its conv writes straight into its channels of the concat
