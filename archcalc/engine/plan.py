@@ -12,7 +12,9 @@
   intermediate outputs;
 - folds a multiply of a map by a per-channel gate (squeeze-and-excitation) into the 1x1 conv that alone
   reads it: the conv scales its weights per sample (``kernels.conv1x1_gated``) and reads the map once;
-- runs a standalone batchnorm and the activations after it as one blocked pass;
+- folds a batchnorm (and the activations after it) that only a 1x1 conv reads into that conv as a prologue
+  (DenseNet's pre-activation): each block of the conv's input is transformed in cache and multiplied there;
+- runs any other batchnorm and the activations after it as one blocked pass;
 - lets a channel concat whose output feeds the next channel concat live inside
   that concat's buffer (its first channels): DenseNet's growing blocks then write
   only each layer's new channels instead of copying the whole block every layer; and
@@ -67,6 +69,9 @@ class PlanStep:
     bias: np.ndarray | None = None
     params: Mapping[str, np.ndarray] = field(default_factory=dict)
     gate: str | None = None  # a 1x1 conv of a gated map: the gate (N, C) its input was multiplied by
+    # a 1x1 conv of a batchnorm's output: (factor, shift, activations) applied to each input block first
+    prologue: tuple[np.ndarray, np.ndarray, tuple[Op, ...]] | None = None
+    before: tuple[LayerRow, ...] = ()  # the layers folded in ahead of rows[0] (the multiply, or batchnorm + acts)
 
     @property
     def row(self) -> LayerRow:
@@ -278,7 +283,7 @@ def _fuse(report: Report, params: Mapping[str, Mapping[str, Any]], dtype: np.dty
         return users[0] if len(users) == 1 and name != final and users[0].inputs.count(name) == 1 else None
 
     absorbed: set[str] = set()
-    gated: dict[str, tuple[str, str]] = {}  # 1x1 conv -> (map, gate) of the multiply folded into it
+    ahead: dict[str, dict[str, Any]] = {}  # 1x1 conv -> what is folded in ahead of it (PlanStep fields)
     steps: list[PlanStep] = []
     for row in rows:
         if row.name in absorbed:
@@ -287,13 +292,20 @@ def _fuse(report: Report, params: Mapping[str, Mapping[str, Any]], dtype: np.dty
         gate = _gate(row, sole_reader)
         if gate is not None:
             reader, the_map, the_gate = gate
-            gated[reader.name] = (the_map, the_gate)
+            ahead[reader.name] = {"inputs": (the_map, the_gate), "gate": the_gate, "before": (row,)}
             absorbed.add(row.name)
         elif row.type == "conv" and (fn in FUSABLE or fn is None):
-            steps.append(_conv_chain(row, params, dtype, sole_reader, absorbed, gated.get(row.name)))
+            steps.append(_conv_chain(row, params, dtype, sole_reader, absorbed, ahead.get(row.name, {})))
         elif row.type == "batchnorm":
             factor, shift = _affine(row, params[row.name])
             chain, ops = _tail(row, sole_reader, absorbed, allow_add=False)
+            reader = sole_reader(chain[-1].name)
+            if reader is not None and reader.name not in ahead and _pointwise(reader) and len(row.output_shape) > 1:
+                # pre-activation (DenseNet): the conv transforms each block of its input in cache
+                ahead[reader.name] = {"inputs": row.inputs, "before": chain,
+                                      "prologue": (factor.astype(dtype), shift.astype(dtype), ops)}
+                absorbed.add(row.name)
+                continue
             steps.append(PlanStep("affine", chain, row.inputs, ops, factor.astype(dtype), shift.astype(dtype)))
         elif row.type == "concat":
             steps.append(PlanStep("concat", (row,), row.inputs))
@@ -307,8 +319,10 @@ def _fuse(report: Report, params: Mapping[str, Mapping[str, Any]], dtype: np.dty
 
 def _pointwise(row: LayerRow) -> bool:
     """A 1x1 conv, stride 1, no padding or groups, with an activation the plan fuses: a plain product per position."""
+    if row.type != "conv":
+        return False
     fn = row.layer.activation
-    return (row.type == "conv" and row.layer.groups == 1 and (fn in FUSABLE or fn is None)
+    return (row.layer.groups == 1 and (fn in FUSABLE or fn is None)
             and all(a.f == 1 and a.s == 1 and a.d == 1 and a.pb == 0 and a.pa == 0 for a in row.axes)
             and tuple(row.output_shape[:-1]) == tuple(row.input_shapes[0][:-1]))
 
@@ -330,9 +344,11 @@ def _gate(row: LayerRow, sole_reader) -> tuple[LayerRow, str, str] | None:
 
 
 def _conv_chain(row: LayerRow, params, dtype, sole_reader, absorbed: set[str],
-                gated: tuple[str, str] | None = None) -> PlanStep:
-    """The conv, the batchnorm/scale layers folded into it, and the epilogue layers after them (and, ``gated``,
-    the map and gate of the multiply before it, read in its place)."""
+                ahead: Mapping[str, Any] | None = None) -> PlanStep:
+    """The conv, the batchnorm/scale layers folded into it, and the epilogue layers after them (and, ``ahead``,
+    what is folded in before it: a gating multiply, or a batchnorm with its activations; their inputs are read
+    in its place)."""
+    ahead = ahead or {}
     p = params[row.name]
     w = np.asarray(p["weight"], dtype=np.float64)
     b = np.asarray(p["bias"], dtype=np.float64) if "bias" in p else None
@@ -352,12 +368,13 @@ def _conv_chain(row: LayerRow, params, dtype, sole_reader, absorbed: set[str],
     else:
         ops = (("act", fn, DEFAULT_ALPHA.get(fn)),)
     more, tail_ops = _tail(chain[-1], sole_reader, absorbed, allow_add=True)
-    inputs = [row.inputs[0]] if gated is None else list(gated)
+    inputs = list(ahead.get("inputs", row.inputs[:1]))
     for op in tail_ops:
         if op[0] == "add":
             inputs += [ref for ref in op[1] if ref not in inputs]
     return PlanStep("conv", (*chain, *more[1:]), tuple(inputs), ops + tail_ops, np.ascontiguousarray(w, dtype=dtype),
-                    None if b is None else np.ascontiguousarray(b, dtype=dtype), gate=None if gated is None else gated[1])
+                    None if b is None else np.ascontiguousarray(b, dtype=dtype), gate=ahead.get("gate"),
+                    prologue=ahead.get("prologue"), before=ahead.get("before", ()))
 
 
 def _tail(head: LayerRow, sole_reader, absorbed: set[str], allow_add: bool):
@@ -420,11 +437,25 @@ def _epilogue(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndar
 def _run_conv(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
     kernel, stride, pads, dilation, out_spatial = _geometry(step.rows[0])
     assert step.weight is not None
-    if step.gate is not None:
-        return K.conv1x1_gated(xs[0], values[step.gate], step.weight, step.bias, out=out,
-                               epilogue=_epilogue(step.ops, out, values))
+    if step.gate is not None or step.prologue is not None:
+        return K.pointwise(xs[0], step.weight, step.bias, out=out, epilogue=_epilogue(step.ops, out, values),
+                           gate=None if step.gate is None else values[step.gate], prologue=_prologue(step.prologue))
     return K.conv(xs[0], step.weight, step.bias, stride, pads, dilation, step.rows[0].layer.groups, out_spatial,
                   out=out, epilogue=_epilogue(step.ops, out, values))
+
+
+def _prologue(spec: tuple[np.ndarray, np.ndarray, tuple[Op, ...]] | None):
+    """The function writing factor * src + shift, then the activations, into dst; or None."""
+    if spec is None:
+        return None
+    factor, shift, ops = spec
+
+    def transform(src: np.ndarray, dst: np.ndarray) -> None:
+        np.multiply(src, factor, out=dst)
+        dst += shift
+        for _, fn, alpha in ops:
+            K.activate(dst, fn, alpha)
+    return transform
 
 
 def _geometry(row: LayerRow):

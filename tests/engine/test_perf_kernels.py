@@ -214,6 +214,32 @@ def test_gated_pointwise_conv_matches_multiply_then_conv(threads, batch, size, c
     gate = arrays(data.draw, (batch, channels))
     w = arrays(data.draw, (1, 1, channels, filters))
     b = arrays(data.draw, (filters,)) if bias else None
-    got = K.conv1x1_gated(x, gate, w, b, epilogue=lambda block: np.maximum(block, 0, out=block))
+    got = K.pointwise(x, w, b, gate=gate, epilogue=lambda block: np.maximum(block, 0, out=block))
     want = np.maximum(R.conv(x * gate[:, None, None, :], w, b, (1, 1), ((0, 0), (0, 0))), 0)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 6), st.integers(1, 5), st.integers(0, 3), st.booleans(),
+       st.data())
+def test_pointwise_conv_with_a_prologue(threads, batch, size, channels, filters, extra, gated, data):
+    """pointwise(x, w, prologue=p) is the 1x1 conv of p(x) (a batchnorm and relu here), x a channel slice of a
+    wider buffer, in small blocks (each block transformed once)."""
+    wide = arrays(data.draw, (batch, size, size + 1, channels + extra))
+    x = wide[..., extra:]
+    factor, shift = arrays(data.draw, (channels,)), arrays(data.draw, (channels,))
+    gate = arrays(data.draw, (batch, channels)) if gated else None
+    w = arrays(data.draw, (1, 1, channels, filters))
+
+    def prologue(src, dst):
+        np.multiply(src, factor, out=dst)
+        dst += shift
+        np.maximum(dst, 0, out=dst)
+
+    K.PROLOGUE_BLOCK_BYTES, saved = 3 * channels * 8, K.PROLOGUE_BLOCK_BYTES  # three rows a block
+    try:
+        got = K.pointwise(x, w, None, prologue=prologue, gate=gate)
+    finally:
+        K.PROLOGUE_BLOCK_BYTES = saved
+    pre = np.maximum(x * factor + shift, 0) * (1 if gate is None else gate[:, None, None, :])
+    np.testing.assert_allclose(got, R.conv(pre, w, None, (1, 1), ((0, 0), (0, 0))), rtol=1e-10, atol=1e-10)

@@ -70,8 +70,12 @@ def test_densenet121_concats_share_one_buffer_per_block():
     shape = {step.name: step.row.output_shape for step in plan.steps}
     for name, (parent, offset) in convs.items():
         assert shape[name][-1] == 32 and offset == shape[parent][-1] - 32
-    # each conv1 folds norm2 and fuses relu2; norm1+relu1 and each transition's norm+relu are one pass
-    assert sum(step.kind == "affine" for step in plan.steps) == 58 + 3 + 1
+    # each conv1 folds norm2 and fuses relu2, and takes norm1+relu1 as its prologue; so does each transition's
+    # conv its norm+relu; only the last norm+relu (read by the global pool) is a pass of its own
+    assert sum(step.kind == "affine" for step in plan.steps) == 1
+    prologues = [step for step in plan.steps if step.prologue is not None]
+    assert len(prologues) == 58 + 3
+    assert all([row.type for row in step.before] == ["batchnorm", "activation"] for step in prologues)
 
 
 @pytest.mark.parametrize("name, gates", [("efficientnet_b0", 16), ("mobilenet_v3_small", 9)])
@@ -149,6 +153,13 @@ def graphs(draw):
             layers.append({"type": "add", "name": f"add{b}", "inputs": [last, prev]})
             layers.append({"type": "activation", "name": f"r{b}", "function": "relu"})
             last = f"r{b}"
+        if draw(st.booleans()):  # pre-activation: batchnorm [+ activation] read only by a 1x1 conv
+            layers.append({"type": "batchnorm", "name": f"pre{b}", "inputs": last, "eps": 1e-3})
+            if draw(st.booleans()):
+                layers.append({"type": "activation", "name": f"pre_act{b}", "function": draw(st.sampled_from(["relu", "elu"]))})
+            layers.append({"type": "conv", "name": f"pre_conv{b}", "filters": channels, "kernel": 1,
+                           "bias": draw(st.booleans())})
+            last = f"pre_conv{b}"
         if draw(st.booleans()):  # squeeze-and-excitation: the map times a per-channel gate, then a 1x1 conv
             layers += [{"type": "global_avgpool", "name": f"sq{b}", "inputs": last},
                        {"type": "dense", "name": f"ex{b}", "units": channels, "activation": "sigmoid"},
