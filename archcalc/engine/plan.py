@@ -299,10 +299,10 @@ def _fuse(report: Report, params: Mapping[str, Mapping[str, Any]], dtype: np.dty
         elif row.type == "batchnorm":
             factor, shift = _affine(row, params[row.name])
             chain, ops = _tail(row, sole_reader, absorbed, allow_add=False)
-            reader = sole_reader(chain[-1].name)
-            if reader is not None and reader.name not in ahead and _pointwise(reader) and len(row.output_shape) > 1:
+            conv = sole_reader(chain[-1].name)
+            if conv is not None and conv.name not in ahead and _pointwise(conv) and len(row.output_shape) > 1:
                 # pre-activation (DenseNet): the conv transforms each block of its input in cache
-                ahead[reader.name] = {"inputs": row.inputs, "before": chain,
+                ahead[conv.name] = {"inputs": row.inputs, "before": chain,
                                       "prologue": (factor.astype(dtype), shift.astype(dtype), ops)}
                 absorbed.add(row.name)
                 continue
