@@ -318,8 +318,9 @@ def _fuse(report: Report, params: Mapping[str, Mapping[str, Any]], dtype: np.dty
 
 
 def _pointwise(row: LayerRow) -> bool:
-    """A 1x1 conv, stride 1, no padding or groups, with an activation the plan fuses: a plain product per position."""
-    if row.type != "conv":
+    """A 1x1 conv, stride 1, no padding or groups, with an activation the plan fuses and a bias per filter (or
+    none): a plain product per position."""
+    if row.type != "conv" or row.layer.bias == "per_position":
         return False
     fn = row.layer.activation
     return (row.layer.groups == 1 and (fn in FUSABLE or fn is None)

@@ -158,14 +158,15 @@ def graphs(draw):
             if draw(st.booleans()):
                 layers.append({"type": "activation", "name": f"pre_act{b}", "function": draw(st.sampled_from(["relu", "elu"]))})
             layers.append({"type": "conv", "name": f"pre_conv{b}", "filters": channels, "kernel": 1,
-                           "bias": draw(st.booleans())})
+                           "bias": draw(st.sampled_from([True, False, "per_position"]))})
             last = f"pre_conv{b}"
         if draw(st.booleans()):  # squeeze-and-excitation: the map times a per-channel gate, then a 1x1 conv
             layers += [{"type": "global_avgpool", "name": f"sq{b}", "inputs": last},
                        {"type": "dense", "name": f"ex{b}", "units": channels, "activation": "sigmoid"},
                        {"type": "multiply", "name": f"gate{b}", "inputs": draw(st.permutations([last, f"ex{b}"]))},
                        {"type": "conv", "name": f"proj{b}", "filters": channels, "kernel": 1,
-                        "bias": draw(st.booleans()), "activation": draw(st.sampled_from([None, "relu"]))}]
+                        "bias": draw(st.sampled_from([True, False, "per_position"])),
+                        "activation": draw(st.sampled_from([None, "relu"]))}]
             last = f"proj{b}"
         if draw(st.booleans()):
             cat = [prev, last]
