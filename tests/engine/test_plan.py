@@ -176,6 +176,7 @@ def graphs(draw):
                                "filters": side_groups * draw(st.integers(1, 2)) if side_groups > 1
                                else draw(st.integers(1, 5)),
                                "kernel": draw(st.sampled_from([1, 3])), "padding": "same", "groups": side_groups,
+                               "bias": draw(st.sampled_from([True, False, "per_position"])),
                                "activation": draw(st.sampled_from([None, "relu"]))})
                 cat.insert(draw(st.integers(0, 2)), f"side{b}")
             layers.append({"type": "concat", "name": f"cat{b}", "inputs": cat})
