@@ -619,12 +619,32 @@ def _conv_transpose_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch
 
 
 def _activation_transient(fn: str | None, elements: int, channels: int, itemsize: int) -> int:
-    """Temporaries of `kernels.activate` on `elements` values: a mask (leaky_relu, elu), a reduction (softmax)."""
+    """Temporaries of `kernels.activate` on `elements` values: a mask (leaky_relu, elu), a reduction (softmax);
+    gelu's per chunk and thread: the tanh form's inner term, or in float64 math.erf through an object array
+    (a pointer and a Python float per value) and its float copies."""
     if fn in ("leaky_relu", "elu"):
         return elements
     if fn == "softmax":
         return elements // max(1, channels) * itemsize
+    if fn == "gelu":
+        return _activation_chunk(elements, channels) * (itemsize + (8 + 32 + 8 if itemsize == 8 else 0)) * K.workers()
     return 0
+
+
+#: The workspaces (`kernels._workspace` roles) of the heavy activations computed in place in float32.
+_ACTIVATION_ROLES = {"gelu": ("act", "act_z", "act_p", "act_t"), "silu": ("act",), "hardswish": ("act",)}
+
+
+def _activation_chunk(elements: int, channels: int) -> int:
+    """The most values one call of an activation function gets from `kernels.activate` (a chunk, or the whole
+    array when it is at most two chunks, or one row of the last axis when a row is longer than a chunk)."""
+    return min(elements, max(2 * K.ACTIVATION_CHUNK, channels))
+
+
+def _activation_workspaces(fn: str | None, elements: int, channels: int, itemsize: int) -> dict[tuple[str, str], int]:
+    """Those workspaces at one chunk each, in the calling thread and in each pool thread."""
+    size = _activation_chunk(elements, channels) * itemsize
+    return {(where, role): size for role in _ACTIVATION_ROLES.get(fn or "", ()) for where in ("main", "pool")}
 
 
 def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
@@ -637,11 +657,13 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
     taps = math.prod(a.f for a in axes)
     groups = layer.groups
     out_elems = math.prod(row.output_shape) * batch
-    act = _activation_transient(getattr(layer, "activation", None), out_elems, filters, itemsize)
+    fn = getattr(layer, "activation", None)
+    act = _activation_transient(fn, out_elems, filters, itemsize)
+    ws = _activation_workspaces(fn, out_elems, filters, itemsize)
     if (taps == 1 and all(a.s == 1 and a.pb == 0 and a.pa == 0 for a in axes) and groups == 1
             and out_spatial == tuple(a.n for a in axes)):
-        return Scratch({}, act)  # 1x1: a plain product into the output
-    ws = {("main", "pad"): _padded_bytes(row, batch, itemsize)}
+        return Scratch(ws, act)  # 1x1: a plain product into the output
+    ws[("main", "pad")] = _padded_bytes(row, batch, itemsize)
     weights = taps * (c_in // groups) * filters * itemsize
     m = K.winograd_tile(tuple(a.f for a in axes), c_in, filters, tuple(a.s for a in axes), tuple(a.d for a in axes),
                         groups, out_spatial)
@@ -689,13 +711,14 @@ def _lrn_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
 
 
 def _dense_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
-    elems = math.prod(row.output_shape) * batch
-    return Scratch({}, _activation_transient(row.layer.activation, elems, row.output_shape[-1], itemsize))
+    return _activation_scratch(row, batch, itemsize, row.layer.activation)
 
 
-def _activation_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
-    elems = math.prod(row.output_shape) * batch
-    return Scratch({}, _activation_transient(row.layer.function, elems, row.output_shape[-1], itemsize))
+def _activation_scratch(row: LayerRow, batch: int, itemsize: int, fn: str | None = None) -> Scratch:
+    elems, channels = math.prod(row.output_shape) * batch, row.output_shape[-1]
+    fn = fn if fn is not None else getattr(row.layer, "function", None)
+    return Scratch(_activation_workspaces(fn, elems, channels, itemsize),
+                   _activation_transient(fn, elems, channels, itemsize))
 
 
 def _none(row: LayerRow, batch: int, itemsize: int) -> Scratch:
