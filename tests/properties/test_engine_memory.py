@@ -115,7 +115,8 @@ def test_one_large_elementwise_layer_stays_within_its_estimate(layer):
 def test_heavy_activations_workspaces_are_in_the_estimate(function, dtype):
     """gelu, silu and hardswish keep per-thread workspaces of a chunk each (gelu in float64 goes through math.erf on
     an object array per chunk): the estimate holds them without leaning on its allowance for the interpreter."""
-    net = archcalc.load_spec({"input": [200, 200, 16], "layers": [{"type": "activation", "function": function}]})
+    # 640,000 values: more than two chunks, so the chunks run over the pool's threads
+    net = archcalc.load_spec({"input": [100, 100, 16], "layers": [{"type": "activation", "function": function}]})
     x = np.random.default_rng(0).standard_normal((4, *net.input_shape)).astype(dtype)
     estimate = F.estimate_memory(net, 4, dtype)
     peak = measured_peak(net, x, dtype) + x.nbytes
