@@ -11,7 +11,7 @@
   only when the conv's chain is its sole input and nothing else reads the chain's
   intermediate outputs;
 - folds a multiply of a map by a per-channel gate (squeeze-and-excitation) into the 1x1 conv that alone
-  reads it: the conv scales its weights per sample (``kernels.conv1x1_gated``) and reads the map once;
+  reads it: the conv scales its weights per sample (``kernels.pointwise``) and reads the map once;
 - folds a batchnorm (and the activations after it) that only a 1x1 conv reads into that conv as a prologue
   (DenseNet's pre-activation): each block of the conv's input is transformed in cache and multiplied there;
 - runs any other batchnorm and the activations after it as one blocked pass;

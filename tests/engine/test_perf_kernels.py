@@ -209,7 +209,7 @@ def test_channel_shuffle_into_out_matches_reference(groups, per, data):
 @FAST
 @given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.data())
 def test_gated_pointwise_conv_matches_multiply_then_conv(threads, batch, size, channels, filters, bias, data):
-    """conv1x1_gated(x, g, w) is the 1x1 conv of x * g (g per sample and channel), bias and epilogue included."""
+    """pointwise(x, w, gate=g) is the 1x1 conv of x * g (g per sample and channel), bias and epilogue included."""
     x = arrays(data.draw, (batch, size, size + 1, channels))
     gate = arrays(data.draw, (batch, channels))
     w = arrays(data.draw, (1, 1, channels, filters))
