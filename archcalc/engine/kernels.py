@@ -229,17 +229,7 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
     if (all(k == 1 for k in kernel) and all(s == 1 for s in stride)
             and not any(p for pair in pads for p in pair) and groups == 1
             and tuple(out_spatial) == x.shape[1:-1]):
-        c_in = x.shape[-1]
-        flat_x, flat_out, wm = x.reshape(-1, c_in), _rows_of(out), w.reshape(c_in, filters)
-        rows = flat_x.shape[0]
-        macs = rows * c_in * filters
-        step = parts(rows, IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize), macs)
-
-        def product(r0: int) -> None:
-            _product_into(flat_x[r0:r0 + step], wm, flat_out[r0:r0 + step], finish)
-
-        run_blas_blocks(product, list(range(0, rows, step)), macs)
-        return out
+        return _pointwise(x, w.reshape(x.shape[-1], filters), out, finish)
 
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
     view = _windows(xp, out_spatial, kernel, stride, dilation)  # N, *o, *k, C
@@ -337,13 +327,19 @@ def pointwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarra
     ``x`` is (N, *spatial, C) (its rows may be a channel slice of a wider buffer), ``w`` (C, F) or (1, ..., C, F);
     ``out`` and ``epilogue`` as in ``conv``."""
     x = _as_float(x)
+    w = _as_float(w, x.dtype).reshape(x.shape[-1], -1)
+    out = _output(out, (*x.shape[:-1], w.shape[-1]), x.dtype, rows=True)
+    finish = _finisher(None if b is None else _as_float(b, x.dtype), epilogue)
+    return _pointwise(x, w, out, finish, gate, prologue)
+
+
+def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.ndarray | None = None,
+               prologue=None) -> np.ndarray:
+    """``pointwise`` on checked operands: w (C, F), ``out`` from ``_output(..., rows=True)``, ``finish`` the bias
+    and epilogue of a block (``_finisher``).  Also the 1x1 path of ``conv``."""
     if _as_rows(x) is None:
         x = np.ascontiguousarray(x)
-    n_batch, c_in = x.shape[0], x.shape[-1]
-    w = _as_float(w, x.dtype).reshape(c_in, -1)
-    filters = w.shape[-1]
-    out = _output(out, (*x.shape[:-1], filters), x.dtype, rows=True)
-    finish = _finisher(None if b is None else _as_float(b, x.dtype), epilogue)
+    n_batch, c_in, filters = x.shape[0], x.shape[-1], w.shape[-1]
     positions = math.prod(x.shape[1:-1])
     macs = n_batch * positions * c_in * filters
     if gate is not None:  # blocks within each sample, each with its own weights
@@ -428,7 +424,7 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
     channels in and out, else None (GEMM).
 
     4x4 tiles would round 13x13 and 14x14 up to 16x16 (51 % and 31 % wasted work), which 2x2 tiles do
-    not (14 % and 0 %).  Measured with one BLAS thread, batch 8 (benchmarks/bench_kernels.py --winograd):
+    not (14 % and 0 %).  Measured with one BLAS thread, batch 8 (benchmarks/bench_winograd.py):
     AlexNet's 13x13 384->384 conv 53.0 ms by GEMM, 37.8 ms by F(2x2); VGG16's 14x14 512->512 98.4 -> 65.9 ms;
     no gain on 7x7 maps or with 32-64 channels, where the transforms and the 16 smaller products cost as much
     as they save.
