@@ -39,6 +39,7 @@ from _timing import best_of, matmul_rate, optional_torch  # noqa: E402
 
 import archcalc  # noqa: E402
 from archcalc.engine.forward import random_input  # noqa: E402
+from archcalc.engine.kernels import cpu_ticks  # noqa: E402
 from archcalc.engine.plan import PlanStep, compile_plan  # noqa: E402
 
 TARGETS = {"AlexNet": 0.8, "VGG16": 0.8}
@@ -67,18 +68,6 @@ def step_kind(step: PlanStep) -> str:
     if groups > 1:
         return f"conv {k} depthwise" if groups == c_in else f"conv {k} grouped"
     return f"conv {k}" + (" strided" if any(a.s > 1 for a in row.axes) else "")
-
-
-def cpu_ticks() -> tuple[int, int, int] | None:
-    """(all busy ticks, all ticks, this process's ticks) from /proc, or None where there is none."""
-    try:
-        with open("/proc/stat", "rb") as f:
-            ticks = [int(v) for v in f.readline().split()[1:9]]
-        with open("/proc/self/stat", "rb") as f:
-            own = f.read().rsplit(b")", 1)[1].split()
-        return sum(ticks) - ticks[3] - ticks[4], sum(ticks), int(own[11]) + int(own[12])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def others_cores(start: tuple[int, int, int] | None) -> float | None:

@@ -1383,6 +1383,18 @@ BUSY_SAMPLE_SECONDS = 0.5
 BUSY_CORES = 0.5
 
 
+def cpu_ticks() -> tuple[int, int, int] | None:
+    """(busy ticks of all CPUs, all ticks, this process's ticks) from /proc, or None where there is none."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        with open("/proc/self/stat", "rb") as f:
+            own = f.read().rsplit(b")", 1)[1].split()
+        return sum(ticks) - ticks[3] - ticks[4], sum(ticks), int(own[11]) + int(own[12])  # own: utime + stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def busy_elsewhere() -> bool:
     """True when other processes (or the hypervisor: steal time) kept at least ``BUSY_CORES`` busy since the last
     look, from /proc/stat less this process's own CPU time (/proc/self/stat).  Looks at most every
@@ -1395,15 +1407,10 @@ def busy_elsewhere() -> bool:
     last = _blas.get("sample")
     if last is not None and now - last[0] < BUSY_SAMPLE_SECONDS:
         return bool(_blas.get("busy", False))
-    try:
-        with open("/proc/stat", "rb") as f:
-            ticks = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
-        with open("/proc/self/stat", "rb") as f:
-            own = f.read().rsplit(b")", 1)[1].split()
-        mine = int(own[11]) + int(own[12])  # utime, stime
-    except (OSError, ValueError, IndexError):
+    ticks = cpu_ticks()
+    if ticks is None:
         return False
-    busy, total = sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+    busy, total, mine = ticks
     cores = os.cpu_count() or 1
     if last is None:
         _blas["busy"] = os.getloadavg()[0] >= cores * 0.75
