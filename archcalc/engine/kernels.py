@@ -651,6 +651,9 @@ def _pool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints 
         out_spatial = floor_out_spatial(spatial, kernel, stride, pads, dilation)
     _check_windows(spatial, pads, stride, out_spatial)
     out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
+    blocks = pool_blocks(x.shape[0], spatial, out_spatial, x.shape[-1], x.dtype.itemsize)
+    if len(blocks) == 1 and _tiles(kernel, stride, pads, dilation, spatial, out_spatial):
+        return _pool_tiles(x, kernel, out, combine, None if divisor is None else math.prod(kernel))
     reach = [[_tap_range(o, n, s, u * d, p0) for u in range(f)]
              for o, n, s, d, f, (p0, _) in zip(out_spatial, spatial, stride, dilation, kernel, pads)]
     div: Any = None
@@ -684,12 +687,42 @@ def _pool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads, dilation: Ints 
         elif full:
             np.copyto(block, t)
 
-    blocks = pool_blocks(x.shape[0], spatial, out_spatial, x.shape[-1], x.dtype.itemsize)
     if pool_threads(out.nbytes) > 1:
         run_blocks(run, blocks, out.nbytes)
     else:
         for block in blocks:
             run(block)
+    return out
+
+
+def _tiles(kernel: Ints, stride: Ints, pads: Pads, dilation: Ints, spatial: Ints, out_spatial: Ints) -> bool:
+    """Whether the windows tile the input: kernel == stride, no dilation, no padding before, every window inside
+    (cells left over at the end in floor mode are not read)."""
+    return all(f == s and d == 1 and p0 == 0 and o * f <= n
+               for f, s, d, (p0, _), n, o in zip(kernel, stride, dilation, pads, spatial, out_spatial))
+
+
+def _pool_tiles(x: np.ndarray, kernel: Ints, out: np.ndarray, combine, count: int | None) -> np.ndarray:
+    """A pool whose windows tile the input (``_tiles``), small enough for one block: x seen as (N, O_1, f_1, ...,
+    C), each tap axis reduced in turn by whole-tensor ``combine`` calls (taps in order, as ``_reduce_axis`` does),
+    the last straight into ``out``.  The blocked path's bookkeeping per tap costs more than the work on a small
+    map.  An average divides by ``count``, the cells per window (every window lies inside)."""
+    rank = len(kernel)
+    inside = x[(slice(None), *(slice(0, o * f) for o, f in zip(out.shape[1:-1], kernel)))]
+    t = inside.reshape(x.shape[0], *(d for o, f in zip(out.shape[1:-1], kernel) for d in (o, f)), x.shape[-1])
+    for ax in range(rank):
+        axis = 2 + ax  # the tap axis of this spatial axis, the earlier ones already reduced away
+        lead = (slice(None),) * axis
+        dst = out if ax == rank - 1 else _workspace(f"pool{ax}", t.shape[:axis] + t.shape[axis + 1:], x.dtype)
+        if kernel[ax] == 1:
+            np.copyto(dst, t[(*lead, 0)])
+        else:
+            combine(t[(*lead, 0)], t[(*lead, 1)], out=dst)
+            for u in range(2, kernel[ax]):
+                combine(dst, t[(*lead, u)], out=dst)
+        t = dst
+    if count is not None:
+        np.divide(out, count, out=out)
     return out
 
 
