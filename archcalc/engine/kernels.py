@@ -712,7 +712,7 @@ def _pool_tiles(x: np.ndarray, kernel: Ints, out: np.ndarray, combine, count: in
     t = inside.reshape(x.shape[0], *(d for o, f in zip(out.shape[1:-1], kernel) for d in (o, f)), x.shape[-1])
     for ax in range(rank):
         axis = 2 + ax  # the tap axis of this spatial axis, the earlier ones already reduced away
-        lead = (slice(None),) * axis
+        lead: tuple[Any, ...] = (slice(None),) * axis
         dst = out if ax == rank - 1 else _workspace(f"pool{ax}", t.shape[:axis] + t.shape[axis + 1:], x.dtype)
         if kernel[ax] == 1:
             np.copyto(dst, t[(*lead, 0)])
