@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_engine.py [--batch 8] [--repeat 3] [--rounds 2] [--nets a,b]
                                                    [--max-load 1.5] [--strict] [--layers] [--markdown FILE]
-                                                   [--blas auto|pin|threads]
+                                                   [--blas auto|pin|threads] [--numpy-only]
 
 Each spec gets weights from ``archcalc.init_params`` plus random biases and batchnorm statistics.
 The engine runs the compiled plan (``archcalc.compile_plan``; batchnorm folded, epilogues fused,
@@ -10,7 +10,9 @@ one arena); PyTorch runs the twin (``archcalc.engine.torch_twin``, same weights,
 channels_last, the faster kept.  Engine and torch are timed in alternating phases (``--rounds``),
 best of ``--repeat`` after a warm-up, and their outputs are compared.  Per net: the time ratio
 engine / torch, and the effective GFLOP/s (2 x MACs as ``archcalc show`` counts them, / time) next to
-the measured float32 matmul rate.  Per net, the engine's time by layer kind (``--layers``: by step).
+the measured float32 matmul rate.  Per net, the engine's time by layer kind (``--layers``: by step).  With numba
+installed (``archcalc[fast]``) the engine uses its compiled float32 kernels, and the header says so; ``--numpy-only``
+leaves them off.
 
 The load average is printed before and after, and the CPU time other processes took during the run (from
 /proc: the load average at the end also counts this benchmark's own threads).  A start load above ``--max-load``
@@ -84,6 +86,15 @@ def load_text() -> str:
     return f"load average {one:.2f} (5 min {five:.2f}) on {os.cpu_count()} cores"
 
 
+def compiled_text(compiled) -> str:
+    """Whether the engine's compiled float32 kernels run, and which numba."""
+    if not compiled.available():
+        return "compiled kernels off (numpy only)"
+    import numba
+
+    return f"compiled kernels on (numba {numba.__version__})"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=8)
@@ -97,13 +108,18 @@ def main(argv=None) -> int:
     ap.add_argument("--blas", choices=["auto", "pin", "threads"], default="auto",
                     help="auto (the engine's default): BLAS pinned to one thread and blocks on the engine's threads "
                          "while other processes keep the cores busy; pin: always; threads: BLAS's own threads")
+    ap.add_argument("--numpy-only", action="store_true",
+                    help="leave the compiled float32 kernels off (archcalc[fast]), as without numba")
     args = ap.parse_args(argv)
 
-    from archcalc.engine import kernels
+    from archcalc.engine import compiled, kernels
 
     kernels.BLAS_MODE = args.blas
+    if args.numpy_only:
+        compiled.ENABLED = False
+    jit = compiled_text(compiled)
     start_load, start_ticks = os.getloadavg()[0], cpu_ticks()
-    print(load_text() + f"; BLAS threads: {args.blas}")
+    print(load_text() + f"; BLAS threads: {args.blas}; {jit}")
     if start_load > args.max_load:
         msg = f"the machine is busy (load {start_load:.2f} > {args.max_load}): OpenBLAS slows far more than torch"
         if args.strict:
@@ -193,8 +209,8 @@ def main(argv=None) -> int:
     busy = start_load > args.max_load or (others if others is not None else end_load - 2) > args.max_load - 1
     other_text = "" if others is None else f"; other processes used {others:.2f} cores on average during the run"
     print(f"\n{load_text()}{other_text}" + (" -- BUSY: ratios are indicative only" if busy else ""))
-    lines = [f"batch {args.batch}; float32 matmul {peak:.0f} GFLOP/s; load average {start_load:.2f} -> {end_load:.2f}"
-             + other_text + (" (busy machine)" if busy else ""), "",
+    lines = [f"batch {args.batch}; float32 matmul {peak:.0f} GFLOP/s; {jit}; load average {start_load:.2f} -> "
+             f"{end_load:.2f}" + other_text + (" (busy machine)" if busy else ""), "",
              "| net | GFLOP | engine ms | torch ms | ratio | target | engine GFLOP/s | % of matmul | slowest kinds (engine) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     ratios = []

@@ -30,6 +30,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from archcalc.engine import compiled
+
 Ints = tuple[int, ...]
 Pads = tuple[tuple[int, int], ...]
 
@@ -205,17 +207,27 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     return out
 
 
-def _finisher(bias, epilogue):
-    """In-place bias add and epilogue for one output block, or None when there is nothing to do."""
+class _Finish:
+    """In-place bias add and epilogue for one output block.  Kept apart so that a compiled kernel can do the bias
+    (and an activation the epilogue names as its ``activation``) itself."""
+
+    __slots__ = ("bias", "epilogue")
+
+    def __init__(self, bias: np.ndarray | None, epilogue) -> None:
+        self.bias, self.epilogue = bias, epilogue
+
+    def __call__(self, block: np.ndarray) -> None:
+        if self.bias is not None:
+            block += self.bias
+        if self.epilogue is not None:
+            self.epilogue(block)
+
+
+def _finisher(bias, epilogue) -> _Finish | None:
+    """The finish of each output block (``_Finish``), or None when there is nothing to do."""
     if bias is None and epilogue is None:
         return None
-
-    def finish(block):
-        if bias is not None:
-            block += bias
-        if epilogue is not None:
-            epilogue(block)
-    return finish
+    return _Finish(bias, epilogue)
 
 
 def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None) -> np.ndarray:
@@ -969,6 +981,7 @@ def _gelu(x: np.ndarray, approximate: str | None) -> None:
     elif approximate in (None, "none"):
         if x.dtype != np.float64:
             mag = np.abs(x, out=_workspace("act", x.shape, x.dtype))
+            np.minimum(mag, np.finfo(x.dtype).max, out=mag)  # at +inf: inf - 0, not inf - inf * 0
             z = np.multiply(mag, dt(1 / math.sqrt(2)), out=_workspace("act_z", x.shape, x.dtype))
             half = _erfc_fit(z, _workspace("act_p", x.shape, x.dtype), _workspace("act_t", x.shape, x.dtype))
             half *= mag
@@ -1015,6 +1028,10 @@ def activate(x: np.ndarray, function: str | None, alpha: Any = None) -> np.ndarr
     if function is None:
         return x
     fn = ACTIVATE[function]
+    if function in _HEAVY and compiled.available(x.dtype):
+        code = compiled.code(function, alpha)
+        if code is not None and _activate_compiled(x, code):
+            return x
     if function not in _HEAVY or x.size <= 2 * ACTIVATION_CHUNK:
         fn(x, alpha)
         return x
@@ -1026,6 +1043,22 @@ def activate(x: np.ndarray, function: str | None, alpha: Any = None) -> np.ndarr
     step = max(1, ACTIVATION_CHUNK // max(1, rows.shape[1]))
     run_blocks(lambda chunk: fn(chunk, alpha), [rows[r:r + step] for r in range(0, rows.shape[0], step)], x.nbytes)
     return x
+
+
+def _activate_compiled(x: np.ndarray, code: int) -> bool:
+    """The activation through the compiled kernel (float32), in chunks over the pool; False when x has no 2-D
+    view with contiguous rows (then numpy does it).  A contiguous x is cut into flat chunks whatever its rows."""
+    if x.flags.c_contiguous:
+        flat = x.reshape(1, -1)
+        chunks = [flat[:, i:i + ACTIVATION_CHUNK] for i in range(0, flat.shape[1], ACTIVATION_CHUNK)]
+    else:
+        rows = _as_rows(x)
+        if rows is None or rows.strides[-1] != x.itemsize:
+            return False
+        step = max(1, ACTIVATION_CHUNK // max(1, rows.shape[1]))
+        chunks = [rows[r:r + step] for r in range(0, rows.shape[0], step)]
+    run_blocks(lambda chunk: compiled.activate_rows(chunk, code), chunks, x.nbytes)
+    return True
 
 
 def _as_rows(x: np.ndarray) -> np.ndarray | None:
@@ -1588,6 +1621,8 @@ def _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out=None, finish=
         np.copyto(_output(out, whole.shape, dt, rows=True), whole)
         return out
     out = _output(out, (n_batch, *out_spatial, filters), dt)
+    if rank <= 2 and compiled.available(dt):
+        return _depthwise_compiled(x, w.reshape(*kernel, filters), stride, pads, dilation, out, finish)
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
     s_last = stride[-1]
     merged = s_last == 1 or (s_last <= DEPTHWISE_MERGED_MAX_STRIDE and filters <= DEPTHWISE_MERGED_MAX_CHANNELS)
@@ -1612,6 +1647,45 @@ def _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out=None, finish=
             if finish is not None:
                 finish(out[index])
     return out
+
+
+def _depthwise_compiled(x, w, stride, pads, dilation, out, finish) -> np.ndarray:
+    """float32 depthwise through the compiled kernel (``compiled.depthwise_rows``), blocks of output rows spread
+    over the pool.  The kernel adds the bias and applies the epilogue's activation when the epilogue is just one
+    it knows (``activation``), each row while in cache; any other epilogue runs on each block after.  1-D maps
+    run as 2-D maps one row high; the input is read unpadded."""
+    result = out
+    _check_windows(x.shape[1:-1], pads, stride, out.shape[1:-1])
+    if x.ndim == 3:
+        x, out, w = x[:, None], out[:, None], w[None]
+        stride, pads, dilation = (1, *stride), ((0, 0), *pads), (1, *dilation)
+    if not x.flags.c_contiguous:  # a channel slice (a split branch): one copy into the padding's workspace
+        whole = _workspace("pad", x.shape, x.dtype)
+        np.copyto(whole, x)
+        x = whole
+    w = np.ascontiguousarray(w, dtype=x.dtype)
+    o_h, o_w, filters = out.shape[1:]
+    bias = None if finish is None else finish.bias
+    bias = np.zeros(filters, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
+    rest = None if finish is None else finish.epilogue
+    act = 0
+    if rest is not None:
+        named = getattr(rest, "activation", None)
+        known = None if named is None else compiled.code(*named)
+        if known is not None:
+            act, rest = known, None
+    total = out.shape[0] * o_h
+    step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, o_w * filters * out.itemsize))
+    rows = out.reshape(total, o_w, filters)
+    geometry = (stride, (pads[0][0], pads[1][0]), dilation)
+
+    def run(block: tuple[int, int]) -> None:
+        compiled.depthwise_rows(x, w, bias, out, block, *geometry, act)
+        if rest is not None:
+            rest(rows[block[0]:block[1]])
+
+    run_blocks(run, [(j, min(j + step, total)) for j in range(0, total, step)], out.nbytes)
+    return result
 
 
 #: A depthwise conv with a stride of at most this on its last spatial axis, and at most this many channels, is

@@ -428,11 +428,21 @@ def _epilogue(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndar
             actions.append(partial(_activate_block, fn=a, alpha=b))
         else:
             actions.append(partial(_add_cells, out=out, others=[np.ascontiguousarray(values[ref]) for ref in a]))
+    return _Epilogue(actions, (ops[0][1], ops[0][2]) if len(ops) == 1 and ops[0][0] == "act" else None)
 
-    def finish(block: np.ndarray) -> None:
-        for action in actions:
+
+class _Epilogue:
+    """The ops of a fused step, in order, on a block.  ``activation`` is (name, alpha) when the ops are one
+    activation and nothing else, so a compiled kernel may apply it itself (``kernels._depthwise_compiled``)."""
+
+    __slots__ = ("actions", "activation")
+
+    def __init__(self, actions: list[Callable[[np.ndarray], Any]], activation: tuple[str, Any] | None) -> None:
+        self.actions, self.activation = actions, activation
+
+    def __call__(self, block: np.ndarray) -> None:
+        for action in self.actions:
             action(block)
-    return finish
 
 
 def _run_conv(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:

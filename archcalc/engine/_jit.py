@@ -1,0 +1,199 @@
+"""The numba kernels behind ``archcalc.engine.compiled`` (imported only through it, and only when numba is
+installed).  float32 only; each kernel is sequential over the block it is given and releases the GIL, so the
+engine's own pool spreads blocks over the cores (no numba threading layer is used).
+
+exp is Cephes' expf scheme: n = round(t / ln 2), r = t - n ln 2 (in two parts), exp(r) by a degree-6 polynomial
+(relative error about 1e-7 on [-ln 2 / 2, ln 2 / 2]), times 2**n put into the exponent bits.  t is clamped to
+[-87.3, 88.3] so that 2**n stays a normal float32; the activations take the limits themselves beyond that.
+numpy's float32 exp is a scalar loop on this class of machine (1.5 ns a value); this one vectorises (0.3 ns).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba import uint64 as _U
+
+F = np.float32
+_LOG2E = F(1.4426950408889634)
+_LN2_HI = F(0.693359375)
+_LN2_LO = F(-2.12194440e-4)
+_P0, _P1, _P2, _P3, _P4, _P5 = (F(1.9875691500e-4), F(1.3981999507e-3), F(8.3334519073e-3), F(4.1665795894e-2),
+                                F(1.6666665459e-1), F(5.0000001201e-1))
+_LO = F(-87.3)
+_HI = F(88.3)
+_MINUS_ONE = F(-1.0)
+#: gelu: Numerical Recipes' erfc fit (fractional error 1.2e-7), the same as ``kernels._ERFC_FIT``, t^9 down to t^0
+_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9 = (F(c) for c in (
+    0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368,
+    -1.26551223))
+_SQRT_HALF = F(0.7071067811865476)
+_MINUS_TWO_SQRT_2_PI = F(-2.0 * 0.7978845608028654)
+_GELU_C = F(0.044715)
+_ZERO = F(0.0)
+_BIG = np.finfo(np.float32).max
+_ONE = F(1.0)
+_HALF = F(0.5)
+_THREE = F(3.0)
+_SIX = F(6.0)
+_SIXTH = F(1.0 / 6.0)
+
+#: Activation codes of the kernels (``compiled.CODES`` maps names to them).
+NONE, RELU, RELU6, SIGMOID, SILU, HARDSIGMOID, HARDSWISH, GELU, GELU_TANH = range(9)
+#: Values per piece: the piece and its exp scratch stay in L1/L2 between the passes.
+PIECE = 2048
+
+#: Fused multiply-adds and approximate functions; NaN and inf keep their meaning.  Every kernel also takes
+#: ``error_model="numpy"``: numba's default checks each float division for a zero divisor (Python's
+#: ZeroDivisionError), and that branch kept the division loops scalar (silu 2.3 ns a value against 0.6).
+_FLAGS = {"contract", "afn"}
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _exp_scaled(src, scale, ex, en, m):  # pragma: no cover - compiled
+    """ex[i] = exp(scale * src[i]) for i < m (ex may be src): the polynomial into ex and the power of two into en,
+    then merged."""
+    for i in range(m):
+        t = min(max(scale * src[i], _LO), _HI)
+        n = np.floor(t * _LOG2E + _HALF)
+        r = t - n * _LN2_HI - n * _LN2_LO
+        p = _P0 * r + _P1
+        p = p * r + _P2
+        p = p * r + _P3
+        p = p * r + _P4
+        p = p * r + _P5
+        ex[i] = p * r * r + r + _ONE
+        en[i] = np.int32(n) << 23
+    bits = ex.view(np.int32)
+    for i in range(m):
+        bits[i] += en[i]
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _activate_run(v, code, ex, en, tt):  # pragma: no cover - compiled
+    """The activation ``code`` in place on the contiguous 1-D run v, PIECE values at a time.  One loop per
+    activation with no branch on the code inside, so that each vectorises."""
+    total = v.shape[0]
+    for start in range(0, total, PIECE):
+        m = min(PIECE, total - start)
+        s = v[start:start + m]
+        if code == RELU:
+            for i in range(m):
+                x = s[i]
+                s[i] = _ZERO if x < _ZERO else x
+        elif code == RELU6:
+            for i in range(m):
+                x = s[i]
+                x = _ZERO if x < _ZERO else x
+                s[i] = _SIX if x > _SIX else x
+        elif code == HARDSIGMOID:
+            for i in range(m):
+                x = s[i]
+                g = x + _THREE
+                g = _ZERO if g < _ZERO else g
+                g = _SIX if g > _SIX else g
+                s[i] = x if x != x else g * _SIXTH
+        elif code == HARDSWISH:
+            for i in range(m):
+                x = s[i]
+                g = x + _THREE
+                g = _ZERO if g < _ZERO else g
+                g = _SIX if g > _SIX else g
+                s[i] = x * (g * _SIXTH)
+        elif code == SIGMOID:
+            _exp_scaled(s, _MINUS_ONE, ex, en, m)
+            for i in range(m):
+                x = s[i]
+                y = _ONE / (_ONE + ex[i])
+                y = _ZERO if x < _LO else y  # exp(-x) past float32: the limit 0, as 1 / (1 + inf) gives
+                s[i] = x if x != x else y
+        elif code == SILU:
+            _exp_scaled(s, _MINUS_ONE, ex, en, m)
+            for i in range(m):
+                x = s[i]
+                y = x / (_ONE + ex[i])
+                s[i] = x * _ZERO if x < _LO else y  # x / (1 + inf): -0, and NaN at -inf, as numpy's form gives
+        elif code == GELU:  # max(x, 0) - |x| erfc(|x| / sqrt 2) / 2, erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2)
+            for i in range(m):
+                z = abs(s[i]) * _SQRT_HALF
+                t = _ONE / (_ONE + _HALF * z)
+                p = _E0 * t + _E1
+                p = p * t + _E2
+                p = p * t + _E3
+                p = p * t + _E4
+                p = p * t + _E5
+                p = p * t + _E6
+                p = p * t + _E7
+                p = p * t + _E8
+                p = p * t + _E9
+                ex[i] = p - z * z
+                tt[i] = t
+            _exp_scaled(ex, _ONE, ex, en, m)
+            for i in range(m):
+                x = s[i]
+                keep = x if x > _ZERO else _ZERO
+                y = keep - abs(x) * (tt[i] * ex[i] * _HALF)
+                s[i] = x if (x != x or x > _BIG) else y  # NaN stays, +inf stays (not inf - inf * 0)
+        elif code == GELU_TANH:  # x / 2 (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+            for i in range(m):
+                x = s[i]
+                tt[i] = _MINUS_TWO_SQRT_2_PI * x * (_ONE + _GELU_C * x * x)
+            _exp_scaled(tt, _ONE, ex, en, m)
+            for i in range(m):
+                x = s[i]
+                y = x / (_ONE + ex[i])
+                s[i] = x * _ZERO if tt[i] > _HI else y
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def activate_rows(x, code):  # pragma: no cover - compiled
+    """The activation ``code`` in place on every row of the 2-D float32 array x (rows may be strided)."""
+    ex = np.empty(PIECE, np.float32)
+    en = np.empty(PIECE, np.int32)
+    tt = np.empty(PIECE, np.float32)
+    for r in range(x.shape[0]):
+        _activate_run(x[r], code, ex, en, tt)
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def depthwise_rows(x, w, b, out, j0, j1, sh, sw, ph, pw, dh, dw, code):  # pragma: no cover - compiled
+    """out[n, oh] = act(b + sum_{kh, kw} x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw] * w[kh, kw]) for the output
+    rows j0 <= n * O_h + oh < j1, channel by channel; taps outside the input read zero (no padded copy).  The
+    arrays are indexed flat with unsigned offsets: numba skips its negative-index wraparound for those, and the
+    channel loop vectorises (1.1-2x faster than 4-D indexing)."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    o_h, o_w = out.shape[1], out.shape[2]
+    k_h, k_w = w.shape[0], w.shape[1]
+    xf, wf, of = x.ravel(), w.ravel(), out.ravel()
+    ex = np.empty(PIECE, np.float32)
+    en = np.empty(PIECE, np.int32)
+    tt = np.empty(PIECE, np.float32)
+    row_len = o_w * channels
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        base = _U(j * row_len)
+        for ow in range(o_w):
+            at = base + _U(ow * channels)
+            for c in range(channels):
+                of[at + _U(c)] = b[c]
+        for kh in range(k_h):
+            ih = oh * sh - ph + kh * dh
+            if ih < 0 or ih >= h_in:
+                continue
+            src = _U((n * h_in + ih) * w_in * channels)
+            for kw in range(k_w):
+                off = kw * dw - pw
+                if off > w_in - 1:
+                    continue
+                lo = 0 if off >= 0 else (sw - 1 - off) // sw
+                hi = min(o_w, (w_in - 1 - off) // sw + 1)
+                wk = _U((kh * k_w + kw) * channels)
+                for ow in range(lo, hi):
+                    xo = src + _U((ow * sw + off) * channels)
+                    oo = base + _U(ow * channels)
+                    for c in range(channels):
+                        cu = _U(c)
+                        of[oo + cu] += xf[xo + cu] * wf[wk + cu]
+        if code != NONE:
+            _activate_run(of[base:base + _U(row_len)], code, ex, en, tt)

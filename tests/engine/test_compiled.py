@@ -1,0 +1,198 @@
+"""The compiled (numba) float32 kernels and the numpy paths they stand in for, each held to the plain twins.
+
+Every property here runs twice: with ``compiled.ENABLED`` off (the numpy path, as without numba) and on (the
+compiled path, skipped when numba is not installed), and checks which path ran.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archcalc
+from archcalc.engine import compiled
+from archcalc.engine import kernels as K
+from archcalc.engine import reference as R
+from archcalc.engine.plan import compile_plan
+
+from test_properties import arrays, window_settings
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def path(request, monkeypatch):
+    """Which float32 path the kernels take; the compiled one only where numba imports."""
+    monkeypatch.setattr(compiled, "ENABLED", request.param == "compiled")
+    if request.param == "compiled" and not compiled.available():
+        pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
+    calls: list[str] = []
+    for name in ("depthwise_rows", "activate_rows"):
+        real = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    return request.param, calls
+
+
+class Named:
+    """An epilogue that names its activation, as the fused plan's do: the compiled depthwise kernel applies it
+    itself, the numpy path calls it on each block."""
+
+    def __init__(self, function: str) -> None:
+        self.activation = (function, None)
+        self.function = function
+
+    def __call__(self, block: np.ndarray) -> None:
+        K.activate(block, self.function)
+
+
+ACTIVATIONS = sorted(compiled.CODES)
+#: (name, alpha) of every activation the compiled kernels know: gelu's alpha is its approximation
+FORMS = [(name, None) for name in ACTIVATIONS] + [("gelu", "tanh")]
+
+
+@FAST
+@given(window_settings(max_rank=2), st.integers(1, 11), st.integers(1, 2), st.integers(1, 3),
+       st.sampled_from(["none", "lambda", *ACTIVATIONS]), st.booleans(), st.integers(0, 2), st.data())
+def test_depthwise_float32_matches_twin(path, geo, channels, multiplier, batch, epilogue, bias, before, data):
+    """1-D and 2-D depthwise convs (stride, dilation, asymmetric padding, ceil-mode windows hanging off the end,
+    depth multiplier), float32, with or without a bias, with an activation named to the kernel or an opaque
+    epilogue, into a fresh array or a channel slice of a wider buffer (the rest untouched)."""
+    kind, calls = path
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    filters = channels * multiplier
+    x = arrays(data.draw, (batch, *spatial, channels), np.float32) * 3
+    w = arrays(data.draw, (*kernel, 1, filters), np.float32)
+    b = arrays(data.draw, (filters,), np.float32) if bias else None
+    fn = {"none": None, "lambda": lambda block: np.maximum(block, 0, out=block)}.get(epilogue, Named(epilogue))
+    whole = np.full((batch, *out_spatial, before + filters + 1), np.nan, np.float32)
+    out = whole[..., before:before + filters] if before else None
+    got = K.conv_depthwise(x, w, b, stride, pads, dilation, out_spatial, out=out, epilogue=fn)
+    want = R.conv_depthwise(x.astype(np.float64), w, b, stride, pads, dilation, out_spatial)
+    if epilogue == "lambda":
+        want = np.maximum(want, 0)
+    elif epilogue != "none":
+        want = R.activate(want, epilogue)
+    assert got.dtype == np.float32 and got.shape == (batch, *out_spatial, filters)
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * scale)
+    if before:
+        assert got is out
+        assert np.isnan(whole[..., :before]).all() and np.isnan(whole[..., before + filters:]).all()
+    assert ("depthwise_rows" in calls) == (kind == "compiled")
+
+
+SPECIALS = np.array([0.0, -0.0, 1e-40, -1e-40, 1e-30, -1e-30, 3.0, -3.0, 6.0, -6.0, 87.0, -87.0, 87.3, -87.3,
+                     88.0, -88.0, 89.0, -89.0, 104.0, -104.0, 1e30, -1e30, np.inf, -np.inf, np.nan,
+                     np.finfo(np.float32).max, -np.finfo(np.float32).max], np.float32)
+
+
+def exact(function: str, x: np.ndarray, alpha: str | None = None) -> np.ndarray:
+    """The activation in float64 from its definition (numpy's float64 exp, math.erf; not the twin's code)."""
+    v = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        if function == "gelu" and alpha == "tanh":
+            return 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+        if function == "gelu":  # x Phi(x) = x erfc(-x / sqrt 2) / 2: no cancellation in the negative tail
+            return v * 0.5 * np.array([math.erfc(-c / math.sqrt(2)) if c == c else c for c in v.ravel()])
+        return {"relu": np.maximum(v, 0), "relu6": np.clip(v, 0, 6), "sigmoid": 1 / (1 + np.exp(-v)),
+                "silu": v / (1 + np.exp(-v)), "hardsigmoid": np.clip(v + 3, 0, 6) / 6,
+                "hardswish": v * np.clip(v + 3, 0, 6) / 6}[function]
+
+
+@pytest.mark.parametrize("function, alpha", FORMS)
+def test_activations_float32_value_by_value(path, function, alpha):
+    """Every activation the compiled kernels know, on a sweep of [-100, 100], random values and the edge cases
+    (zeros, denormals, the float32 exp limits, huge values, infinities, NaN), against float64: relative error
+    within 3e-6 (5e-7 away from exp; gelu's tail within 3e-7), the limits within 2e-36, NaN stays NaN, and no overflow, divide or invalid
+    warning on the finite values."""
+    kind, calls = path
+    rng = np.random.default_rng(7)
+    x = np.concatenate([np.linspace(-100, 100, 20001), rng.standard_normal(30000) * 8, SPECIALS]).astype(np.float32)
+    want = exact(function, x, alpha)
+    moderate = np.abs(x) < 1e15
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # none of numpy's warnings there
+        K.activate(x[moderate], function, alpha)
+    got = x.copy()
+    with np.errstate(all="ignore"):  # inf * 0 in hardswish at -inf: NaN, as PyTorch gives
+        K.activate(got, function, alpha)
+    assert got.dtype == np.float32
+    if function == "gelu":  # the limits: +inf at +inf; at -inf the limit 0 or NaN (-inf * 0, PyTorch's)
+        at = {v: got[x == v][0] for v in (np.inf, -np.inf)}
+        assert at[np.inf] == np.inf and (at[-np.inf] == 0 or np.isnan(at[-np.inf]))
+        kept = ~np.isinf(x)
+        got, want = got[kept], want[kept]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    tol = 3e-6 if function in ("sigmoid", "silu", "gelu") else 5e-7
+    # below -87.3 the compiled exp(-x) would leave float32, and silu takes its limit -0 there: 1e-36 off at most;
+    # gelu's negative tail (values under 1e-6) is float32's: z^2 rounded, or 1 + tanh cancelling, 3e-7 absolute
+    atol = 3e-7 if function == "gelu" else 2e-36
+    np.testing.assert_allclose(got[ok], want[ok].astype(np.float32), rtol=tol, atol=atol)
+    if function in ("silu", "sigmoid") or kind == "compiled":  # the light ones go through numpy either way
+        assert ("activate_rows" in calls) == (kind == "compiled" and function in K._HEAVY)
+
+
+@pytest.mark.parametrize("function", ["silu", "hardswish"])
+def test_activations_on_a_channel_slice_and_in_chunks(path, monkeypatch, function):
+    """A strided x (a concat's channels) and an x cut into many chunks (tiny ACTIVATION_CHUNK, two threads):
+    each cell once, the cells outside the slice untouched."""
+    kind, calls = path
+    monkeypatch.setattr(K, "ACTIVATION_CHUNK", 37)
+    monkeypatch.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+    monkeypatch.setattr(K, "workers", lambda: 2)
+    rng = np.random.default_rng(3)
+    wide = (rng.standard_normal((2, 9, 11, 13)) * 4).astype(np.float32)
+    keep = wide.copy()
+    part = wide[..., 2:9]
+    K.activate(part, function)
+    np.testing.assert_allclose(part, exact(function, keep[..., 2:9]).astype(np.float32), rtol=2e-6, atol=1e-37)
+    np.testing.assert_array_equal(wide[..., :2], keep[..., :2])
+    np.testing.assert_array_equal(wide[..., 9:], keep[..., 9:])
+    flat = keep.copy()
+    K.activate(flat, function)
+    np.testing.assert_allclose(flat, exact(function, keep).astype(np.float32), rtol=2e-6, atol=1e-37)
+    assert ("activate_rows" in calls) == (kind == "compiled")
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "shufflenet_v2_x1_0"])
+def test_fused_plan_either_path_matches_unfused_float64(path, name):
+    """A whole net (depthwise with relu, hardswish and none; squeeze-and-excitation gates; a channel split feeding
+    a depthwise conv) through the fused plan in float32 against the unfused float64 pass."""
+    kind, calls = path
+    net = archcalc.load_spec(os.path.join(ROOT, "specs", f"{name}.yaml"))
+    params = archcalc.init_params(net, 1)
+    x = np.random.default_rng(0).standard_normal((2, *net.input_shape)).astype(np.float32)
+    got = compile_plan(net, params).run(x)
+    want = archcalc.forward(net, x.astype(np.float64), params, dtype="float64", fuse=False)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * float(np.abs(want).max()))
+    assert ("depthwise_rows" in calls) == (kind == "compiled")
+
+
+def run_python(code: str, **env: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": ROOT, **env})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_switched_off_by_the_environment():
+    """ARCHCALC_JIT=0 (or false, no, off) turns the compiled kernels off for the process."""
+    code = "from archcalc.engine import compiled; print(compiled.ENABLED, compiled.available())"
+    for value in ("0", "off", "False", " no "):
+        assert run_python(code, ARCHCALC_JIT=value) == "False False"
+
+
+def test_show_and_the_calculators_never_import_numba():
+    """numba costs about half a second to import: only a compiled kernel's first use imports it."""
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom archcalc.cli import main\n"
+            "r = CliRunner().invoke(main, ['show', 'specs/mobilenet_v2.yaml'])\nassert r.exit_code == 0, r.output\n"
+            "import archcalc.engine.kernels\nprint('numba' in sys.modules)")
+    assert run_python(code) == "False"
