@@ -207,18 +207,34 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     return out
 
 
+#: A bias of fewer filters than this is added to a contiguous block seen as rows of m * filters cells (m the largest
+#: power of two up to 64 dividing the block's positions) with the bias tiled m times: numpy's broadcast add pays per
+#: inner loop, and those loops are one bias long (100352 x 6: 0.90 -> 0.16 ms, x 16: 1.05 -> 0.36 ms; from 32
+#: filters on it is even).  0 turns it off.
+BIAS_TILE_BELOW = 32
+
+
 class _Finish:
     """In-place bias add and epilogue for one output block.  Kept apart so that a compiled kernel can do the bias
     (and an activation the epilogue names as its ``activation``) itself."""
 
-    __slots__ = ("bias", "epilogue")
+    __slots__ = ("bias", "epilogue", "_tiled")
 
     def __init__(self, bias: np.ndarray | None, epilogue) -> None:
         self.bias, self.epilogue = bias, epilogue
+        self._tiled: dict[int, np.ndarray] = {}
 
     def __call__(self, block: np.ndarray) -> None:
-        if self.bias is not None:
-            block += self.bias
+        bias = self.bias
+        if bias is not None:
+            m = math.gcd(block.size // max(1, bias.size), 64) if bias.size < BIAS_TILE_BELOW else 1
+            if m > 1 and bias.ndim == 1 and block.flags.c_contiguous and block.shape[-1] == bias.size:
+                tiled = self._tiled.get(m)
+                if tiled is None:
+                    tiled = self._tiled[m] = np.tile(bias, m)
+                block.reshape(-1, tiled.size)[...] += tiled
+            else:
+                block += bias
         if self.epilogue is not None:
             self.epilogue(block)
 
