@@ -27,6 +27,15 @@ _MINUS_ONE = F(-1.0)
 _E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9 = (F(c) for c in (
     0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368,
     -1.26551223))
+#: tanh: the odd rational minimax p(x)/q(x) of degrees 13/6 of Eigen, XLA and ONNX Runtime's MLAS, clamped at
+#: +-7.9053 where float32's tanh is +-1, and x itself below 4e-4 (no cancellation: tanh is odd)
+_TA13, _TA11, _TA9, _TA7, _TA5, _TA3, _TA1 = (F(c) for c in (
+    -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08, 1.48572235717979e-05,
+    6.37261928875436e-04, 4.89352455891786e-03))
+_TB6, _TB4, _TB2, _TB0 = (F(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+                                         4.89352518554385e-03))
+_TANH_CLAMP = F(7.90531110763549805)
+_TANH_LINEAR = F(0.0004)
 _SQRT_HALF = F(0.7071067811865476)
 _MINUS_TWO_SQRT_2_PI = F(-2.0 * 0.7978845608028654)
 _GELU_C = F(0.044715)
@@ -39,7 +48,7 @@ _SIX = F(6.0)
 _SIXTH = F(1.0 / 6.0)
 
 #: Activation codes of the kernels (``compiled.CODES`` maps names to them).
-NONE, RELU, RELU6, SIGMOID, SILU, HARDSIGMOID, HARDSWISH, GELU, GELU_TANH = range(9)
+NONE, RELU, RELU6, SIGMOID, SILU, HARDSIGMOID, HARDSWISH, GELU, GELU_TANH, TANH = range(10)
 #: Values per piece: the piece and its exp scratch stay in L1/L2 between the passes.
 PIECE = 2048
 
@@ -134,6 +143,23 @@ def _activate_run(v, code, ex, en, tt):  # pragma: no cover - compiled
                 keep = x if x > _ZERO else _ZERO
                 y = keep - abs(x) * (tt[i] * ex[i] * _HALF)
                 s[i] = x if (x != x or x > _BIG) else y  # NaN stays, +inf stays (not inf - inf * 0)
+        elif code == TANH:
+            for i in range(m):
+                x = s[i]
+                c = _TANH_CLAMP if x > _TANH_CLAMP else x
+                c = -_TANH_CLAMP if c < -_TANH_CLAMP else c
+                c2 = c * c
+                p = _TA13 * c2 + _TA11
+                p = p * c2 + _TA9
+                p = p * c2 + _TA7
+                p = p * c2 + _TA5
+                p = p * c2 + _TA3
+                p = p * c2 + _TA1
+                q = _TB6 * c2 + _TB4
+                q = q * c2 + _TB2
+                q = q * c2 + _TB0
+                y = c * p / q
+                s[i] = x if abs(x) < _TANH_LINEAR else y
         elif code == GELU_TANH:  # x / 2 (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3)
             for i in range(m):
                 x = s[i]

@@ -104,7 +104,7 @@ def exact(function: str, x: np.ndarray, alpha: str | None = None) -> np.ndarray:
             return v * 0.5 * np.array([math.erfc(-c / math.sqrt(2)) if c == c else c for c in v.ravel()])
         return {"relu": np.maximum(v, 0), "relu6": np.clip(v, 0, 6), "sigmoid": 1 / (1 + np.exp(-v)),
                 "silu": v / (1 + np.exp(-v)), "hardsigmoid": np.clip(v + 3, 0, 6) / 6,
-                "hardswish": v * np.clip(v + 3, 0, 6) / 6}[function]
+                "hardswish": v * np.clip(v + 3, 0, 6) / 6, "tanh": np.tanh(v)}[function]
 
 
 @pytest.mark.parametrize("function, alpha", FORMS)
