@@ -1044,7 +1044,7 @@ def activate(x: np.ndarray, function: str | None, alpha: Any = None) -> np.ndarr
     if function is None:
         return x
     fn = ACTIVATE[function]
-    if function in _HEAVY and compiled.available(x.dtype):
+    if function in _HEAVY and x.flags.writeable and compiled.available(x.dtype):
         code = compiled.code(function, alpha)
         if code is not None and _activate_compiled(x, code):
             return x
@@ -1637,7 +1637,7 @@ def _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out=None, finish=
         np.copyto(_output(out, whole.shape, dt, rows=True), whole)
         return out
     out = _output(out, (n_batch, *out_spatial, filters), dt)
-    if rank <= 2 and compiled.available(dt):
+    if rank <= 2 and compiled.available(dt) and (finish is None or finish.bias is None or finish.bias.ndim == 1):
         return _depthwise_compiled(x, w.reshape(*kernel, filters), stride, pads, dilation, out, finish)
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
     s_last = stride[-1]
