@@ -18,21 +18,21 @@ F = np.float32
 _LOG2E = F(1.4426950408889634)
 _LN2_HI = F(0.693359375)
 _LN2_LO = F(-2.12194440e-4)
-_P0, _P1, _P2, _P3, _P4, _P5 = (F(1.9875691500e-4), F(1.3981999507e-3), F(8.3334519073e-3), F(4.1665795894e-2),
-                                F(1.6666665459e-1), F(5.0000001201e-1))
+_EXP_POLY = (F(1.9875691500e-4), F(1.3981999507e-3), F(8.3334519073e-3), F(4.1665795894e-2), F(1.6666665459e-1),
+             F(5.0000001201e-1))
 _LO = F(-87.3)
 _HI = F(88.3)
 _MINUS_ONE = F(-1.0)
 #: gelu: Numerical Recipes' erfc fit (fractional error 1.2e-7), the same as ``kernels._ERFC_FIT``, t^9 down to t^0
-_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9 = (F(c) for c in (
+_ERFC_FIT = tuple(F(c) for c in (
     0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368,
     -1.26551223))
 #: tanh: the odd rational minimax p(x)/q(x) of degrees 13/6 of Eigen, XLA and ONNX Runtime's MLAS, clamped at
 #: +-7.9053 where float32's tanh is +-1, and x itself below 4e-4 (no cancellation: tanh is odd)
-_TA13, _TA11, _TA9, _TA7, _TA5, _TA3, _TA1 = (F(c) for c in (
+_TANH_P = tuple(F(c) for c in (
     -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08, 1.48572235717979e-05,
     6.37261928875436e-04, 4.89352455891786e-03))
-_TB6, _TB4, _TB2, _TB0 = (F(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+_TANH_Q = tuple(F(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
                                          4.89352518554385e-03))
 _TANH_CLAMP = F(7.90531110763549805)
 _TANH_LINEAR = F(0.0004)
@@ -59,6 +59,15 @@ _FLAGS = {"contract", "afn"}
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _horner(t, coefficients):  # pragma: no cover - compiled
+    """The polynomial with these coefficients (highest power first) at t."""
+    p = coefficients[0]
+    for c in coefficients[1:]:
+        p = p * t + c
+    return p
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def _exp_scaled(src, scale, ex, en, m):  # pragma: no cover - compiled
     """ex[i] = exp(scale * src[i]) for i < m (ex may be src): the polynomial into ex and the power of two into en,
     then merged."""
@@ -66,16 +75,18 @@ def _exp_scaled(src, scale, ex, en, m):  # pragma: no cover - compiled
         t = min(max(scale * src[i], _LO), _HI)
         n = np.floor(t * _LOG2E + _HALF)
         r = t - n * _LN2_HI - n * _LN2_LO
-        p = _P0 * r + _P1
-        p = p * r + _P2
-        p = p * r + _P3
-        p = p * r + _P4
-        p = p * r + _P5
-        ex[i] = p * r * r + r + _ONE
+        ex[i] = _horner(r, _EXP_POLY) * r * r + r + _ONE
         en[i] = np.int32(n) << 23
     bits = ex.view(np.int32)
     for i in range(m):
         bits[i] += en[i]
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _relu6(x):  # pragma: no cover - compiled
+    """min(max(x, 0), 6), NaN kept."""
+    x = _ZERO if x < _ZERO else x
+    return _SIX if x > _SIX else x
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
@@ -92,23 +103,15 @@ def _activate_run(v, code, ex, en, tt):  # pragma: no cover - compiled
                 s[i] = _ZERO if x < _ZERO else x
         elif code == RELU6:
             for i in range(m):
-                x = s[i]
-                x = _ZERO if x < _ZERO else x
-                s[i] = _SIX if x > _SIX else x
-        elif code == HARDSIGMOID:
+                s[i] = _relu6(s[i])
+        elif code == HARDSIGMOID:  # relu6(x + 3) / 6
             for i in range(m):
                 x = s[i]
-                g = x + _THREE
-                g = _ZERO if g < _ZERO else g
-                g = _SIX if g > _SIX else g
-                s[i] = x if x != x else g * _SIXTH
-        elif code == HARDSWISH:
+                s[i] = x if x != x else _relu6(x + _THREE) * _SIXTH
+        elif code == HARDSWISH:  # x hardsigmoid(x)
             for i in range(m):
                 x = s[i]
-                g = x + _THREE
-                g = _ZERO if g < _ZERO else g
-                g = _SIX if g > _SIX else g
-                s[i] = x * (g * _SIXTH)
+                s[i] = x * (_relu6(x + _THREE) * _SIXTH)
         elif code == SIGMOID:
             _exp_scaled(s, _MINUS_ONE, ex, en, m)
             for i in range(m):
@@ -126,16 +129,7 @@ def _activate_run(v, code, ex, en, tt):  # pragma: no cover - compiled
             for i in range(m):
                 z = abs(s[i]) * _SQRT_HALF
                 t = _ONE / (_ONE + _HALF * z)
-                p = _E0 * t + _E1
-                p = p * t + _E2
-                p = p * t + _E3
-                p = p * t + _E4
-                p = p * t + _E5
-                p = p * t + _E6
-                p = p * t + _E7
-                p = p * t + _E8
-                p = p * t + _E9
-                ex[i] = p - z * z
+                ex[i] = _horner(t, _ERFC_FIT) - z * z
                 tt[i] = t
             _exp_scaled(ex, _ONE, ex, en, m)
             for i in range(m):
@@ -149,16 +143,7 @@ def _activate_run(v, code, ex, en, tt):  # pragma: no cover - compiled
                 c = _TANH_CLAMP if x > _TANH_CLAMP else x
                 c = -_TANH_CLAMP if c < -_TANH_CLAMP else c
                 c2 = c * c
-                p = _TA13 * c2 + _TA11
-                p = p * c2 + _TA9
-                p = p * c2 + _TA7
-                p = p * c2 + _TA5
-                p = p * c2 + _TA3
-                p = p * c2 + _TA1
-                q = _TB6 * c2 + _TB4
-                q = q * c2 + _TB2
-                q = q * c2 + _TB0
-                y = c * p / q
+                y = c * _horner(c2, _TANH_P) / _horner(c2, _TANH_Q)
                 s[i] = x if abs(x) < _TANH_LINEAR else y
         elif code == GELU_TANH:  # x / 2 (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3)
             for i in range(m):
