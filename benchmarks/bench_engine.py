@@ -11,8 +11,9 @@ channels_last, the faster kept.  Engine and torch are timed in alternating phase
 best of ``--repeat`` after a warm-up, and their outputs are compared.  Per net: the time ratio
 engine / torch, and the effective GFLOP/s (2 x MACs as ``archcalc show`` counts them, / time) next to
 the measured float32 matmul rate.  Per net, the engine's time by layer kind (``--layers``: by step).  With numba
-installed (``archcalc[fast]``) the engine uses its compiled float32 kernels, and the header says so; ``--numpy-only``
-leaves them off.
+installed (``archcalc[fast]``) the compiled float32 kernels are loaded up front (a process pays that once, as it does
+torch's import; by default the engine loads them only after a few seconds of passes) and the header says so;
+``--numpy-only`` leaves them off.
 
 The load average is printed before and after, and the CPU time other processes took during the run (from
 /proc: the load average at the end also counts this benchmark's own threads).  A start load above ``--max-load``
@@ -87,12 +88,14 @@ def load_text() -> str:
 
 
 def compiled_text(compiled) -> str:
-    """Whether the engine's compiled float32 kernels run, and which numba."""
-    if not compiled.available():
+    """Load the engine's compiled float32 kernels up front, as torch is imported before it is timed; and say
+    whether they run, which numba, and what loading them took (a process pays that once)."""
+    start = time.perf_counter()
+    if not compiled.load():
         return "compiled kernels off (numpy only)"
     import numba
 
-    return f"compiled kernels on (numba {numba.__version__})"
+    return f"compiled kernels on (numba {numba.__version__}, loaded in {time.perf_counter() - start:.1f} s)"
 
 
 def main(argv=None) -> int:

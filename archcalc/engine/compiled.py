@@ -16,9 +16,16 @@ entered from any number of threads.
 
 Nothing here is required.  Without numba, with ``ARCHCALC_JIT=0`` in the environment, with
 ``compiled.ENABLED = False``, or for float64, every kernel takes its numpy path; the tests hold both paths to the
-same plain twins in ``archcalc.engine.reference``.  numba is imported by the first kernel that asks, never by
-``archcalc show`` or the calculators.  The compiled code is cached on disk (numba's ``cache=True``), so a process
-pays the compile (a few seconds for all of them) once per install.
+same plain twins in ``archcalc.engine.reference``.  The compiled code is cached on disk (numba's ``cache=True``), so
+the compile (a few seconds for all of them) happens once per install.
+
+Loading is tiered, as a JIT's is.  Importing numba and its runtime costs a process about 1.2 s, more than a small
+net's whole pass (MobileNetV3-Small at batch 2: 75 ms), so by default (``ARCHCALC_JIT`` unset or ``auto``) the
+kernels are loaded only once the process has spent ``AUTO_LOAD_AFTER`` seconds in forward passes (``account``,
+called by the fused plan after each pass); until then the numpy kernels run.  A one-off ``archcalc run`` of a small
+net never pays for numba; a loop of passes switches after a few seconds.  ``ARCHCALC_JIT=1`` loads them on the first
+kernel that asks, and ``load()`` loads them now (the benchmark does, as it leaves torch's import out too).  numba is
+never imported by ``archcalc show`` or the calculators.
 """
 
 from __future__ import annotations
@@ -29,8 +36,14 @@ from typing import Any
 
 import numpy as np
 
+_SETTING = os.environ.get("ARCHCALC_JIT", "auto").strip().lower()
 #: False sends every kernel down its numpy path in this process (the tests switch it).
-ENABLED = os.environ.get("ARCHCALC_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
+ENABLED = _SETTING not in ("0", "false", "no", "off")
+#: True: load numba on the first kernel that asks (ARCHCALC_JIT=1); False: only after AUTO_LOAD_AFTER (the default).
+EAGER = _SETTING in ("1", "true", "yes", "on")
+#: Seconds of forward passes in this process after which the kernels are loaded (about 1.2 s to load: 2 s of
+#: passes is where they have begun to pay on the nets they speed up).
+AUTO_LOAD_AFTER = 2.0
 
 #: Activations the compiled kernels apply (to float32), by name.
 CODES = {"relu": 1, "relu6": 2, "sigmoid": 3, "silu": 4, "hardsigmoid": 5, "hardswish": 6, "gelu": 7, "tanh": 9}
@@ -47,15 +60,49 @@ def _module() -> Any:
             if "jit" not in _state:
                 try:
                     from archcalc.engine import _jit
-                except Exception:  # not installed, or an install that does not import (numpy too new for it)
-                    _jit = None  # type: ignore[assignment]
+
+                    _warm(_jit)
+                except Exception:  # not installed, an install that does not import (numpy too new for it), no
+                    _jit = None  # type: ignore[assignment]  # place to cache, or a kernel that does not compile
                 _state["jit"] = _jit
     return _state["jit"]
 
 
+def _warm(jit: Any) -> None:
+    """Run each kernel once on a tiny array: numba loads its runtime and the cached code (or compiles) here, not in
+    the middle of a pass, and a kernel that does not work is found before it is used."""
+    rows = np.array([[-1.0, 0.5]], np.float32)
+    jit.activate_rows(rows, CODES["silu"])
+    x = np.ones((1, 2, 2, 1), np.float32)
+    out = np.empty_like(x)
+    jit.depthwise_rows(x, np.ones((1, 1, 1), np.float32), np.zeros(1, np.float32), out, 0, 2, 1, 1, 0, 0, 1, 1, 0)
+    if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all()):
+        raise RuntimeError("the compiled kernels give wrong values here")
+
+
 def available(dtype: Any = np.float32) -> bool:
-    """Whether compiled kernels run for arrays of ``dtype`` here (float32 only)."""
-    return ENABLED and np.dtype(dtype) == np.float32 and _module() is not None
+    """Whether compiled kernels run for arrays of ``dtype`` now (float32 only): switched on, and loaded (or loaded
+    here, with ``EAGER``)."""
+    if not ENABLED or np.dtype(dtype) != np.float32:
+        return False
+    if "jit" in _state:
+        return _state["jit"] is not None
+    return EAGER and _module() is not None
+
+
+def load() -> bool:
+    """Load the kernels now (imports numba, about 1.2 s); whether they run.  False when switched off or when numba
+    is missing or broken."""
+    return ENABLED and _module() is not None
+
+
+def account(seconds: float) -> None:
+    """Count a forward pass's time; once the process has spent ``AUTO_LOAD_AFTER`` seconds in them, load."""
+    if not ENABLED or "jit" in _state:
+        return
+    spent = _state["spent"] = _state.get("spent", 0.0) + seconds
+    if spent >= AUTO_LOAD_AFTER:
+        _module()
 
 
 def code(function: str | None, alpha: Any = None) -> int | None:

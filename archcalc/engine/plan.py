@@ -32,6 +32,7 @@ function as ``forward(..., fuse=False)`` up to float rounding.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable, Mapping
@@ -41,6 +42,7 @@ import numpy as np
 from ..analysis import LayerRow, Report, analyze
 from ..layers.fields import DEFAULT_ALPHA
 from ..spec import Network
+from . import compiled
 from . import kernels as K
 from .forward import KERNELS, EngineShapeError, Step, _dtype, check_input, check_params
 from .forward import forward as layer_by_layer
@@ -231,8 +233,10 @@ class Plan:
         batch = x.shape[0]
         slab = self.arena(batch)
         values: dict[str, np.ndarray] = {"input": x}
+        start = time.perf_counter()
         with K.one_blas_thread():
             self._run_steps(batch, slab, values, on_step)
+        compiled.account(time.perf_counter() - start)
         y = values[self.final]
         return np.array(y) if np.may_share_memory(y, slab) else y
 

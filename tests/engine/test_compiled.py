@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def path(request, monkeypatch):
     """Which float32 path the kernels take; the compiled one only where numba imports."""
     monkeypatch.setattr(compiled, "ENABLED", request.param == "compiled")
-    if request.param == "compiled" and not compiled.available():
+    if request.param == "compiled" and not compiled.load():
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
     for name in ("depthwise_rows", "activate_rows"):
@@ -177,17 +177,45 @@ def test_fused_plan_either_path_matches_unfused_float64(path, name):
 
 
 def run_python(code: str, **env: str) -> str:
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": ROOT, **env})
+    inherited = {k: v for k, v in os.environ.items() if k != "ARCHCALC_JIT"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                            env={**inherited, "PYTHONPATH": ROOT, **env})
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
 def test_switched_off_by_the_environment():
-    """ARCHCALC_JIT=0 (or false, no, off) turns the compiled kernels off for the process."""
-    code = "from archcalc.engine import compiled; print(compiled.ENABLED, compiled.available())"
+    """ARCHCALC_JIT=0 (or false, no, off) turns the compiled kernels off for the process, even when asked to load."""
+    code = "from archcalc.engine import compiled; print(compiled.ENABLED, compiled.load(), compiled.available())"
     for value in ("0", "off", "False", " no "):
-        assert run_python(code, ARCHCALC_JIT=value) == "False False"
+        assert run_python(code, ARCHCALC_JIT=value) == "False False False"
+
+
+TIERS = """
+import sys, numpy as np, archcalc
+from archcalc.engine import compiled
+from archcalc.engine.plan import compile_plan
+net = archcalc.load_spec("specs/mobilenet_v3_small.yaml")
+plan = compile_plan(net, archcalc.init_params(net, 0))
+x = np.zeros((1, *net.input_shape), np.float32)
+plan.run(x)
+first = "numba" in sys.modules
+compiled.AUTO_LOAD_AFTER = compiled._state["spent"] + 1e-9  # the next pass reaches it
+plan.run(x)
+print(first, "numba" in sys.modules, compiled.available())
+"""
+
+
+def test_loaded_once_passes_have_taken_long_enough():
+    """By default the kernels load only after AUTO_LOAD_AFTER seconds of forward passes: a first small pass runs
+    on numpy without importing numba, and the pass that crosses the threshold loads them for the next.  With
+    ARCHCALC_JIT=1 the first kernel that asks loads them."""
+    pytest.importorskip("numba")
+    assert run_python(TIERS) == "False True True"
+    eager = ("import sys, numpy as np\nfrom archcalc.engine import kernels as K\n"
+             "K.activate(np.ones(9, np.float32), 'silu')\nprint('numba' in sys.modules)")
+    assert run_python(eager, ARCHCALC_JIT="1") == "True"
+    assert run_python(eager) == "False"
 
 
 def test_show_and_the_calculators_never_import_numba():
