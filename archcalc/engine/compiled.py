@@ -22,7 +22,7 @@ the compile (a few seconds for all of them) happens once per install.
 Loading is tiered, as a JIT's is.  Importing numba and its runtime costs a process about 1.2 s, more than a small
 net's whole pass (MobileNetV3-Small at batch 2: 75 ms), so by default (``ARCHCALC_JIT`` unset or ``auto``) the
 kernels are loaded only once the process has spent ``AUTO_LOAD_AFTER`` seconds in forward passes (``account``,
-called by the fused plan after each pass); until then the numpy kernels run.  A one-off ``archcalc run`` of a small
+called by the fused plan after each pass; the next pass loads them); until then the numpy kernels run.  A one-off ``archcalc run`` of a small
 net never pays for numba; a loop of passes switches after a few seconds.  ``ARCHCALC_JIT=1`` loads them on the first
 kernel that asks, and ``load()`` loads them now (the benchmark does, as it leaves torch's import out too).  numba is
 never imported by ``archcalc show`` or the calculators.
@@ -80,14 +80,26 @@ def _warm(jit: Any) -> None:
         raise RuntimeError("the compiled kernels give wrong values here")
 
 
+#: What loading the kernels adds to a process's resident memory: numba, llvmlite and the compiled code (measured
+#: 126 MiB); the memory estimate of a pass counts it when the kernels are or will be loaded (``expected``).
+RUNTIME_BYTES = 128 * 2**20
+
+
 def available(dtype: Any = np.float32) -> bool:
     """Whether compiled kernels run for arrays of ``dtype`` now (float32 only): switched on, and loaded (or loaded
-    here, with ``EAGER``)."""
+    here: with ``EAGER``, or once earlier passes have taken ``AUTO_LOAD_AFTER``)."""
+    if not expected(dtype):
+        return False
+    return _module() is not None
+
+
+def expected(dtype: Any = np.float32) -> bool:
+    """Whether the next pass in ``dtype`` runs the compiled kernels, as far as can be known without loading them."""
     if not ENABLED or np.dtype(dtype) != np.float32:
         return False
     if "jit" in _state:
         return _state["jit"] is not None
-    return EAGER and _module() is not None
+    return EAGER or bool(_state.get("due"))
 
 
 def load() -> bool:
@@ -97,12 +109,13 @@ def load() -> bool:
 
 
 def account(seconds: float) -> None:
-    """Count a forward pass's time; once the process has spent ``AUTO_LOAD_AFTER`` seconds in them, load."""
+    """Count a forward pass's time; once the process has spent ``AUTO_LOAD_AFTER`` seconds in them, the next pass
+    loads the kernels (not this one's end: a one-off run that crosses the threshold should not pay for them)."""
     if not ENABLED or "jit" in _state:
         return
     spent = _state["spent"] = _state.get("spent", 0.0) + seconds
     if spent >= AUTO_LOAD_AFTER:
-        _module()
+        _state["due"] = True
 
 
 def code(function: str | None, alpha: Any = None) -> int | None:

@@ -26,6 +26,7 @@ from ..errors import ShapeError, SpecError, brief, listing
 from ..layers import REGISTRY
 from ..layers.fields import DEFAULT_ALPHA
 from ..spec import Network
+from . import compiled
 from . import kernels as K
 
 DTYPES: dict[str, np.dtype[Any]] = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
@@ -497,7 +498,8 @@ def estimate_memory(network: Network, batch: int = 1, dtype: Any = "float32", ke
         transients.append(need.transient)
     kept = sum(size * (K.workers() if where == "pool" else 1) for (where, _), size in workspace.items())
     activations = _replay(report, batch, itemsize, input_bytes, keep_all)
-    return MemoryEstimate(activations, params, kept + max(transients), OVERHEAD)
+    overhead = OVERHEAD + (compiled.RUNTIME_BYTES if compiled.expected(dt) else 0)
+    return MemoryEstimate(activations, params, kept + max(transients), overhead)
 
 
 #: A fixed allowance for what is not arrays: the interpreter with numpy and the other libraries loaded (about

@@ -192,7 +192,7 @@ def test_switched_off_by_the_environment():
 
 
 TIERS = """
-import sys, numpy as np, archcalc
+import sys, numpy as np, archcalc, archcalc.engine.forward
 from archcalc.engine import compiled
 from archcalc.engine.plan import compile_plan
 net = archcalc.load_spec("specs/mobilenet_v3_small.yaml")
@@ -201,17 +201,22 @@ x = np.zeros((1, *net.input_shape), np.float32)
 plan.run(x)
 first = "numba" in sys.modules
 compiled.AUTO_LOAD_AFTER = compiled._state["spent"] + 1e-9  # the next pass reaches it
+before = archcalc.engine.forward.estimate_memory(net).overhead
 plan.run(x)
-print(first, "numba" in sys.modules, compiled.available())
+crossed = "numba" in sys.modules  # not loaded at the end of the pass that crossed the threshold
+after = archcalc.engine.forward.estimate_memory(net).overhead  # the next pass will carry numba's runtime
+plan.run(x)
+print(first, crossed, "numba" in sys.modules, compiled.available(), after - before == compiled.RUNTIME_BYTES)
 """
 
 
 def test_loaded_once_passes_have_taken_long_enough():
     """By default the kernels load only after AUTO_LOAD_AFTER seconds of forward passes: a first small pass runs
-    on numpy without importing numba, and the pass that crosses the threshold loads them for the next.  With
-    ARCHCALC_JIT=1 the first kernel that asks loads them."""
+    on numpy without importing numba, the pass that crosses the threshold does not load them either, the next one
+    does, and the memory estimate counts numba's runtime from then on.  With ARCHCALC_JIT=1 the first kernel that
+    asks loads them."""
     pytest.importorskip("numba")
-    assert run_python(TIERS) == "False True True"
+    assert run_python(TIERS) == "False False True True True"
     eager = ("import sys, numpy as np\nfrom archcalc.engine import kernels as K\n"
              "K.activate(np.ones(9, np.float32), 'silu')\nprint('numba' in sys.modules)")
     assert run_python(eager, ARCHCALC_JIT="1") == "True"
