@@ -81,7 +81,7 @@ def _warm(jit: Any) -> None:
 
 
 #: What loading the kernels adds to a process's resident memory: numba, llvmlite and the compiled code (measured
-#: 126 MiB); the memory estimate of a pass counts it when the kernels are or will be loaded (``expected``).
+#: 126 MiB); the memory estimate of a pass counts it when that pass will load them (``will_load``).
 RUNTIME_BYTES = 128 * 2**20
 
 
@@ -100,6 +100,11 @@ def expected(dtype: Any = np.float32) -> bool:
     if "jit" in _state:
         return _state["jit"] is not None
     return EAGER or bool(_state.get("due"))
+
+
+def will_load(dtype: Any = np.float32) -> bool:
+    """Whether the next pass in ``dtype`` loads the kernels (and so adds ``RUNTIME_BYTES`` to the process)."""
+    return "jit" not in _state and expected(dtype)
 
 
 def load() -> bool:

@@ -498,7 +498,7 @@ def estimate_memory(network: Network, batch: int = 1, dtype: Any = "float32", ke
         transients.append(need.transient)
     kept = sum(size * (K.workers() if where == "pool" else 1) for (where, _), size in workspace.items())
     activations = _replay(report, batch, itemsize, input_bytes, keep_all)
-    overhead = OVERHEAD + (compiled.RUNTIME_BYTES if compiled.expected(dt) else 0)
+    overhead = OVERHEAD + (compiled.RUNTIME_BYTES if compiled.will_load(dt) else 0)
     return MemoryEstimate(activations, params, kept + max(transients), overhead)
 
 

@@ -194,9 +194,9 @@ def test_memory_estimate_counts_batch_dtype_params():
     # conv2's output) and conv2's own; later layers all fit buffers on the arena's free list
     assert one.activations == (227 * 227 * 3 + 55 * 55 * 96 + 27 * 27 * 96 + 27 * 27 * 256) * 4
     assert eight.activations == one.activations * 16
-    # float64 never runs the compiled kernels; float32 carries numba's runtime once they are (or will be) loaded
+    # float64 never runs the compiled kernels; a float32 pass that will load them carries numba's runtime
     assert eight.overhead == 64 * 2**20
-    assert one.overhead == 64 * 2**20 + (128 * 2**20 if compiled.expected(np.float32) else 0)
+    assert one.overhead == 64 * 2**20 + (128 * 2**20 if compiled.will_load(np.float32) else 0)
     assert one.params == report.totals.params * 4 and eight.params == report.totals.params * 12
     assert eight.scratch > one.scratch > 0
     assert sum(np.prod(s) for e in param_shapes(n).values() for s in e.values()) == report.totals.params
