@@ -460,7 +460,8 @@ def _run_conv(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
 
 
 def _prologue(spec: tuple[np.ndarray, np.ndarray, tuple[Op, ...]] | None):
-    """The function writing factor * src + shift, then the activations, into dst; or None."""
+    """The function writing factor * src + shift, then the activations, into dst; or None.  A 1x1 conv's prologue,
+    and the block body of a standalone batchnorm (``_run_affine``)."""
     if spec is None:
         return None
     factor, shift, ops = spec
@@ -482,9 +483,8 @@ def _geometry(row: LayerRow):
 def _run_affine(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
     """out = x * factor + shift, then the activations, over blocks of rows that stay in cache."""
     x = xs[0]
-    weight, bias = step.weight, step.bias
-    assert weight is not None and bias is not None
-    finish = _epilogue(step.ops, out, values)
+    assert step.weight is not None and step.bias is not None
+    transform = _prologue((step.weight, step.bias, step.ops))  # its ops are activations only (no add)
     lead = x.shape[:2] if x.ndim > 2 else x.shape[:1]
     per = math.prod(x.shape[len(lead):]) * x.itemsize
     step_rows = max(1, K.DEPTHWISE_BLOCK_BYTES // max(1, per))
@@ -494,11 +494,7 @@ def _run_affine(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
     def run(where) -> None:
         n, r0, r1 = where
         index = (n, slice(r0, r1)) if n is not None else (slice(r0, r1),)
-        block = out[index]
-        np.multiply(x[index], weight, out=block)
-        block += bias
-        if finish is not None:
-            finish(block)
+        transform(x[index], out[index])
 
     K.run_blocks(run, blocks, out.nbytes)
     return out
