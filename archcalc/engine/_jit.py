@@ -47,8 +47,12 @@ _THREE = F(3.0)
 _SIX = F(6.0)
 _SIXTH = F(1.0 / 6.0)
 
-#: Activation codes of the kernels (``compiled.CODES`` maps names to them).
+#: Activation codes of the kernels, the one place they are numbered (``compiled.code`` looks names up here).
 NONE, RELU, RELU6, SIGMOID, SILU, HARDSIGMOID, HARDSWISH, GELU, GELU_TANH, TANH = range(10)
+#: (activation, alpha) -> code; gelu's alpha is its approximation
+CODES = {("relu", None): RELU, ("relu6", None): RELU6, ("sigmoid", None): SIGMOID, ("silu", None): SILU,
+         ("hardsigmoid", None): HARDSIGMOID, ("hardswish", None): HARDSWISH, ("gelu", None): GELU,
+         ("gelu", "none"): GELU, ("gelu", "tanh"): GELU_TANH, ("tanh", None): TANH}
 #: Values per piece: the piece and its exp scratch stay in L1/L2 between the passes.
 PIECE = 2048
 

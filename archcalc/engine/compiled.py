@@ -45,9 +45,8 @@ EAGER = _SETTING in ("1", "true", "yes", "on")
 #: passes is where they have begun to pay on the nets they speed up).
 AUTO_LOAD_AFTER = 2.0
 
-#: Activations the compiled kernels apply (to float32), by name.
-CODES = {"relu": 1, "relu6": 2, "sigmoid": 3, "silu": 4, "hardsigmoid": 5, "hardswish": 6, "gelu": 7, "tanh": 9}
-_GELU_TANH = 8
+#: Activations the compiled kernels apply (to float32); ``_jit.CODES`` numbers them.
+ACTIVATIONS = ("relu", "relu6", "sigmoid", "silu", "hardsigmoid", "hardswish", "gelu", "tanh")
 
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -72,7 +71,7 @@ def _warm(jit: Any) -> None:
     """Run each kernel once on a tiny array: numba loads its runtime and the cached code (or compiles) here, not in
     the middle of a pass, and a kernel that does not work is found before it is used."""
     rows = np.array([[-1.0, 0.5]], np.float32)
-    jit.activate_rows(rows, CODES["silu"])
+    jit.activate_rows(rows, jit.SILU)
     x = np.ones((1, 2, 2, 1), np.float32)
     out = np.empty_like(x)
     jit.depthwise_rows(x, np.ones((1, 1, 1), np.float32), np.zeros(1, np.float32), out, 0, 2, 1, 1, 0, 0, 1, 1, 0)
@@ -124,14 +123,13 @@ def account(seconds: float) -> None:
 
 
 def code(function: str | None, alpha: Any = None) -> int | None:
-    """The kernels' code for an activation (0 for none), or None when they do not have it."""
+    """The loaded kernels' code for an activation (0 for none), or None when they do not have it.  alpha counts for
+    gelu (its approximation) and relu (only 0 or none); the other activations take none."""
     if function is None:
         return 0
-    if function == "relu" and alpha not in (None, 0, 0.0):
-        return None
-    if function == "gelu":
-        return {None: CODES["gelu"], "none": CODES["gelu"], "tanh": _GELU_TANH}.get(alpha)
-    return CODES.get(function)
+    if function == "relu" and alpha in (0, 0.0):
+        alpha = None
+    return _module().CODES.get((function, alpha if function in ("gelu", "relu") else None))
 
 
 def activate_rows(rows: np.ndarray, activation: int) -> None:

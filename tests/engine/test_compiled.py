@@ -53,7 +53,7 @@ class Named:
         K.activate(block, self.function)
 
 
-ACTIVATIONS = sorted(compiled.CODES)
+ACTIVATIONS = sorted(compiled.ACTIVATIONS)
 #: (name, alpha) of every activation the compiled kernels know: gelu's alpha is its approximation
 FORMS = [(name, None) for name in ACTIVATIONS] + [("gelu", "tanh")]
 
