@@ -75,7 +75,10 @@ def _warm(jit: Any) -> None:
     x = np.ones((1, 2, 2, 1), np.float32)
     out = np.empty_like(x)
     jit.depthwise_rows(x, np.ones((1, 1, 1), np.float32), np.zeros(1, np.float32), out, 0, 2, 1, 1, 0, 0, 1, 1, 0)
-    if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all()):
+    done, one = np.empty(3, np.float32), np.ones(1, np.float32)
+    jit.finish_rows(np.array([-2.0, 1.0, 5.0], np.float32), 1, one * 2, one, np.array([0.5, 1.0, 2.0], np.float32), 1,
+                    done, 1, 3, 1, jit.RELU, True)  # relu((x * 2 + 1) + r)
+    if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()):
         raise RuntimeError("the compiled kernels give wrong values here")
 
 
@@ -147,3 +150,34 @@ def depthwise_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray,
     ``activation`` a code from ``code``."""
     _module().depthwise_rows(x, w, b, out, rows[0], rows[1], stride[0], stride[1], pads_before[0], pads_before[1],
                              dilation[0], dilation[1], activation)
+
+
+_NOTHING = np.empty(0, np.float32)
+
+
+def _flat(rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """A 2-D array with contiguous rows as (the flat run from its first cell to its last, the row length there)."""
+    if rows.flags.c_contiguous:
+        return rows.reshape(-1), rows.shape[1]
+    step = rows.strides[0] // rows.itemsize
+    span = (rows.shape[0] - 1) * step + rows.shape[1]
+    return np.lib.stride_tricks.as_strided(rows, shape=(span,), strides=(rows.itemsize,)), step
+
+
+def finish_rows(src: np.ndarray, bias: np.ndarray | None, res: np.ndarray | None, dst: np.ndarray,
+                activation: int, factor: np.ndarray | None = None) -> None:
+    """dst = act((src * factor + bias) + res) in one pass: a conv block's bias, residual add and activation (a code
+    from ``code``), or a batchnorm's factor, shift and activation.  src, res and dst are 2-D float32 of one shape
+    with contiguous rows (a channel slice of a wider buffer too), factor and bias (columns,) float32 or None, res
+    None; src may be dst."""
+    rows, cols = dst.shape
+    if rows == 0 or cols == 0:
+        return
+    s, s_row = _flat(src)
+    d, d_row = _flat(dst)
+    r, r_row = (_NOTHING, 0) if res is None else _flat(res)
+    b = _NOTHING if bias is None else bias
+    same = s_row == d_row and src.ctypes.data == dst.ctypes.data
+    f = _NOTHING if factor is None else factor
+    _module().finish_rows(s, s_row, f, b, r, r_row, d, d_row, rows, cols, activation, not same)
+

@@ -432,17 +432,36 @@ def _epilogue(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndar
             actions.append(partial(_activate_block, fn=a, alpha=b))
         else:
             actions.append(partial(_add_cells, out=out, others=[np.ascontiguousarray(values[ref]) for ref in a]))
-    return _Epilogue(actions, (ops[0][1], ops[0][2]) if len(ops) == 1 and ops[0][0] == "act" else None)
+    return _Epilogue(actions, (ops[0][1], ops[0][2]) if len(ops) == 1 and ops[0][0] == "act" else None,
+                     _fused(ops, out, values))
+
+
+def _fused(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndarray]):
+    """(residual cells of a block or None, (activation, alpha) or None) when the ops are an activation, one
+    residual add of an array shaped as ``out``, or that add then an activation; else None."""
+    adds = ops[:1] if ops[0][0] == "add" else ()
+    rest = ops[len(adds):]
+    if len(rest) > 1 or (rest and rest[0][0] != "act") or (adds and len(adds[0][1]) != 1):
+        return None
+    residual = None
+    if adds:
+        other = values[adds[0][1][0]]
+        if other.shape != out.shape or other.dtype != out.dtype:
+            return None
+        residual = partial(_same_cells, out=out, other=np.ascontiguousarray(other))
+    return residual, ((rest[0][1], rest[0][2]) if rest else None)
 
 
 class _Epilogue:
     """The ops of a fused step, in order, on a block.  ``activation`` is (name, alpha) when the ops are one
-    activation and nothing else, so a compiled kernel may apply it itself (``kernels._depthwise_compiled``)."""
+    activation and nothing else, so a compiled kernel may apply it itself (``kernels._depthwise_compiled``);
+    ``fused`` as ``_fused`` gives it, for the compiled finish of a block (``kernels._Finish``)."""
 
-    __slots__ = ("actions", "activation")
+    __slots__ = ("actions", "activation", "fused")
 
-    def __init__(self, actions: list[Callable[[np.ndarray], Any]], activation: tuple[str, Any] | None) -> None:
-        self.actions, self.activation = actions, activation
+    def __init__(self, actions: list[Callable[[np.ndarray], Any]], activation: tuple[str, Any] | None,
+                 fused: Any = None) -> None:
+        self.actions, self.activation, self.fused = actions, activation, fused
 
     def __call__(self, block: np.ndarray) -> None:
         for action in self.actions:
@@ -466,11 +485,10 @@ def _prologue(spec: tuple[np.ndarray, np.ndarray, tuple[Op, ...]] | None):
         return None
     factor, shift, ops = spec
 
+    activations = [(fn, alpha) for _, fn, alpha in ops]
+
     def transform(src: np.ndarray, dst: np.ndarray) -> None:
-        np.multiply(src, factor, out=dst)
-        dst += shift
-        for _, fn, alpha in ops:
-            K.activate(dst, fn, alpha)
+        K.scale_shift(src, factor, shift, dst, activations)
     return transform
 
 

@@ -20,7 +20,7 @@ import archcalc
 from archcalc.engine import compiled
 from archcalc.engine import kernels as K
 from archcalc.engine import reference as R
-from archcalc.engine.plan import compile_plan
+from archcalc.engine.plan import _epilogue, compile_plan
 
 from test_properties import arrays, window_settings
 
@@ -35,9 +35,9 @@ def path(request, monkeypatch):
     if request.param == "compiled" and not compiled.load():
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
-    for name in ("depthwise_rows", "activate_rows"):
+    for name in ("depthwise_rows", "activate_rows", "finish_rows"):
         real = getattr(compiled, name)
-        monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+        monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
 
 
@@ -136,8 +136,7 @@ def test_activations_float32_value_by_value(path, function, alpha):
     # gelu's negative tail (values under 1e-6) is float32's: z^2 rounded, or 1 + tanh cancelling, 3e-7 absolute
     atol = 3e-7 if function == "gelu" else 2e-36
     np.testing.assert_allclose(got[ok], want[ok].astype(np.float32), rtol=tol, atol=atol)
-    if function in ("silu", "sigmoid") or kind == "compiled":  # the light ones go through numpy either way
-        assert ("activate_rows" in calls) == (kind == "compiled" and function in K._HEAVY)
+    assert ("activate_rows" in calls) == (kind == "compiled")
 
 
 @pytest.mark.parametrize("function", ["silu", "hardswish"])
@@ -160,6 +159,72 @@ def test_activations_on_a_channel_slice_and_in_chunks(path, monkeypatch, functio
     K.activate(flat, function)
     np.testing.assert_allclose(flat, exact(function, keep).astype(np.float32), rtol=2e-6, atol=1e-37)
     assert ("activate_rows" in calls) == (kind == "compiled")
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 12), st.integers(1, 40), st.booleans(),
+       st.sampled_from(["none", "add", *[f"{a}" for a in ACTIVATIONS], *[f"add+{a}" for a in ACTIVATIONS]]),
+       st.integers(0, 2), st.sampled_from([1, 3]), st.data())
+def test_conv_finish_float32_matches_twin(path, batch, side, c_in, filters, bias, ops, before, kernel, data):
+    """A conv's block finish (bias, a residual add, an activation, or the add then the activation: the plan's
+    fused epilogues) on the 1x1 and the im2col paths, into a fresh array or a channel slice of a wider buffer (the
+    rest untouched), with blocks cut small and spread over two threads: the compiled one-pass finish and numpy's
+    op-by-op finish against the float64 twin."""
+    kind, calls = path
+    calls.clear()
+    x = arrays(data.draw, (batch, side, side, c_in), np.float32) * 2
+    w = arrays(data.draw, (kernel, kernel, c_in, filters), np.float32)
+    b = arrays(data.draw, (filters,), np.float32) if bias else None
+    residual = "add" in ops and not before  # the plan fuses a residual add only into a conv owning its buffer
+    act = ops.split("+")[-1] if ops not in ("none", "add") else None
+    spec = ((("add", ("r",), None),) if residual else ()) + ((("act", act, None),) if act else ())
+    whole = np.full((batch, side, side, before + filters + 1), -7.25, np.float32)  # any activation changes it
+    out = whole[..., before:before + filters] if before else np.empty((batch, side, side, filters), np.float32)
+    res = arrays(data.draw, out.shape, np.float32) * 3
+    pads = ((kernel // 2, kernel // 2),) * 2
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "IM2COL_CHUNK_BYTES", 4096)
+        mp.setattr(K, "ACTIVATION_CHUNK", 53)
+        mp.setattr(K, "COMPILED_MIN_VALUES", 0)  # the kernel on every block, however small
+        mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        mp.setattr(K, "workers", lambda: 2)
+        got = K.conv(x, w, b, (1, 1), pads, out=out, epilogue=_epilogue(spec, out, {"r": res}) if spec else None)
+    want = R.conv(x.astype(np.float64), w, b, (1, 1), pads)
+    if residual:
+        want = want + res
+    if act:
+        want = R.activate(want, act)
+    assert got is out
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * scale)
+    if before:
+        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
+    if spec or kind == "numpy":  # a bias alone: numpy in place, the kernel on its way into a channel slice
+        assert ("finish_rows" in calls) == (kind == "compiled")
+
+
+@FAST
+@given(st.integers(1, 300), st.integers(1, 20), st.integers(0, 3),
+       st.sampled_from([(), *[((a, None),) for a in ACTIVATIONS], (("relu", None), ("tanh", None))]), st.data())
+def test_scale_shift_float32_matches_twin(path, rows, channels, before, activations, data):
+    """A folded batchnorm on a block (DenseNet's prologue, a standalone batchnorm): dst = act(src * factor +
+    shift), src a channel slice of a wider buffer or contiguous, against float64."""
+    kind, calls = path
+    calls.clear()
+    wide = arrays(data.draw, (rows, before + channels + 2), np.float32) * 4
+    src = wide[:, before:before + channels] if before else np.ascontiguousarray(wide[:, :channels])
+    factor = arrays(data.draw, (channels,), np.float32) * 2
+    shift = arrays(data.draw, (channels,), np.float32)
+    dst = np.full((rows, channels), np.nan, np.float32)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "COMPILED_MIN_VALUES", 0)
+        K.scale_shift(src, factor, shift, dst, activations)
+    want = src.astype(np.float64) * factor + shift
+    for fn, alpha in activations:
+        want = R.activate(want, fn, alpha)
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(dst, want, rtol=2e-6, atol=2e-6 * scale)
+    assert ("finish_rows" in calls) == (kind == "compiled" and len(activations) <= 1)
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v3_small", "shufflenet_v2_x1_0"])
@@ -194,7 +259,7 @@ def test_switched_off_by_the_environment():
 TIERS = """
 import sys, numpy as np, archcalc, archcalc.engine.forward
 from archcalc.engine import compiled
-from archcalc.engine.plan import compile_plan
+from archcalc.engine.plan import _epilogue, compile_plan
 net = archcalc.load_spec("specs/mobilenet_v3_small.yaml")
 plan = compile_plan(net, archcalc.init_params(net, 0))
 x = np.zeros((1, *net.input_shape), np.float32)
