@@ -263,3 +263,30 @@ def finish_rows(src, s_row, factor, bias, res, r_row, dst, d_row, rows, cols, co
             start = _U(g0 * d_row)
             _activate_run(dst[start:start + _U((g1 - g0 - 1) * d_row + cols)], rest, ex, en, tt)
 
+
+@njit(fastmath={"contract", "afn", "reassoc"}, error_model="numpy", nogil=True, cache=True)
+def layernorm_rows(x, gamma, beta, eps, out, r0, r1):  # pragma: no cover - compiled
+    """out[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta over the columns of each row r0 <= r < r1 (x and out
+    2-D C-contiguous float32; gamma or beta of length 0 left out).  Two passes over the row for the statistics, as
+    numpy's mean of squared deviations: the sums may be reassociated (vectorised partial sums), nothing else."""
+    cols = x.shape[1]
+    has_g, has_b = gamma.shape[0] > 0, beta.shape[0] > 0
+    inv_n = _ONE / np.float32(cols)
+    for r in range(r0, r1):
+        row, dst = x[r], out[r]
+        total = _ZERO
+        for c in range(cols):
+            total += row[c]
+        mean = total * inv_n
+        square = _ZERO
+        for c in range(cols):
+            d = row[c] - mean
+            square += d * d
+        scale = _ONE / np.sqrt(square * inv_n + eps)
+        for c in range(cols):
+            v = (row[c] - mean) * scale
+            if has_g:
+                v = v * gamma[c]
+            if has_b:
+                v = v + beta[c]
+            dst[c] = v

@@ -78,7 +78,11 @@ def _warm(jit: Any) -> None:
     done, one = np.empty(3, np.float32), np.ones(1, np.float32)
     jit.finish_rows(np.array([-2.0, 1.0, 5.0], np.float32), 1, one * 2, one, np.array([0.5, 1.0, 2.0], np.float32), 1,
                     done, 1, 3, 1, jit.RELU, True)  # relu((x * 2 + 1) + r)
-    if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()):
+    normed = np.empty((1, 3), np.float32)
+    jit.layernorm_rows(np.array([[1.0, 2.0, 3.0]], np.float32), _NOTHING, np.ones(3, np.float32), np.float32(0), normed,
+                       0, 1)
+    if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()
+            and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])):
         raise RuntimeError("the compiled kernels give wrong values here")
 
 
@@ -181,3 +185,10 @@ def finish_rows(src: np.ndarray, bias: np.ndarray | None, res: np.ndarray | None
     f = _NOTHING if factor is None else factor
     _module().finish_rows(s, s_row, f, b, r, r_row, d, d_row, rows, cols, activation, not same)
 
+
+def layernorm_rows(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, eps: float, out: np.ndarray,
+                   rows: tuple[int, int]) -> None:
+    """out[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta over each row r of ``rows`` (x, out 2-D C-contiguous
+    float32, gamma and beta (columns,) float32 or None)."""
+    _module().layernorm_rows(x, _NOTHING if gamma is None else gamma, _NOTHING if beta is None else beta,
+                             np.float32(eps), out, rows[0], rows[1])

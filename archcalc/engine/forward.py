@@ -315,7 +315,7 @@ KERNELS: dict[str, Callable[[Step, list], np.ndarray]] = {
     "embedding": run_embedding,
     "adaptive_avgpool": lambda s, xs: K.adaptive_avgpool(xs[0], s.layer.output),
     "adaptive_maxpool": lambda s, xs: K.adaptive_maxpool(xs[0], s.layer.output),
-    "layernorm": lambda s, xs: K.layernorm(xs[0], s.params["gamma"], s.params["beta"], s.layer.eps),
+    "layernorm": lambda s, xs: K.layernorm(xs[0], s.params["gamma"], s.params["beta"], s.layer.eps, s.new()),
     "scale": lambda s, xs: K.scale(xs[0], s.params["gamma"], s.params.get("beta")),
     "multiply": lambda s, xs: K.multiply(xs, s.new()),
 }

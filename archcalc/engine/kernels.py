@@ -1370,18 +1370,31 @@ def avgpool_include_pad(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
                  partial(window_counts, include_pad=True))
 
 
-def layernorm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, eps: float = 1e-6) -> np.ndarray:
-    """y = gamma * (x - mean_c x) / sqrt(var_c x + eps) + beta, statistics over the channels at each position."""
+def layernorm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, eps: float = 1e-6,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """y = gamma * (x - mean_c x) / sqrt(var_c x + eps) + beta, statistics over the channels at each position.
+    ``out`` (x's shape, contiguous) receives it if given.  With the compiled kernels loaded, float32 goes row by
+    row through ``compiled.layernorm_rows``, blocks of rows over the pool (numpy takes eight passes over the map)."""
     x = _as_float(x)
+    out = _output(out, x.shape, x.dtype)
+    g = None if gamma is None else np.ascontiguousarray(_as_float(gamma, x.dtype)).reshape(-1)
+    b = None if beta is None else np.ascontiguousarray(_as_float(beta, x.dtype)).reshape(-1)
+    if (x.ndim and x.dtype == np.float32 and x.size >= COMPILED_MIN_VALUES and compiled.available(x.dtype)
+            and all(v is None or v.size == x.shape[-1] for v in (g, b))):
+        rows, dst = np.ascontiguousarray(x).reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1])
+        step = max(1, ACTIVATION_CHUNK // max(1, rows.shape[1]))
+        run_blocks(lambda r0: compiled.layernorm_rows(rows, g, b, eps, dst, (r0, min(r0 + step, rows.shape[0]))),
+                   list(range(0, rows.shape[0], step)), out.nbytes)
+        return out
     mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
     var = np.square(centred).mean(axis=-1, keepdims=True)
-    y = centred / np.sqrt(var + x.dtype.type(eps))
-    if gamma is not None:
-        y *= _as_float(gamma, x.dtype)
-    if beta is not None:
-        y += _as_float(beta, x.dtype)
-    return y
+    np.divide(centred, np.sqrt(var + x.dtype.type(eps)), out=out)
+    if g is not None:
+        out *= g
+    if b is not None:
+        out += b
+    return out
 
 
 def scale(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray | None = None) -> np.ndarray:

@@ -35,7 +35,7 @@ def path(request, monkeypatch):
     if request.param == "compiled" and not compiled.load():
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
-    for name in ("depthwise_rows", "activate_rows", "finish_rows"):
+    for name in ("depthwise_rows", "activate_rows", "finish_rows", "layernorm_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -225,6 +225,35 @@ def test_scale_shift_float32_matches_twin(path, rows, channels, before, activati
     scale = max(1.0, float(np.abs(want).max()))
     np.testing.assert_allclose(dst, want, rtol=2e-6, atol=2e-6 * scale)
     assert ("finish_rows" in calls) == (kind == "compiled" and len(activations) <= 1)
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 70), st.integers(1, 40), st.booleans(), st.booleans(),
+       st.floats(-1e3, 1e3), st.sampled_from([1e-6, 1e-3]), st.data())
+def test_layernorm_float32_matches_twin(path, batch, positions, channels, gamma, beta, offset, eps, data):
+    """Layer normalisation over the channels (ConvNeXt's), with or without gamma and beta, on maps far from zero
+    (the two-pass statistics), blocks spread over two threads, against float64."""
+    kind, calls = path
+    calls.clear()
+    x = arrays(data.draw, (batch, positions, channels), np.float32) * 3 + np.float32(offset)
+    g = arrays(data.draw, (channels,), np.float32) if gamma else None
+    b = arrays(data.draw, (channels,), np.float32) if beta else None
+    out = np.full(x.shape, np.nan, np.float32)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "COMPILED_MIN_VALUES", 0)
+        mp.setattr(K, "ACTIVATION_CHUNK", 29)
+        mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        mp.setattr(K, "workers", lambda: 2)
+        got = K.layernorm(x, g, b, eps, out=out)
+    want = R.layernorm(x.astype(np.float64), g, b, eps)
+    assert got is out
+    # float32 statistics: the centred values carry the offset's rounding, |offset| * 2^-24 relative to the spread
+    spread = np.abs(x.astype(np.float64) - x.mean(axis=-1, keepdims=True, dtype=np.float64)).max(axis=-1,
+                                                                                                   keepdims=True)
+    tol = 1e-4 * (1 + abs(offset) / np.maximum(spread, 1e-3)) * (1 + (np.abs(g).max() if gamma else 1))
+    ok = np.abs(got - want) <= tol + 1e-4 * np.abs(want)
+    assert ok.all(), (np.abs(got - want).max(), float(tol.max()))
+    assert ("layernorm_rows" in calls) == (kind == "compiled")
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v3_small", "shufflenet_v2_x1_0"])
