@@ -8,7 +8,8 @@ Each spec gets weights from ``archcalc.init_params`` plus random biases and batc
 The engine runs the compiled plan (``archcalc.compile_plan``; batchnorm folded, epilogues fused,
 one arena); PyTorch runs the twin (``archcalc.engine.torch_twin``, same weights, eager), in NCHW and
 channels_last, the faster kept.  Engine and torch are timed in alternating phases (``--rounds``),
-best of ``--repeat`` after a warm-up, and their outputs are compared.  Per net: the time ratio
+best of ``--repeat`` after a warm-up (more for a net whose pass is short: each phase runs at least
+``--min-phase`` seconds, at most 200 passes, on both sides alike), and their outputs are compared.  Per net: the time ratio
 engine / torch, and the effective GFLOP/s (2 x MACs as ``archcalc show`` counts them, / time) next to
 the measured float32 matmul rate.  Per net, the engine's time by layer kind (``--layers``: by step).  With numba
 installed (``archcalc[fast]``) the compiled float32 kernels are loaded up front (a process pays that once, as it does
@@ -98,11 +99,20 @@ def compiled_text(compiled) -> str:
     return f"compiled kernels on (numba {numba.__version__}, loaded in {time.perf_counter() - start:.1f} s)"
 
 
+def repeats(warm_seconds: float, args) -> int:
+    """Timed passes in a phase: ``--repeat``, or more for a short pass, so that the phase lasts about
+    ``--min-phase`` seconds (at most 200): a best of 4 over a 1 ms pass was noise-bound (LeNet-5's ratio 1.32 and
+    1.60 in two runs of the same code)."""
+    return max(args.repeat, min(200, int(args.min_phase / max(warm_seconds, 1e-6))))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2, help="rounds of (engine phase, torch phase)")
+    ap.add_argument("--min-phase", type=float, default=0.25,
+                    help="seconds each timed phase runs at least (short passes repeated more: best of more)")
     ap.add_argument("--nets", default="", help="spec names or spec files (default: every specs/*.yaml)")
     ap.add_argument("--max-load", type=float, default=1.5)
     ap.add_argument("--strict", action="store_true", help="refuse to report when the load is above --max-load")
@@ -174,17 +184,18 @@ def main(argv=None) -> int:
         best_t, best_steps, y, ref = float("inf"), {}, None, None
         for _ in range(args.rounds):
             time.sleep(0.3)  # let the spinning threads of the previous phase sleep
-            timed()
-            for _ in range(args.repeat):
+            for _ in range(repeats(timed()[0], args)):
                 t, steps, y = timed()
                 if t < best_t:
                     best_t, best_steps = t, steps
             for fmt, (twin, xt) in twins.items():
                 with torch.inference_mode():
+                    start = time.perf_counter()
                     out = twin(xt)
                     if ref is None:
                         ref = torch_twin.from_torch(out)
-                    results[fmt] = min(results[fmt], best_of(lambda: twin(xt), args.repeat))
+                    reps = repeats(time.perf_counter() - start, args)
+                    results[fmt] = min(results[fmt], best_of(lambda: twin(xt), reps))
         by_kind: dict[str, float] = defaultdict(float)
         for step in plan.steps:
             by_kind[step_kind(step)] += best_steps[id(step)]
