@@ -221,7 +221,7 @@ COMPILED_MIN_VALUES = 4096
 
 class _Finish:
     """In-place bias add and epilogue for one output block.  Kept apart so that a compiled kernel can do the bias
-    (and an activation the epilogue names as its ``activation``) itself.
+    (and an activation the epilogue names in its ``fused`` form) itself.
 
     With the compiled kernels loaded, float32 blocks whose epilogue is an activation they know, a residual add, or
     the add then the activation (the epilogue's ``fused``: (residual cells of a block or None, (activation, alpha)
@@ -1768,7 +1768,7 @@ def _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out=None, finish=
 def _depthwise_compiled(x, w, stride, pads, dilation, out, finish) -> np.ndarray:
     """float32 depthwise through the compiled kernel (``compiled.depthwise_rows``), blocks of output rows spread
     over the pool.  The kernel adds the bias and applies the epilogue's activation when the epilogue is just one
-    it knows (``activation``), each row while in cache; any other epilogue runs on each block after.  1-D maps
+    it knows (its ``fused`` form without a residual), each row while in cache; any other epilogue runs on each block after.  1-D maps
     run as 2-D maps one row high; the input is read unpadded."""
     result = out
     _check_windows(x.shape[1:-1], pads, stride, out.shape[1:-1])
@@ -1786,7 +1786,8 @@ def _depthwise_compiled(x, w, stride, pads, dilation, out, finish) -> np.ndarray
     rest = None if finish is None else finish.epilogue
     act = 0
     if rest is not None:
-        named = getattr(rest, "activation", None)
+        fused = getattr(rest, "fused", None)
+        named = None if fused is None or fused[0] is not None else fused[1]
         known = None if named is None else compiled.code(*named)
         if known is not None:
             act, rest = known, None

@@ -432,8 +432,7 @@ def _epilogue(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndar
             actions.append(partial(_activate_block, fn=a, alpha=b))
         else:
             actions.append(partial(_add_cells, out=out, others=[np.ascontiguousarray(values[ref]) for ref in a]))
-    return _Epilogue(actions, (ops[0][1], ops[0][2]) if len(ops) == 1 and ops[0][0] == "act" else None,
-                     _fused(ops, out, values))
+    return _Epilogue(actions, _fused(ops, out, values))
 
 
 def _fused(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndarray]):
@@ -453,15 +452,14 @@ def _fused(ops: tuple[Op, ...], out: np.ndarray, values: Mapping[str, np.ndarray
 
 
 class _Epilogue:
-    """The ops of a fused step, in order, on a block.  ``activation`` is (name, alpha) when the ops are one
-    activation and nothing else, so a compiled kernel may apply it itself (``kernels._depthwise_compiled``);
-    ``fused`` as ``_fused`` gives it, for the compiled finish of a block (``kernels._Finish``)."""
+    """The ops of a fused step, in order, on a block.  ``fused`` (``_fused``'s form: residual cells and the named
+    activation, or None) lets a compiled kernel do them itself: the block finish (``kernels._Finish``), and the
+    depthwise kernel when the ops are one activation (``kernels._depthwise_compiled``)."""
 
-    __slots__ = ("actions", "activation", "fused")
+    __slots__ = ("actions", "fused")
 
-    def __init__(self, actions: list[Callable[[np.ndarray], Any]], activation: tuple[str, Any] | None,
-                 fused: Any = None) -> None:
-        self.actions, self.activation, self.fused = actions, activation, fused
+    def __init__(self, actions: list[Callable[[np.ndarray], Any]], fused: Any = None) -> None:
+        self.actions, self.fused = actions, fused
 
     def __call__(self, block: np.ndarray) -> None:
         for action in self.actions:

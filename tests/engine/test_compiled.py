@@ -46,7 +46,7 @@ class Named:
     itself, the numpy path calls it on each block."""
 
     def __init__(self, function: str) -> None:
-        self.activation = (function, None)
+        self.fused = (None, (function, None))  # no residual, this activation
         self.function = function
 
     def __call__(self, block: np.ndarray) -> None:
