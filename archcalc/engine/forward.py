@@ -674,10 +674,12 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
         th, tw = -(-out_spatial[0] // m), -(-out_spatial[1] // m)
         ws[("main", "pad")] = batch * (m * th + 2) * (m * tw + 2) * c_in * itemsize
         tiles = _chunk_bytes(batch, (th, tw), a2 * c_in * itemsize, K.WINOGRAD_CHUNK_BYTES)
-        ws[("main", "cols")] = ws[("pool", "cols")] = tiles  # chunks run in the caller or on the pool
-        products = tiles // c_in * filters  # M: a^2 x tiles x F; Y and its reordered copy: m^2/a^2 of it each
-        per_chunk = tiles + products + 2 * (products * m * m // a2 + 1)
-        return Scratch(ws, per_chunk * K.workers() + 4 * weights * a2 // 36 + act)
+        products = tiles // c_in * filters  # M: a^2 x tiles x F; Y: m^2/a^2 of it
+        for where in ("main", "pool"):  # chunks run in the caller or on the pool
+            ws[(where, "cols")] = ws[(where, "wino_v")] = tiles
+            ws[(where, "wino_m")] = products
+            ws[(where, "wino_y")] = products * m * m // a2 + 1
+        return Scratch(ws, 4 * weights * a2 // 36 + act)
     width = taps * (c_in // groups) * itemsize
     if groups == 1:
         ws[("main", "cols")] = ws[("pool", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
