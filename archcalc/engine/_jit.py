@@ -290,3 +290,117 @@ def layernorm_rows(x, gamma, beta, eps, out, r0, r1):  # pragma: no cover - comp
             if has_b:
                 v = v + beta[c]
             dst[c] = v
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, t0, t1):  # pragma: no cover - compiled
+    """v[i * a_w + j, t] = (B_h^T d_t B_w)[i, j] over the channels, for the tiles t0 <= t < t1 of a chunk: tile t is
+    image n0 + t // (rt * tw), tile row r0 + (t // tw) % rt, tile column t % tw, and d_t the a_h x a_w input cells
+    from (row * m_h - ph, column * m_w - pw) on (cells outside x read zero: no padded copy).  x (N, H, W, C) and v
+    (a_h * a_w, tiles, C) are C-contiguous float32; bt_h, bt_w the transforms (a x a, mostly zeros: skipped)."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    a_h, a_w = bt_h.shape[0], bt_w.shape[0]
+    xf, vf = x.ravel(), v.ravel()
+    n_tiles = v.shape[1]
+    d = np.empty(a_h * a_w * channels, np.float32)
+    e = np.empty(a_h * a_w * channels, np.float32)
+    acc = np.empty(channels, np.float32)
+    cu_n = _U(channels)
+    for t in range(t0, t1):
+        nn = t // (rt * tw)
+        rest = t - nn * rt * tw
+        ri = rest // tw
+        tj = rest - ri * tw
+        n = n0 + nn
+        top = (r0 + ri) * m_h - ph
+        left = tj * m_w - pw
+        for i in range(a_h):
+            r = top + i
+            for j in range(a_w):
+                q = left + j
+                at = _U((i * a_w + j) * channels)
+                if 0 <= r < h_in and 0 <= q < w_in:
+                    src = _U(((n * h_in + r) * w_in + q) * channels)
+                    for c in range(channels):
+                        d[at + _U(c)] = xf[src + _U(c)]
+                else:
+                    for c in range(channels):
+                        d[at + _U(c)] = _ZERO
+        # e[i, j] = sum_k bt_h[i, k] d[k, j]
+        for i in range(a_h):
+            row = _U(i * a_w) * cu_n
+            for c in range(a_w * channels):
+                e[row + _U(c)] = _ZERO
+            for k in range(a_h):
+                f = bt_h[i, k]
+                if f != _ZERO:
+                    src = _U(k * a_w) * cu_n
+                    for c in range(a_w * channels):
+                        e[row + _U(c)] += f * d[src + _U(c)]
+        # v[i * a_w + j, t] = sum_k e[i, k] bt_w[j, k]
+        for i in range(a_h):
+            for j in range(a_w):
+                for c in range(channels):
+                    acc[c] = _ZERO
+                for k in range(a_w):
+                    f = bt_w[j, k]
+                    if f != _ZERO:
+                        src = _U((i * a_w + k) * channels)
+                        for c in range(channels):
+                            acc[c] += f * e[src + _U(c)]
+                dst = _U(((i * a_w + j) * n_tiles + t) * channels)
+                for c in range(channels):
+                    vf[dst + _U(c)] = acc[c]
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def winograd_out(mm, at_h, at_w, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt, tw, t0, t1):  # pragma: no cover
+    """The output cells (A_h^T M_t A_w)[i, j] of the tiles t0 <= t < t1 of a chunk (numbered as in
+    ``winograd_in``), cells beyond the o_h x o_w map dropped.  mm (a_h * a_w, tiles, F) is C-contiguous; ``out`` is
+    flat, cell (n, r, q) starting at base + n * s_n + r * s_r + q * s_q (a channel slice of a wider buffer too)."""
+    m_h, a_h = at_h.shape[0], at_h.shape[1]
+    m_w, a_w = at_w.shape[0], at_w.shape[1]
+    n_tiles, filters = mm.shape[1], mm.shape[2]
+    mf = mm.ravel()
+    e = np.empty(a_h * m_w * filters, np.float32)
+    acc = np.empty(filters, np.float32)
+    for t in range(t0, t1):
+        nn = t // (rt * tw)
+        rest = t - nn * rt * tw
+        ri = rest // tw
+        tj = rest - ri * tw
+        n = n0 + nn
+        top = (r0 + ri) * m_h
+        left = tj * m_w
+        # e[k, j] = sum_l mm[k * a_w + l, t] at_w[j, l]
+        for k in range(a_h):
+            for j in range(m_w):
+                dst = _U((k * m_w + j) * filters)
+                for c in range(filters):
+                    e[dst + _U(c)] = _ZERO
+                for l in range(a_w):
+                    f = at_w[j, l]
+                    if f != _ZERO:
+                        src = _U(((k * a_w + l) * n_tiles + t) * filters)
+                        for c in range(filters):
+                            e[dst + _U(c)] += f * mf[src + _U(c)]
+        # out[top + i, left + j] = sum_k at_h[i, k] e[k, j]
+        for i in range(m_h):
+            r = top + i
+            if r >= o_h:
+                break
+            for j in range(m_w):
+                q = left + j
+                if q >= o_w:
+                    break
+                for c in range(filters):
+                    acc[c] = _ZERO
+                for k in range(a_h):
+                    f = at_h[i, k]
+                    if f != _ZERO:
+                        src = _U((k * m_w + j) * filters)
+                        for c in range(filters):
+                            acc[c] += f * e[src + _U(c)]
+                dst = _U(base + n * s_n + r * s_r + q * s_q)
+                for c in range(filters):
+                    out[dst + _U(c)] = acc[c]

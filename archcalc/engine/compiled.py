@@ -10,7 +10,9 @@ Two things hold the numpy engine back on the mobile nets, and neither is a matte
 
 With numba installed, float32 runs these through ``archcalc.engine._jit``: the depthwise kernel reads the
 unpadded input, adds the bias and applies the activation to each output row while it is in cache, and the
-activations use a vectorised exp.  Each kernel releases the GIL and works on one block, and the engine's pool
+activations use a vectorised exp.  Winograd's input and output transforms (3x3 convs) also run here, one tile at a
+time: numpy applies them as dense Kronecker products (36 multiply-adds a value where a handful are not zero) after
+a padded copy, and reorders the output cells with one more copy.  Each kernel releases the GIL and works on one block, and the engine's pool
 (``kernels.run_blocks``) spreads the blocks, so no numba threading layer is involved and the kernels may be
 entered from any number of threads.
 
@@ -81,8 +83,17 @@ def _warm(jit: Any) -> None:
     normed = np.empty((1, 3), np.float32)
     jit.layernorm_rows(np.array([[1.0, 2.0, 3.0]], np.float32), _NOTHING, np.ones(3, np.float32), np.float32(0), normed,
                        0, 1)
+    # Winograd F(2x2, 3x3) of a 2x2 map of ones, padded by 1, with a 3x3 kernel of ones: every cell sees 4 ones
+    bt = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
+    at = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float32)
+    g = np.array([1, 1.5, 0.5, 1], np.float32)  # G @ ones(3)
+    v = np.empty((16, 1, 1), np.float32)
+    jit.winograd_in(x, 1, 1, 2, 2, bt, bt, v, 0, 0, 1, 1, 0, 1)
+    cells = np.full(5, -1.0, np.float32)  # a cell beyond the map stays untouched
+    jit.winograd_out(v * np.outer(g, g).reshape(16, 1, 1), at, at, cells, 0, 4, 2, 1, 2, 2, 0, 0, 1, 1, 0, 1)
     if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()
-            and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])):
+            and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])
+            and np.allclose(cells, [4, 4, 4, 4, -1])):
         raise RuntimeError("the compiled kernels give wrong values here")
 
 
@@ -192,3 +203,26 @@ def layernorm_rows(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | N
     float32, gamma and beta (columns,) float32 or None)."""
     _module().layernorm_rows(x, _NOTHING if gamma is None else gamma, _NOTHING if beta is None else beta,
                              np.float32(eps), out, rows[0], rows[1])
+
+
+def winograd_in(x: np.ndarray, pads_before: tuple[int, int], tile: tuple[int, int], bt: tuple[np.ndarray, np.ndarray],
+                v: np.ndarray, first: tuple[int, int], tile_rows: int, tiles_across: int, span: tuple[int, int]) -> None:
+    """The Winograd input transform of tiles span[0] <= t < span[1] of a chunk into ``v`` (a_h * a_w, tiles, C):
+    the chunk starts at image first[0], tile row first[1], and holds ``tile_rows`` rows of ``tiles_across`` tiles.
+    ``x`` (N, H, W, C) C-contiguous float32, read unpadded (cells outside it are zeros); ``tile`` the output tile
+    (m_h, m_w); ``bt`` the float32 transforms B^T of each axis."""
+    _module().winograd_in(x, pads_before[0], pads_before[1], tile[0], tile[1], bt[0], bt[1], v, first[0], first[1],
+                          tile_rows, tiles_across, span[0], span[1])
+
+
+def winograd_out(mm: np.ndarray, at: tuple[np.ndarray, np.ndarray], out: np.ndarray, first: tuple[int, int],
+                 tile_rows: int, tiles_across: int, span: tuple[int, int]) -> None:
+    """The Winograd output transform A^T M A of tiles span[0] <= t < span[1] of a chunk (numbered as in
+    ``winograd_in``) into ``out`` (N, O_h, O_w, F) float32 whose channels are contiguous (a channel slice of a wider
+    buffer too); cells beyond its edges are dropped."""
+    item = out.itemsize
+    s_n, s_r, s_q = (s // item for s in out.strides[:3])
+    span_len = (out.shape[0] - 1) * s_n + (out.shape[1] - 1) * s_r + (out.shape[2] - 1) * s_q + out.shape[3]
+    flat = np.lib.stride_tricks.as_strided(out, shape=(span_len,), strides=(item,))
+    _module().winograd_out(mm, at[0], at[1], flat, 0, s_n, s_r, s_q, out.shape[1], out.shape[2], first[0], first[1],
+                           tile_rows, tiles_across, span[0], span[1])

@@ -565,7 +565,9 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
     Each m x m output tile is Y = A^T [ sum_c (G w_c G^T) * (B^T d_c B) ] A, where d_c
     is the (m+2) x (m+2) input tile (tiles overlap by 2).  Both transforms are applied as
     one product with a Kronecker matrix (kron(B^T, B^T) is a^2 x a^2, a = m + 2), and the sum
-    over channels is a^2 matrix products (tiles, C_in) @ (C_in, filters).
+    over channels is a^2 matrix products (tiles, C_in) @ (C_in, filters).  float32 with the compiled
+    kernels loaded takes ``_winograd_fast`` instead: the transforms one tile at a time, skipping the
+    zeros of B^T and A^T, reading the input unpadded and writing the output cells in place.
     """
     x = _as_float(x)
     w = _as_float(w, x.dtype)
@@ -575,11 +577,6 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
     n_batch, c_in, filters = x.shape[0], x.shape[-1], w.shape[-1]
     oh, ow = out_spatial
     th, tw = -(-oh // m), -(-ow // m)
-    xp = _pad_to(x, pads, (m * th + 2, m * tw + 2))
-    sn, sh, sw, sc = xp.strides
-    tiles = as_strided(xp, (n_batch, th, tw, a, a, c_in), (sn, m * sh, m * sw, sh, sw, sc),
-                       writeable=False)
-
     kg = np.kron(g, g).astype(dt)  # a^2 x 9
     kb = np.kron(bt, bt).astype(dt)  # a^2 x a^2
     ka = np.kron(at, at).astype(dt)  # m^2 x a^2
@@ -589,6 +586,13 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
     row_bytes = a * a * c_in * dt.itemsize
     macs = n_batch * th * tw * a * a * c_in * filters
     limit = parts(n_batch * th * tw * row_bytes, WINOGRAD_CHUNK_BYTES, macs)
+    if _winograd_compiled(x, out):
+        return _winograd_fast(x, u, (pads[0][0], pads[1][0]), (m, m), (bt, bt, at, at), out, (th, tw), finish)
+
+    xp = _pad_to(x, pads, (m * th + 2, m * tw + 2))
+    sn, sh, sw, sc = xp.strides
+    tiles = as_strided(xp, (n_batch, th, tw, a, a, c_in), (sn, m * sh, m * sw, sh, sw, sc),
+                       writeable=False)
 
     def chunk(where: tuple[slice, slice]) -> None:
         nb, rows = where
@@ -617,6 +621,61 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
 
     run_blas_blocks(chunk, list(_chunks(n_batch, (th, tw), row_bytes, limit)), macs)
     return out
+
+
+#: Tiles per chunk of the compiled Winograd path: the chunk's transformed tiles and products stay in cache between
+#: the transforms and the product.  Whole nets, in one process, 256 against 1024: VGG16 0.92, ResNet-18 0.96;
+#: against 128: VGG16 0.85, AlphaGo 0.79.  With BLAS pinned to one thread (a busy machine) the chunks are spread
+#: over the pool, at least two per thread.  On a quiet machine they run in the calling thread while BLAS threads
+#: each product: spreading them then was slower in whole nets (ResNet-18 1.07, VGG16 1.08, AlexNet 1.20), though
+#: faster for one layer alone (56x56x64 -> 64 10.4 -> 5.9 ms): after each threaded product OpenBLAS's idle
+#: thread spins on the other core, where the pool's thread then has to run.
+WINOGRAD_CHUNK_TILES = 256
+
+
+def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], tile: tuple[int, int],
+                   transforms: tuple[np.ndarray, ...], out: np.ndarray, counts: tuple[int, int], finish) -> np.ndarray:
+    """Winograd through the compiled transforms (``compiled.winograd_in``/``winograd_out``): chunks of whole tile
+    rows, each transformed from the unpadded input, multiplied (a^2 products (tiles, C) @ (C, F)), transformed into
+    its output cells and finished (``WINOGRAD_CHUNK_TILES`` says where the chunks run)."""
+    dt = x.dtype
+    x = np.ascontiguousarray(x)
+    mats = tuple(np.ascontiguousarray(t, dtype=dt) for t in transforms)
+    n_batch, (th, tw) = x.shape[0], counts
+    a2, c_in, filters = u.shape
+    spread = blas_pinned()
+    per = min(WINOGRAD_CHUNK_TILES, -(-n_batch * th * tw // (2 * workers()))) if spread else WINOGRAD_CHUNK_TILES
+    row_bytes = a2 * c_in * dt.itemsize
+    chunks = list(_chunks(n_batch, counts, row_bytes, max(1, per) * row_bytes))
+
+    def run(where: tuple[slice, slice]) -> None:
+        nb, rows = where
+        n0, r0 = nb.start or 0, rows.start or 0
+        rt = len(range(*rows.indices(th)))
+        n_tiles = len(range(*nb.indices(n_batch))) * rt * tw
+        v = _workspace("wino_v", (a2, n_tiles, c_in), dt)
+        mm = _workspace("wino_m", (a2, n_tiles, filters), dt)
+        geometry = ((n0, r0), rt, tw, (0, n_tiles))
+        compiled.winograd_in(x, pads_before, tile, mats[:2], v, *geometry)
+        np.matmul(v, u, out=mm)
+        compiled.winograd_out(mm, mats[2:], out, *geometry)
+        if finish is not None:
+            finish(out[nb, tile[0] * r0:tile[0] * (r0 + rt)])
+
+    if spread:
+        run_blocks(run, chunks, PARALLEL_MIN_OUT_BYTES)
+    else:
+        for where in chunks:
+            run(where)
+    return out
+
+
+def _winograd_compiled(x: np.ndarray, out: np.ndarray) -> bool:
+    """Whether the compiled transforms (``compiled.winograd_in``/``winograd_out``) run this float32 Winograd conv:
+    they read the input unpadded and write the output cells in place of numpy's padded copy, Kronecker products and
+    reordering copies."""
+    return (x.dtype == np.float32 and out.dtype == np.float32 and out.strides[-1] == out.itemsize
+            and all(s >= 0 for s in out.strides) and compiled.available(x.dtype))
 
 
 def _pad_to(x: np.ndarray, pads: Pads, extent: Ints) -> np.ndarray:

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import archcalc
@@ -35,7 +35,7 @@ def path(request, monkeypatch):
     if request.param == "compiled" and not compiled.load():
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
-    for name in ("depthwise_rows", "activate_rows", "finish_rows", "layernorm_rows"):
+    for name in ("depthwise_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -201,6 +201,44 @@ def test_conv_finish_float32_matches_twin(path, batch, side, c_in, filters, bias
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     if spec or kind == "numpy":  # a bias alone: numpy in place, the kernel on its way into a channel slice
         assert ("finish_rows" in calls) == (kind == "compiled")
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 13), st.integers(1, 13), st.tuples(*[st.integers(0, 2)] * 4), st.integers(1, 6),
+       st.integers(1, 6), st.sampled_from([2, 4]), st.integers(0, 2), st.sampled_from(["none", "bias", "bias+relu"]),
+       st.sampled_from([(1, False), (3, False), (10**6, False), (2, True)]), st.data())
+def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, tile, before, finish, chunking, data):
+    """Winograd F(2x2, 3x3) and F(4x4, 3x3) in float32: the compiled transforms (reading the input unpadded, tiles
+    hanging off the map, chunks of a few tiles starting mid-image, or spread over two threads as with BLAS pinned)
+    and numpy's padded Kronecker path, into a fresh array or a channel slice of a wider buffer (the rest untouched),
+    with the block finish, against the float64 twin."""
+    kind, calls = path
+    calls.clear()
+    top, bottom, left, right = pads
+    assume(h + top + bottom >= 3 and w_ + left + right >= 3)
+    out_spatial = (h + top + bottom - 2, w_ + left + right - 2)
+    x = arrays(data.draw, (batch, h, w_, c_in), np.float32) * 2
+    w = arrays(data.draw, (3, 3, c_in, filters), np.float32)
+    b = arrays(data.draw, (filters,), np.float32) if finish != "none" else None
+    whole = np.full((batch, *out_spatial, before + filters + 1), -7.25, np.float32)
+    out = whole[..., before:before + filters] if before else None
+    tiles, spread = chunking
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "WINOGRAD_CHUNK_TILES", tiles)
+        if spread:
+            mp.setitem(K._blas, "pinned", True)
+            mp.setattr(K, "workers", lambda: 2)
+        got = K.conv(x, w, b, (1, 1), ((top, bottom), (left, right)), out=out,
+                     algorithm="winograd" if tile == 4 else "winograd2",
+                     epilogue=Named("relu") if finish == "bias+relu" else None)
+    want = R.conv(x.astype(np.float64), w, b, (1, 1), ((top, bottom), (left, right)))
+    if finish == "bias+relu":
+        want = np.maximum(want, 0)
+    assert got.shape == want.shape and (out is None or got is out)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    if before:
+        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
+    assert ("winograd_in" in calls and "winograd_out" in calls) == (kind == "compiled")
 
 
 @FAST
