@@ -640,7 +640,7 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
     its output cells and finished (``WINOGRAD_CHUNK_TILES`` says where the chunks run)."""
     dt = x.dtype
     x = np.ascontiguousarray(x)
-    mats = tuple(np.ascontiguousarray(t, dtype=dt) for t in transforms)
+    bt_h, bt_w, at_h, at_w = (np.ascontiguousarray(t, dtype=dt) for t in transforms)
     n_batch, (th, tw) = x.shape[0], counts
     a2, c_in, filters = u.shape
     spread = blas_pinned()
@@ -656,9 +656,9 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
         v = _workspace("wino_v", (a2, n_tiles, c_in), dt)
         mm = _workspace("wino_m", (a2, n_tiles, filters), dt)
         geometry = ((n0, r0), rt, tw, (0, n_tiles))
-        compiled.winograd_in(x, pads_before, tile, mats[:2], v, *geometry)
+        compiled.winograd_in(x, pads_before, tile, (bt_h, bt_w), v, *geometry)
         np.matmul(v, u, out=mm)
-        compiled.winograd_out(mm, mats[2:], out, *geometry)
+        compiled.winograd_out(mm, (at_h, at_w), out, *geometry)
         if finish is not None:
             finish(out[nb, tile[0] * r0:tile[0] * (r0 + rt)])
 
