@@ -670,16 +670,18 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
     m = K.winograd_tile(tuple(a.f for a in axes), c_in, filters, tuple(a.s for a in axes), tuple(a.d for a in axes),
                         groups, out_spatial)
     if m is not None:
-        a2 = (m + 2) ** 2
-        th, tw = -(-out_spatial[0] // m), -(-out_spatial[1] // m)
-        ws[("main", "pad")] = batch * (m * th + 2) * (m * tw + 2) * c_in * itemsize
+        (m_h, a_h), (m_w, a_w) = K.winograd_axes(tuple(a.f for a in axes), m)
+        a2 = a_h * a_w
+        th, tw = -(-out_spatial[0] // m_h), -(-out_spatial[1] // m_w)
+        ws[("main", "pad")] = batch * (m_h * th + a_h - m_h) * (m_w * tw + a_w - m_w) * c_in * itemsize
         tiles = _chunk_bytes(batch, (th, tw), a2 * c_in * itemsize, K.WINOGRAD_CHUNK_BYTES)
         products = tiles // c_in * filters  # M: a^2 x tiles x F; Y: m^2/a^2 of it
         for where in ("main", "pool"):  # chunks run in the caller or on the pool
             ws[(where, "cols")] = ws[(where, "wino_v")] = tiles
             ws[(where, "wino_m")] = products
-            ws[(where, "wino_y")] = products * m * m // a2 + 1
-        return Scratch(ws, 4 * weights * a2 // 36 + act)
+            ws[(where, "wino_y")] = products * m_h * m_w // a2 + 1
+        # U = G w G^T: the weights in float64, the product and its cast (a2 / taps of the weights each)
+        return Scratch(ws, weights * (3 - (-3 * a2 // taps)) + act)
     width = taps * (c_in // groups) * itemsize
     if groups == 1:
         ws[("main", "cols")] = ws[("pool", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)

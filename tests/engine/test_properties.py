@@ -63,30 +63,71 @@ def test_conv_matches_reference(geo, groups, c_g, f_g, batch, bias, data):
 
 
 @FAST
-@given(st.integers(1, 10), st.integers(1, 10), st.integers(0, 1), st.integers(0, 1), st.integers(0, 1),
-       st.integers(0, 1), st.integers(1, 3), st.integers(1, 3), st.booleans(), st.sampled_from(["winograd", "winograd2"]),
-       st.data())
-def test_winograd_matches_reference(h, w_, pt, pb, pl, pr, c_in, filters, ceil, algorithm, data):
-    """F(4x4, 3x3) and F(2x2, 3x3), tiles hanging off the end included, against the plain loops."""
+@given(st.integers(1, 10), st.integers(1, 10), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2),
+       st.integers(0, 2), st.integers(1, 3), st.integers(1, 3), st.booleans(), st.sampled_from(["winograd", "winograd2"]),
+       st.sampled_from([(3, 3), (5, 5), (1, 7), (7, 1), (2, 3), (1, 1), (3, 5)]), st.data())
+def test_winograd_matches_reference(h, w_, pt, pb, pl, pr, c_in, filters, ceil, algorithm, kernel, data):
+    """Winograd with output tiles of 4 and 2 along each axis whose kernel is wider than 1 (F(4x4, 3x3), F(2x2,
+    5x5), F(1x4, 1x7), ...), tiles hanging off the end included, against the plain loops."""
     pads = ((pt, pb), (pl, pr))
-    assume(h + pt + pb >= 3 and w_ + pl + pr >= 3)
-    out = (out_size(h, 3, 1, pt, pb, 1, ceil), out_size(w_, 3, 1, pl, pr, 1, ceil))
+    assume(h + pt + pb >= kernel[0] and w_ + pl + pr >= kernel[1])
+    out = (out_size(h, kernel[0], 1, pt, pb, 1, ceil), out_size(w_, kernel[1], 1, pl, pr, 1, ceil))
     x = arrays(data.draw, (2, h, w_, c_in))
-    w = arrays(data.draw, (3, 3, c_in, filters))
+    w = arrays(data.draw, (*kernel, c_in, filters))
     got = K.conv(x, w, None, (1, 1), pads, out_spatial=out, algorithm=algorithm)
     want = R.conv(x, w, None, (1, 1), pads, out_spatial=out)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("side, c_in, filters, tile", [(19, 64, 36, 4), (19, 40, 36, None), (13, 128, 130, 2), (7, 128, 128, None)])
-def test_winograd_float32_close_to_float64(side, c_in, filters, tile):
-    """What ``algorithm="auto"`` picks (F(4x4) on larger maps, F(2x2) on 8-15 with 128+ channels, else GEMM),
-    in float32, against the float64 GEMM."""
-    assert K.winograd_tile((3, 3), c_in, filters, (1, 1), (1, 1), 1, (side, side + 4)) == tile
+#: Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2015), F(4x4, 3x3): B^T, G, A^T as printed
+LAVIN_F43 = (
+    [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0],
+     [0, 4, 0, -5, 0, 1]],
+    [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6],
+     [0, 0, 1]],
+    [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
+
+
+def test_winograd_matrices_are_lavin_and_grays():
+    for got, printed in zip(K.winograd_matrices(4, 3), LAVIN_F43):
+        np.testing.assert_allclose(got, printed, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("m, r", [(m, r) for m in (1, 2, 3, 4, 6) for r in (1, 2, 3, 5, 7) if m + r - 2 <= 9])
+def test_winograd_matrices_compute_the_correlation(m, r):
+    """y = A^T [(G g) * (B^T d)] is y_i = sum_k g_k d_{i+k}, for F(m, r) of every size the points allow."""
+    bt, g, at = K.winograd_matrices(m, r)
+    assert bt.shape == (m + r - 1, m + r - 1) and g.shape == (m + r - 1, r) and at.shape == (m, m + r - 1)
+    rng = np.random.default_rng(m * 10 + r)
+    for _ in range(5):
+        d, w = rng.standard_normal(m + r - 1), rng.standard_normal(r)
+        want = [sum(w[k] * d[i + k] for k in range(r)) for i in range(m)]
+        np.testing.assert_allclose(at @ ((g @ w) * (bt @ d)), want, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_refuses_what_it_cannot_do():
+    x, w = np.ones((1, 9, 9, 2)), np.ones((3, 3, 2, 2))
+    for args in [dict(stride=(2, 1)), dict(dilation=(1, 2))]:
+        with pytest.raises(ValueError, match="Winograd takes"):
+            K.conv(x, w, None, args.get("stride", (1, 1)), ((1, 1), (1, 1)), args.get("dilation"),
+                   algorithm="winograd")
+    with pytest.raises(ValueError, match="Winograd takes"):
+        K.conv(np.ones((1, 9, 2)), np.ones((3, 2, 2)), None, (1,), ((1, 1),), algorithm="winograd")
+    with pytest.raises(ValueError, match="needs"):
+        K.winograd_matrices(6, 7)
+
+
+@pytest.mark.parametrize("side, c_in, filters, tile, kernel", [
+    (19, 64, 36, 4, 3), (19, 40, 36, None, 3), (13, 128, 130, 2, 3), (7, 128, 128, None, 3),
+    (27, 96, 64, 4, 5), (14, 16, 48, 4, 5), (10, 48, 64, None, 5), (28, 6, 16, None, 5)])
+def test_winograd_float32_close_to_float64(side, c_in, filters, tile, kernel):
+    """What ``algorithm="auto"`` picks (3x3: F(4x4) on larger maps, F(2x2) on 8-15 with 128+ channels; 5x5:
+    F(4x4, 5x5) from 14x14 with 16+ channels; else GEMM), in float32, against the float64 GEMM."""
+    assert K.winograd_tile((kernel, kernel), c_in, filters, (1, 1), (1, 1), 1, (side, side + 4)) == tile
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, side, side + 4, c_in))
-    w = rng.standard_normal((3, 3, c_in, filters)) / np.sqrt(9 * c_in)
-    pads = ((1, 1), (1, 1))
+    w = rng.standard_normal((kernel, kernel, c_in, filters)) / np.sqrt(kernel * kernel * c_in)
+    pads = ((kernel // 2, kernel // 2),) * 2
     want = K.conv(x, w, None, (1, 1), pads, algorithm="gemm")
     got = K.conv(x.astype(np.float32), w.astype(np.float32), None, (1, 1), pads, algorithm="auto")
     assert got.dtype == np.float32
