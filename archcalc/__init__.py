@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _blas_env  # noqa: F401  # first: OpenBLAS's idle spin is set before anything loads numpy
+
 __version__ = "0.1.0"
 
 __all__ = ["load_spec", "analyze", "init_params", "forward", "compile_plan", "from_onnx", "from_keras", "ArchcalcError",

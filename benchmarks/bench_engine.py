@@ -33,15 +33,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import archcalc  # noqa: E402  # before numpy, as a user's script would: it sets OpenBLAS's idle spin (README)
+
+import numpy as np  # noqa: E402
 from _timing import best_of, matmul_rate, optional_torch  # noqa: E402
 
-import archcalc  # noqa: E402
 from archcalc.engine.forward import random_input  # noqa: E402
 from archcalc.engine.kernels import cpu_ticks  # noqa: E402
 from archcalc.engine.plan import PlanStep, compile_plan  # noqa: E402
@@ -132,7 +132,8 @@ def main(argv=None) -> int:
         compiled.ENABLED = False
     jit = compiled_text(compiled)
     start_load, start_ticks = os.getloadavg()[0], cpu_ticks()
-    print(load_text() + f"; BLAS threads: {args.blas}; {jit}")
+    spin = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset")
+    print(load_text() + f"; BLAS threads: {args.blas} (OPENBLAS_THREAD_TIMEOUT {spin}); {jit}")
     if start_load > args.max_load:
         msg = f"the machine is busy (load {start_load:.2f} > {args.max_load}): OpenBLAS slows far more than torch"
         if args.strict:

@@ -23,6 +23,7 @@ twin in ``archcalc.engine.reference`` that the tests hold it to.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from fractions import Fraction
 from functools import lru_cache, partial
@@ -31,6 +32,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from archcalc import _blas_env
 from archcalc.engine import compiled
 
 Ints = tuple[int, ...]
@@ -674,11 +676,12 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
 
 #: Tiles per chunk of the compiled Winograd path: the chunk's transformed tiles and products stay in cache between
 #: the transforms and the product.  Whole nets, in one process, 256 against 1024: VGG16 0.92, ResNet-18 0.96;
-#: against 128: VGG16 0.85, AlphaGo 0.79.  With BLAS pinned to one thread (a busy machine) the chunks are spread
-#: over the pool, at least two per thread.  On a quiet machine they run in the calling thread while BLAS threads
-#: each product: spreading them then was slower in whole nets (ResNet-18 1.07, VGG16 1.08, AlexNet 1.20), though
-#: faster for one layer alone (56x56x64 -> 64 10.4 -> 5.9 ms): after each threaded product OpenBLAS's idle
-#: thread spins on the other core, where the pool's thread then has to run.
+#: against 128: VGG16 0.85, AlphaGo 0.79.  Where BLAS can be pinned for the layer (``pinned_layer``) each thread of
+#: the pool takes whole chunks, at least two each, and multiplies with one BLAS thread: whole nets, in one
+#: process, against the chunks in the calling thread with BLAS's threads (OPENBLAS_THREAD_TIMEOUT=20): ResNet-18
+#: 0.85, DenseNet-121 0.87, AlexNet 0.92, SqueezeNet, ShuffleNet and the CIFAR-10 net even.  With OpenBLAS's
+#: default spin it was slower (ResNet-18 1.07, AlexNet 1.15-1.20), though faster for one layer alone (56x56x64 ->
+#: 64 10.4 -> 5.9 ms): the spinning thread held the core the pool's thread needed.
 WINOGRAD_CHUNK_TILES = 256
 
 
@@ -692,10 +695,7 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
     bt_h, bt_w, at_h, at_w = (np.ascontiguousarray(t, dtype=dt) for t in transforms)
     n_batch, (th, tw) = x.shape[0], counts
     a2, c_in, filters = u.shape
-    spread = blas_pinned()
-    per = min(WINOGRAD_CHUNK_TILES, -(-n_batch * th * tw // (2 * workers()))) if spread else WINOGRAD_CHUNK_TILES
     row_bytes = a2 * c_in * dt.itemsize
-    chunks = list(_chunks(n_batch, counts, row_bytes, max(1, per) * row_bytes))
 
     def run(where: tuple[slice, slice]) -> None:
         nb, rows = where
@@ -711,11 +711,14 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
         if finish is not None:
             finish(out[nb, tile[0] * r0:tile[0] * (r0 + rt)])
 
-    if spread:
-        run_blocks(run, chunks, PARALLEL_MIN_OUT_BYTES)
-    else:
-        for where in chunks:
-            run(where)
+    with pinned_layer() as spread:
+        per = min(WINOGRAD_CHUNK_TILES, -(-n_batch * th * tw // (2 * workers()))) if spread else WINOGRAD_CHUNK_TILES
+        chunks = list(_chunks(n_batch, counts, row_bytes, max(1, per) * row_bytes))
+        if spread:
+            run_blocks(run, chunks, PARALLEL_MIN_OUT_BYTES)
+        else:
+            for where in chunks:
+                run(where)
     return out
 
 
@@ -1750,6 +1753,53 @@ class one_blas_thread:
             self._limit.__enter__()
             _blas["pinned"] = True
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._limit is not None:
+            _blas["pinned"] = False
+            self._limit.__exit__(*exc)
+
+
+#: OpenBLAS's idle threads count as sleeping soon after a product when OPENBLAS_THREAD_TIMEOUT is at most this
+#: (2^20 cycles, about 0.3 ms) in the environment numpy loaded it from (``archcalc`` sets 20 when imported first).
+SHORT_BLAS_SPIN = 20
+
+
+def blas_spin_short() -> bool:
+    """Whether OpenBLAS's idle threads stop spinning within about 2^SHORT_BLAS_SPIN cycles of a product (see
+    ``archcalc._blas_env``): only then do the engine's own threads get the other core right after a threaded
+    product."""
+    short = _blas.get("short_spin")
+    if short is None:
+        try:
+            value = int(os.environ.get("OPENBLAS_THREAD_TIMEOUT", ""))
+        except ValueError:
+            value = 28  # unset or not a number: OpenBLAS's default
+        short = _blas["short_spin"] = _blas_env.APPLIES and value <= SHORT_BLAS_SPIN
+    return bool(short)
+
+
+class pinned_layer:
+    """Context for one layer whose blocks each make their own BLAS calls (the compiled Winograd chunks): BLAS
+    pinned to one thread for the layer, so that the blocks can be spread over the pool; ``as`` gives whether to
+    spread them.  True when the pass is pinned already (``one_blas_thread``); otherwise only when OpenBLAS's idle
+    threads sleep soon (``blas_spin_short``: spinning, they hold the other core for up to 0.1 s after the last
+    threaded product, and the pool's thread then waits for it) and ``BLAS_MODE`` is not "threads".  Entering and
+    leaving costs about 13 us."""
+
+    def __enter__(self) -> bool:
+        self._limit = None
+        if _blas["pinned"]:
+            return True
+        if BLAS_MODE == "threads" or workers() < 2 or not blas_spin_short():
+            return False
+        controller = _blas_controller()
+        if controller is None:
+            return False
+        self._limit = controller.limit(limits=1)
+        self._limit.__enter__()
+        _blas["pinned"] = True
+        return True
 
     def __exit__(self, *exc: object) -> None:
         if self._limit is not None:

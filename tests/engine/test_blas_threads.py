@@ -127,3 +127,42 @@ def test_busy_elsewhere_counts_only_the_other_processes(monkeypatch):
     monkeypatch.setattr(K, "open", lambda *a, **k: (_ for _ in ()).throw(OSError("no /proc")), raising=False)
     monkeypatch.setattr(K, "_blas", {"pinned": False})
     assert K.busy_elsewhere() is False  # no /proc: BLAS keeps its threads
+
+
+@pytest.mark.parametrize("short, mode, want", [(True, "auto", True), (False, "auto", False), (True, "threads", False)])
+def test_pinned_layer_spreads_only_when_blas_threads_sleep_soon(monkeypatch, short, mode, want):
+    """A layer's own BLAS blocks (the compiled Winograd chunks) pin BLAS for the layer and spread over the pool when
+    OpenBLAS's idle threads stop spinning soon; pinned inside a pinned pass; BLAS restored after."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+    if not blas.lib_controllers or K.workers() < 2:
+        pytest.skip("no BLAS library threadpoolctl can control, or one core")
+    monkeypatch.setitem(K._blas, "short_spin", short)
+    monkeypatch.setattr(K, "BLAS_MODE", mode)
+    before = [lib.get_num_threads() for lib in blas.lib_controllers]
+    with K.pinned_layer() as spread:
+        assert spread is want and K.blas_pinned() is want
+        if want:
+            assert [lib.get_num_threads() for lib in blas.lib_controllers] == [1] * len(before)
+    assert not K.blas_pinned() and [lib.get_num_threads() for lib in blas.lib_controllers] == before
+    monkeypatch.setattr(K, "BLAS_MODE", "pin")
+    with K.one_blas_thread(), K.pinned_layer() as spread:
+        assert spread is True
+
+
+@pytest.mark.parametrize("env, numpy_first, want", [
+    ({}, False, "20"), ({"OPENBLAS_THREAD_TIMEOUT": "6"}, False, "6"), ({}, True, None)])
+def test_importing_archcalc_first_shortens_openblas_spin(env, numpy_first, want):
+    """archcalc sets OPENBLAS_THREAD_TIMEOUT=20 when numpy is not loaded yet (OpenBLAS reads it then), keeps a value
+    the user gave, and leaves it alone once numpy is loaded; the kernels know whether it applies."""
+    import subprocess
+    import sys
+
+    code = ("import os\n" + ("import numpy\n" if numpy_first else "") +
+            "import archcalc\nfrom archcalc.engine import kernels\n"
+            "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), kernels.blas_spin_short())\n")
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**environ, **env},
+                          check=True)
+    value, short = done.stdout.split()
+    assert value == str(want) and short == str(want is not None and int(want) <= K.SHORT_BLAS_SPIN)
