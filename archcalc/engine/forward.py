@@ -667,24 +667,33 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
         return Scratch(ws, act)  # 1x1: a plain product into the output
     ws[("main", "pad")] = _padded_bytes(row, batch, itemsize)
     weights = taps * (c_in // groups) * filters * itemsize
-    m = K.winograd_tile(tuple(a.f for a in axes), c_in, filters, tuple(a.s for a in axes), tuple(a.d for a in axes),
-                        groups, out_spatial)
-    if m is not None:
-        (m_h, a_h), (m_w, a_w) = K.winograd_axes(tuple(a.f for a in axes), m)
+    kernel = tuple(a.f for a in axes)
+    # Winograd or not depends on the path (float32 with the compiled kernels and its chunks spread takes it from
+    # fewer channels, ``kernels.winograd_tile``): either may run, so both are counted
+    m, fast = (K.winograd_tile(kernel, c_in, filters, tuple(a.s for a in axes), tuple(a.d for a in axes), groups,
+                               out_spatial, fast=f) for f in (False, True))
+    width = taps * (c_in // groups) * itemsize
+    if m is None and groups == 1:
+        ws[("main", "cols")] = ws[("pool", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
+    tile = m if m is not None else fast
+    if tile is not None:
+        (m_h, a_h), (m_w, a_w) = K.winograd_axes(kernel, tile)
         a2 = a_h * a_w
         th, tw = -(-out_spatial[0] // m_h), -(-out_spatial[1] // m_w)
-        ws[("main", "pad")] = batch * (m_h * th + a_h - m_h) * (m_w * tw + a_w - m_w) * c_in * itemsize
-        tiles = _chunk_bytes(batch, (th, tw), a2 * c_in * itemsize, K.WINOGRAD_CHUNK_BYTES)
+        ws[("main", "pad")] = max(ws[("main", "pad")],
+                                  batch * (m_h * th + a_h - m_h) * (m_w * tw + a_w - m_w) * c_in * itemsize)
+        per_tile = a2 * c_in * itemsize
+        tiles = max(_chunk_bytes(batch, (th, tw), per_tile, K.WINOGRAD_CHUNK_BYTES),  # numpy's, the compiled path's
+                    _chunk_bytes(batch, (th, tw), per_tile, K.WINOGRAD_CHUNK_TILES * per_tile))
         products = tiles // c_in * filters  # M: a^2 x tiles x F; Y: m^2/a^2 of it
         for where in ("main", "pool"):  # chunks run in the caller or on the pool
-            ws[(where, "cols")] = ws[(where, "wino_v")] = tiles
+            ws[(where, "cols")] = max(ws.get((where, "cols"), 0), tiles)
+            ws[(where, "wino_v")] = tiles
             ws[(where, "wino_m")] = products
             ws[(where, "wino_y")] = products * m_h * m_w // a2 + 1
         # U = G w G^T: the weights in float64, the product and its cast (a2 / taps of the weights each)
         return Scratch(ws, weights * (3 - (-3 * a2 // taps)) + act)
-    width = taps * (c_in // groups) * itemsize
     if groups == 1:
-        ws[("main", "cols")] = ws[("pool", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
         return Scratch(ws, act)
     block = _chunk_bytes(batch, out_spatial, 2 * width, K.IM2COL_CHUNK_BYTES) // 2 * groups
     product = block // (taps * c_in) * filters

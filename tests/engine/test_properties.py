@@ -88,6 +88,15 @@ LAVIN_F43 = (
     [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
 
 
+@pytest.mark.parametrize("side, c_in, filters, slow, fast", [
+    (32, 32, 32, None, 4), (55, 16, 64, None, 4), (56, 64, 64, 4, 4), (14, 32, 64, None, None),
+    (32, 3, 32, None, None), (13, 128, 128, 2, 2), (7, 512, 512, None, None), (32, 15, 32, None, None)])
+def test_winograd_tile_takes_fewer_channels_on_the_fast_path(side, c_in, filters, slow, fast):
+    """The compiled transforms with spread chunks pay from 16 channels in on 16x16+ maps; numpy's from 64."""
+    args = ((3, 3), c_in, filters, (1, 1), (1, 1), 1, (side, side))
+    assert (K.winograd_tile(*args), K.winograd_tile(*args, fast=True)) == (slow, fast)
+
+
 def test_winograd_matrices_are_lavin_and_grays():
     for got, printed in zip(K.winograd_matrices(4, 3), LAVIN_F43):
         np.testing.assert_allclose(got, printed, rtol=1e-15, atol=0)
