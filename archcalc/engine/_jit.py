@@ -404,3 +404,72 @@ def winograd_out(mm, at_h, at_w, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt,
                 dst = _U(base + n * s_n + r * s_r + q * s_q)
                 for c in range(filters):
                     out[dst + _U(c)] = acc[c]
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def grouped_rows(x, w, out, j0, j1, sh, sw, ph, pw, dh, dw):  # pragma: no cover - compiled
+    """out[n, oh, ow, g * f_g + f] = sum_{kh, kw, c} x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw, g * c_g + c]
+    * w[kh, kw, c, f, g] for the output rows j0 <= n * O_h + oh < j1 (no bias); taps outside the input read zero.
+    w is (K_h, K_w, c_g, f_g, groups): group-minor, so that the innermost loop runs over the groups with unit
+    stride.  Each input row is copied once into a ring of K_h rows with its channels group-minor (c * groups + g),
+    and each output row is accumulated group-minor (f * groups + g) and put back in order at the end."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    o_h, o_w, filters = out.shape[1], out.shape[2], out.shape[3]
+    k_h, k_w, c_g, f_g, groups = w.shape
+    xf, wf, of = x.ravel(), w.ravel(), out.ravel()
+    row_in = w_in * channels
+    ring = np.empty(k_h * row_in, np.float32)
+    held = np.full(k_h, -1, np.int64)
+    acc = np.empty(o_w * filters, np.float32)
+    gu = _U(groups)
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        for i in range(o_w * filters):
+            acc[i] = _ZERO
+        for kh in range(k_h):
+            ih = oh * sh - ph + kh * dh
+            if ih < 0 or ih >= h_in:
+                continue
+            key = n * h_in + ih
+            slot = -1
+            for s in range(k_h):
+                if held[s] == key:
+                    slot = s
+            if slot < 0:  # replace the row of the smallest key: the oldest, never one still to be read here
+                slot = 0
+                for s in range(1, k_h):
+                    if held[s] < held[slot]:
+                        slot = s
+                held[slot] = key
+                src = _U(key * row_in)
+                dst = _U(slot * row_in)
+                for iw in range(w_in):
+                    at = _U(iw * channels)
+                    for g in range(groups):
+                        for c in range(c_g):
+                            ring[dst + at + _U(c) * gu + _U(g)] = xf[src + at + _U(g * c_g + c)]
+            rb = _U(slot * row_in)
+            for kw in range(k_w):
+                off = kw * dw - pw
+                if off > w_in - 1:
+                    continue
+                lo = 0 if off >= 0 else (sw - 1 - off) // sw
+                hi = min(o_w, (w_in - 1 - off) // sw + 1)
+                wk = _U((kh * k_w + kw) * c_g * f_g) * gu
+                for ow in range(lo, hi):
+                    xo = rb + _U((ow * sw + off) * channels)
+                    ao = _U(ow * filters)
+                    for c in range(c_g):
+                        xc = xo + _U(c) * gu
+                        for f in range(f_g):
+                            wc = wk + _U(c * f_g + f) * gu
+                            af = ao + _U(f) * gu
+                            for g in range(groups):
+                                acc[af + _U(g)] += ring[xc + _U(g)] * wf[wc + _U(g)]
+        base = _U(j * o_w * filters)
+        for ow in range(o_w):
+            ao = _U(ow * filters)
+            for g in range(groups):
+                for f in range(f_g):
+                    of[base + ao + _U(g * f_g + f)] = acc[ao + _U(f) * gu + _U(g)]

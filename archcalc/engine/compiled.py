@@ -90,10 +90,16 @@ def _warm(jit: Any) -> None:
     v = np.empty((16, 1, 1), np.float32)
     jit.winograd_in(x, 1, 1, 2, 2, bt, bt, v, 0, 0, 1, 1, 0, 1)
     cells = np.full(5, -1.0, np.float32)  # a cell beyond the map stays untouched
+    # a 3x3 conv of two groups (one channel in, one out each) over a 2x2 map, padded by 1: 4 cells, the first
+    # group weighted 1 and the second 2 (its input 3): 4 and 24
+    grouped = np.empty((1, 2, 2, 2), np.float32)
+    pair = np.stack([np.ones((1, 2, 2)), np.full((1, 2, 2), 3.0)], axis=-1).astype(np.float32)
+    jit.grouped_rows(pair, np.stack([np.ones((3, 3, 1, 1)), np.full((3, 3, 1, 1), 2.0)], axis=-1).astype(np.float32),
+                     grouped, 0, 2, 1, 1, 1, 1, 1, 1)
     jit.winograd_out(v * np.outer(g, g).reshape(16, 1, 1), at, at, cells, 0, 4, 2, 1, 2, 2, 0, 0, 1, 1, 0, 1)
     if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()
             and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])
-            and np.allclose(cells, [4, 4, 4, 4, -1])):
+            and np.allclose(cells, [4, 4, 4, 4, -1]) and (grouped.reshape(4, 2) == [4, 24]).all()):
         raise RuntimeError("the compiled kernels give wrong values here")
 
 
@@ -226,3 +232,12 @@ def winograd_out(mm: np.ndarray, at: tuple[np.ndarray, np.ndarray], out: np.ndar
     flat = np.lib.stride_tricks.as_strided(out, shape=(span_len,), strides=(item,))
     _module().winograd_out(mm, at[0], at[1], flat, 0, s_n, s_r, s_q, out.shape[1], out.shape[2], first[0], first[1],
                            tile_rows, tiles_across, span[0], span[1])
+
+
+def grouped_rows(x: np.ndarray, w: np.ndarray, out: np.ndarray, rows: tuple[int, int], stride: tuple[int, int],
+                 pads_before: tuple[int, int], dilation: tuple[int, int]) -> None:
+    """A grouped convolution without bias for the output rows j0 <= n * O_h + oh < j1 (``rows``): ``x`` (N, H, W,
+    C) read unpadded, ``w`` (K_h, K_w, C_g, F_g, groups) group-minor, ``out`` (N, O_h, O_w, F), all C-contiguous
+    float32."""
+    _module().grouped_rows(x, w, out, rows[0], rows[1], stride[0], stride[1], pads_before[0], pads_before[1],
+                           dilation[0], dilation[1])

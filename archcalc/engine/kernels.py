@@ -2059,11 +2059,48 @@ def conv_grouped(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Int
     return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
 
 
+#: Grouped 2-D convs of at most this many input channels a group run compiled in float32 (``_grouped_compiled``).
+GROUPED_COMPILED_MAX_C_G = 8
+
+
+def _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, finish) -> np.ndarray:
+    """float32 grouped conv through ``compiled.grouped_rows``: blocks of output rows over the pool, each finished
+    (bias, epilogue) while in cache.  The products per group are C_g taps wide and F_g long, too small for BLAS;
+    the kernel runs over all groups at once instead, the innermost loop along the groups."""
+    n_batch, filters = x.shape[0], w.shape[-1]
+    k_h, k_w, c_g = w.shape[0], w.shape[1], w.shape[2]
+    out = _output(out, (n_batch, *out_spatial, filters), x.dtype)
+    _check_windows(x.shape[1:-1], pads, stride, tuple(out_spatial))
+    x = np.ascontiguousarray(x)
+    wg = np.ascontiguousarray(w.reshape(k_h, k_w, c_g, groups, filters // groups).transpose(0, 1, 2, 4, 3),
+                              dtype=x.dtype)
+    total = n_batch * out_spatial[0]
+    rows = out.reshape(total, -1, filters)
+    step = max(1, -(-total // (GROUPED_BLOCKS_PER_THREAD * workers())))
+    geometry = (tuple(stride), (pads[0][0], pads[1][0]), tuple(dilation))
+
+    def run(block: tuple[int, int]) -> None:
+        compiled.grouped_rows(x, wg, out, block, *geometry)
+        if finish is not None:
+            finish(rows[block[0]:block[1]])
+
+    run_blocks(run, [(j, min(j + step, total)) for j in range(0, total, step)], out.nbytes)
+    return out
+
+
+#: Blocks of output rows per thread of a compiled grouped conv (each block refills its ring of input rows).
+GROUPED_BLOCKS_PER_THREAD = 4
+
+
 def _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None) -> np.ndarray:
     rank = x.ndim - 2
     kernel, c_g = w.shape[:rank], w.shape[-2]
     if c_g == 1 and groups == x.shape[-1]:
         return _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out, finish)
+    if (rank == 2 and 1 < c_g <= GROUPED_COMPILED_MAX_C_G and x.dtype == np.float32 and compiled.available(x.dtype)
+            and (out is None or out.flags.c_contiguous)
+            and (finish is None or finish.bias is None or finish.bias.ndim == 1)):
+        return _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
     n_batch, dt = x.shape[0], x.dtype
     f_g, taps = w.shape[-1] // groups, math.prod(kernel)
     width = taps * c_g

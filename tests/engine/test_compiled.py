@@ -35,7 +35,8 @@ def path(request, monkeypatch):
     if request.param == "compiled" and not compiled.load():
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
-    for name in ("depthwise_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out"):
+    for name in ("depthwise_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
+                 "grouped_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -241,6 +242,36 @@ def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, 
     if before:
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     assert ("winograd_in" in calls and "winograd_out" in calls) == (kind == "compiled")
+
+
+@FAST
+@given(window_settings(max_rank=2), st.integers(2, 5), st.integers(2, 4), st.integers(1, 3), st.integers(1, 3),
+       st.sampled_from(["none", "bias", "bias+relu"]), st.integers(0, 2), st.data())
+def test_grouped_float32_matches_twin(path, geo, groups, c_g, f_g, batch, finish, before, data):
+    """Grouped convs of 2-4 channels a group (1-D maps as one-row 2-D ones, strides, dilations, asymmetric pads,
+    ceil-mode windows), float32: the compiled kernel (group-minor ring of input rows, blocks over two threads) and
+    the gather + batched product, with the block finish, into a fresh array or (always numpy's) a channel slice."""
+    kind, calls = path
+    calls.clear()
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    x = arrays(data.draw, (batch, *spatial, groups * c_g), np.float32) * 2
+    w = arrays(data.draw, (*kernel, c_g, groups * f_g), np.float32)
+    b = arrays(data.draw, (groups * f_g,), np.float32) if finish != "none" else None
+    whole = np.full((batch, *out_spatial, before + groups * f_g + 1), -7.25, np.float32)
+    out = whole[..., before:before + groups * f_g] if before else None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        mp.setattr(K, "workers", lambda: 2)
+        got = K.conv(x, w, b, stride, pads, dilation, groups, out_spatial, out=out,
+                     epilogue=Named("relu") if finish == "bias+relu" else None)
+    want = R.conv(x.astype(np.float64), w, b, stride, pads, dilation, groups, out_spatial=out_spatial)
+    if finish == "bias+relu":
+        want = np.maximum(want, 0)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    if before:
+        assert (whole[..., :before] == -7.25).all() and (whole[..., before + groups * f_g:] == -7.25).all()
+    contiguous = out is None or out.flags.c_contiguous  # a slice of a one-cell map is
+    assert ("grouped_rows" in calls) == (kind == "compiled" and len(spatial) == 2 and contiguous)
 
 
 @FAST
