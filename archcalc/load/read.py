@@ -170,6 +170,8 @@ def yaml_syntax_error(exc: Any, text: str, file: str | None) -> LoadError:
 
     if "\t" in problem or (line is not None and "\t" in content(line)[: (pmark.column + 1) if pmark else None]):
         message = "a tab character: YAML indents with spaces only; replace the tab with spaces"
+    elif "maximum nesting depth" in problem:  # libyaml's own limit (PyYAML 6.0.4 on), far above ours
+        message = f"nesting deeper than {MAX_DEPTH} levels; a spec is never that deep"
     elif "expected ':'" in problem:
         line = cmark.line if cmark is not None else previous_content((line or 0) - 1)
         message = "missing ':' after the key? a mapping entry is written `key: value`"
