@@ -170,6 +170,16 @@ def activate_rows(x, code):  # pragma: no cover - compiled
         _activate_run(x[r], code, ex, en, tt)
 
 
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _columns(kw, dw, pw, sw, w_in, o_w):  # pragma: no cover - compiled
+    """(offset, first, stop) of the output columns whose tap kw lands inside an input row of w_in cells: column ow
+    reads cell ow * sw + offset (none when the tap lies wholly in the padding past the end)."""
+    off = kw * dw - pw
+    if off > w_in - 1:
+        return off, 0, 0
+    return off, 0 if off >= 0 else (sw - 1 - off) // sw, min(o_w, (w_in - 1 - off) // sw + 1)
+
+
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def depthwise_rows(x, w, b, out, j0, j1, sh, sw, ph, pw, dh, dw, code):  # pragma: no cover - compiled
     """out[n, oh] = act(b + sum_{kh, kw} x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw] * w[kh, kw]) for the output
@@ -198,11 +208,7 @@ def depthwise_rows(x, w, b, out, j0, j1, sh, sw, ph, pw, dh, dw, code):  # pragm
                 continue
             src = _U((n * h_in + ih) * w_in * channels)
             for kw in range(k_w):
-                off = kw * dw - pw
-                if off > w_in - 1:
-                    continue
-                lo = 0 if off >= 0 else (sw - 1 - off) // sw
-                hi = min(o_w, (w_in - 1 - off) // sw + 1)
+                off, lo, hi = _columns(kw, dw, pw, sw, w_in, o_w)
                 wk = _U((kh * k_w + kw) * channels)
                 for ow in range(lo, hi):
                     xo = src + _U((ow * sw + off) * channels)
@@ -292,6 +298,30 @@ def layernorm_rows(x, gamma, beta, eps, out, r0, r1):  # pragma: no cover - comp
             dst[c] = v
 
 
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _combine(acc, n, coefficients, src, start, step):  # pragma: no cover - compiled
+    """acc[c] = sum_k coefficients[k] * src[start + k * step + c] for c < n: one row of a transform applied to runs of
+    n values, the zero coefficients skipped."""
+    for c in range(n):
+        acc[c] = _ZERO
+    for k in range(coefficients.shape[0]):
+        f = coefficients[k]
+        if f != _ZERO:
+            at = _U(start + k * step)
+            for c in range(n):
+                acc[c] += f * src[at + _U(c)]
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _tile(t, n0, r0, rt, tw):  # pragma: no cover - compiled
+    """(image, tile row, tile column) of tile t of a Winograd chunk that starts at image n0, tile row r0, and holds
+    rt rows of tw tiles."""
+    nn = t // (rt * tw)
+    rest = t - nn * rt * tw
+    ri = rest // tw
+    return n0 + nn, r0 + ri, rest - ri * tw
+
+
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, t0, t1):  # pragma: no cover - compiled
     """v[i * a_w + j, t] = (B_h^T d_t B_w)[i, j] over the channels, for the tiles t0 <= t < t1 of a chunk: tile t is
@@ -305,15 +335,10 @@ def winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, t0, t1):  # 
     d = np.empty(a_h * a_w * channels, np.float32)
     e = np.empty(a_h * a_w * channels, np.float32)
     acc = np.empty(channels, np.float32)
-    cu_n = _U(channels)
     for t in range(t0, t1):
-        nn = t // (rt * tw)
-        rest = t - nn * rt * tw
-        ri = rest // tw
-        tj = rest - ri * tw
-        n = n0 + nn
-        top = (r0 + ri) * m_h - ph
-        left = tj * m_w - pw
+        n, row, column = _tile(t, n0, r0, rt, tw)
+        top = row * m_h - ph
+        left = column * m_w - pw
         for i in range(a_h):
             r = top + i
             for j in range(a_w):
@@ -326,28 +351,13 @@ def winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, t0, t1):  # 
                 else:
                     for c in range(channels):
                         d[at + _U(c)] = _ZERO
-        # e[i, j] = sum_k bt_h[i, k] d[k, j]
+        # e[i, j] = sum_k bt_h[i, k] d[k, j] (whole rows of a_w cells at once)
         for i in range(a_h):
-            row = _U(i * a_w) * cu_n
-            for c in range(a_w * channels):
-                e[row + _U(c)] = _ZERO
-            for k in range(a_h):
-                f = bt_h[i, k]
-                if f != _ZERO:
-                    src = _U(k * a_w) * cu_n
-                    for c in range(a_w * channels):
-                        e[row + _U(c)] += f * d[src + _U(c)]
+            _combine(e[i * a_w * channels:(i + 1) * a_w * channels], a_w * channels, bt_h[i], d, 0, a_w * channels)
         # v[i * a_w + j, t] = sum_k e[i, k] bt_w[j, k]
         for i in range(a_h):
             for j in range(a_w):
-                for c in range(channels):
-                    acc[c] = _ZERO
-                for k in range(a_w):
-                    f = bt_w[j, k]
-                    if f != _ZERO:
-                        src = _U((i * a_w + k) * channels)
-                        for c in range(channels):
-                            acc[c] += f * e[src + _U(c)]
+                _combine(acc, channels, bt_w[j], e, i * a_w * channels, channels)
                 dst = _U(((i * a_w + j) * n_tiles + t) * channels)
                 for c in range(channels):
                     vf[dst + _U(c)] = acc[c]
@@ -365,25 +375,15 @@ def winograd_out(mm, at_h, at_w, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt,
     e = np.empty(a_h * m_w * filters, np.float32)
     acc = np.empty(filters, np.float32)
     for t in range(t0, t1):
-        nn = t // (rt * tw)
-        rest = t - nn * rt * tw
-        ri = rest // tw
-        tj = rest - ri * tw
-        n = n0 + nn
-        top = (r0 + ri) * m_h
-        left = tj * m_w
+        n, row, column = _tile(t, n0, r0, rt, tw)
+        top = row * m_h
+        left = column * m_w
         # e[k, j] = sum_l mm[k * a_w + l, t] at_w[j, l]
         for k in range(a_h):
             for j in range(m_w):
-                dst = _U((k * m_w + j) * filters)
-                for c in range(filters):
-                    e[dst + _U(c)] = _ZERO
-                for l in range(a_w):
-                    f = at_w[j, l]
-                    if f != _ZERO:
-                        src = _U(((k * a_w + l) * n_tiles + t) * filters)
-                        for c in range(filters):
-                            e[dst + _U(c)] += f * mf[src + _U(c)]
+                dst = (k * m_w + j) * filters
+                _combine(e[dst:dst + filters], filters, at_w[j], mf, (k * a_w * n_tiles + t) * filters,
+                         n_tiles * filters)
         # out[top + i, left + j] = sum_k at_h[i, k] e[k, j]
         for i in range(m_h):
             r = top + i
@@ -393,14 +393,7 @@ def winograd_out(mm, at_h, at_w, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt,
                 q = left + j
                 if q >= o_w:
                     break
-                for c in range(filters):
-                    acc[c] = _ZERO
-                for k in range(a_h):
-                    f = at_h[i, k]
-                    if f != _ZERO:
-                        src = _U((k * m_w + j) * filters)
-                        for c in range(filters):
-                            acc[c] += f * e[src + _U(c)]
+                _combine(acc, filters, at_h[i], e, j * filters, m_w * filters)
                 dst = _U(base + n * s_n + r * s_r + q * s_q)
                 for c in range(filters):
                     out[dst + _U(c)] = acc[c]
@@ -451,11 +444,7 @@ def grouped_rows(x, w, out, j0, j1, sh, sw, ph, pw, dh, dw):  # pragma: no cover
                             ring[dst + at + _U(c) * gu + _U(g)] = xf[src + at + _U(g * c_g + c)]
             rb = _U(slot * row_in)
             for kw in range(k_w):
-                off = kw * dw - pw
-                if off > w_in - 1:
-                    continue
-                lo = 0 if off >= 0 else (sw - 1 - off) // sw
-                hi = min(o_w, (w_in - 1 - off) // sw + 1)
+                off, lo, hi = _columns(kw, dw, pw, sw, w_in, o_w)
                 wk = _U((kh * k_w + kw) * c_g * f_g) * gu
                 for ow in range(lo, hi):
                     xo = rb + _U((ow * sw + off) * channels)

@@ -1757,7 +1757,23 @@ def _blas_controller() -> Any:
     return _blas["controller"]
 
 
-class one_blas_thread:
+class _Pinning:
+    """Pins BLAS to one thread per call (``_pin``) and restores its own thread count on exit."""
+
+    _limit: Any = None
+
+    def _pin(self) -> None:
+        self._limit = _blas_controller().limit(limits=1)
+        self._limit.__enter__()
+        _blas["pinned"] = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._limit is not None:
+            _blas["pinned"] = False
+            self._limit.__exit__(*exc)
+
+
+class one_blas_thread(_Pinning):
     """Context for a pass: BLAS pinned to one thread per call and the engine's blocks spread over ``workers()``
     threads, when ``BLAS_MODE`` says so (by default only while other processes keep the cores busy).
 
@@ -1768,17 +1784,9 @@ class one_blas_thread:
     def __enter__(self) -> "one_blas_thread":
         self._limit = None
         pin = BLAS_MODE == "pin" or (BLAS_MODE == "auto" and busy_elsewhere())
-        controller = _blas_controller() if pin else None
-        if controller is not None and not _blas["pinned"] and workers() > 1:
-            self._limit = controller.limit(limits=1)
-            self._limit.__enter__()
-            _blas["pinned"] = True
+        if pin and _blas_controller() is not None and not _blas["pinned"] and workers() > 1:
+            self._pin()
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._limit is not None:
-            _blas["pinned"] = False
-            self._limit.__exit__(*exc)
 
 
 #: OpenBLAS's idle threads count as sleeping soon after a product when OPENBLAS_THREAD_TIMEOUT is at most this
@@ -1813,7 +1821,7 @@ def winograd_spreads(dtype: np.dtype) -> bool:
             and (bool(_blas["pinned"]) or _may_pin_layer()))
 
 
-class pinned_layer:
+class pinned_layer(_Pinning):
     """Context for one layer whose blocks each make their own BLAS calls (the compiled Winograd chunks): BLAS
     pinned to one thread for the layer, so that the blocks can be spread over the pool; ``as`` gives whether to
     spread them.  True when the pass is pinned already (``one_blas_thread``); otherwise only when OpenBLAS's idle
@@ -1827,15 +1835,8 @@ class pinned_layer:
             return True
         if not _may_pin_layer():
             return False
-        self._limit = _blas_controller().limit(limits=1)
-        self._limit.__enter__()
-        _blas["pinned"] = True
+        self._pin()
         return True
-
-    def __exit__(self, *exc: object) -> None:
-        if self._limit is not None:
-            _blas["pinned"] = False
-            self._limit.__exit__(*exc)
 
 
 def blas_pinned() -> bool:
