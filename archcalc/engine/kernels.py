@@ -161,7 +161,8 @@ def _shifted(xp: np.ndarray, offset: Ints, out_spatial: Ints, stride: Ints, dila
 
 def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads: Pads,
          dilation: Ints | None = None, groups: int = 1, out_spatial: Ints | None = None,
-         algorithm: str = "auto", out: np.ndarray | None = None, epilogue=None) -> np.ndarray:
+         algorithm: str = "auto", out: np.ndarray | None = None, epilogue=None,
+         prepared: dict | None = None) -> np.ndarray:
     """z[n, i, k] = b[k] + sum_{u, k'} x_pad[n, i*s + u*d, g*C_g + k'] * w[u, k', k].
 
     ``x`` is (N, *spatial, C_in), ``w`` is (*kernel, C_in/groups, filters) (HWIO),
@@ -174,6 +175,9 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     ``epilogue(block)``, if given, is applied in place to each block of output rows
     (after its bias) while the block is still in cache: an activation fused with
     the convolution instead of another pass over the whole output.
+    ``prepared``, if given, is a dict the caller keeps with these weights, which must not change while it does:
+    weights transformed for a kernel (Winograd's U = G w G^T, the grouped kernel's reordering) are computed on the
+    first call and taken from it after (the fused plan keeps one per conv step).
     """
     x = _as_float(x)
     w = _as_float(w, x.dtype)
@@ -204,9 +208,9 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
         per_filter, late = None, per_filter
     finish = _finisher(per_filter, None if late is not None else epilogue)
     if algorithm == "winograd":
-        out = conv_winograd(x, w, pads, out_spatial, out, finish, tile)
+        out = conv_winograd(x, w, pads, out_spatial, out, finish, tile, prepared)
     elif algorithm == "gemm":
-        out = _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
+        out = _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out, finish, prepared)
     else:
         raise ValueError(f"conv: unknown algorithm {algorithm!r}, expected 'auto', 'gemm', 'winograd' or 'winograd2'")
     if late is not None:
@@ -345,7 +349,8 @@ def _finisher(bias, epilogue) -> _Finish | None:
     return _Finish(bias, epilogue)
 
 
-def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None) -> np.ndarray:
+def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None,
+               prepared: dict | None = None) -> np.ndarray:
     """im2col through a window view, then (rows, F*C_g) @ (F*C_g, filters) per chunk."""
     rank = x.ndim - 2
     kernel = w.shape[:rank]
@@ -393,7 +398,17 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
         run_blas_blocks(unfold, list(_chunks(n_batch, out_spatial, width * x.itemsize, limit)), macs)
         return out
 
-    return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
+    return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish, prepared)
+
+
+def _prepared(cache: dict | None, key: tuple, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """make(), or what an earlier call stored under ``key`` in ``cache`` (``conv``'s ``prepared``)."""
+    if cache is None:
+        return make()
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = make()
+    return hit
 
 
 #: Window rows (last kernel axis x channels, contiguous in the input) at most this long are gathered by im2col as
@@ -626,7 +641,8 @@ WINOGRAD2_MIN_CHANNELS = 128
 
 
 def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
-                  out: np.ndarray | None = None, finish=None, tile: int = 4) -> np.ndarray:
+                  out: np.ndarray | None = None, finish=None, tile: int = 4,
+                  prepared: dict | None = None) -> np.ndarray:
     """Stride-1 2-D convolution by Winograd F(m, r) along each axis (``winograd_matrices``), without bias: m =
     ``tile`` along an axis whose kernel r is wider than 1, m = 1 (identity transforms) along an axis of kernel 1,
     so 3x3 is F(m x m, 3 x 3), 5x5 F(m x m, 5 x 5) and 1x7 F(1 x m, 1 x 7).
@@ -649,8 +665,10 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
     n_batch, c_in, filters = x.shape[0], x.shape[-1], w.shape[-1]
     oh, ow = out_spatial
     th, tw = -(-oh // m_h), -(-ow // m_w)
-    # U = G_h w G_w^T, in float64 and rounded once
-    u = (np.kron(g_h, g_w) @ w.reshape(math.prod(kernel), -1).astype(np.float64)).astype(dt).reshape(a2, c_in, filters)
+    # U = G_h w G_w^T, in float64 and rounded once; once per weights where the caller keeps them (``prepared``: a
+    # pass over 512x512 3x3 weights costs 13-17 ms)
+    u = _prepared(prepared, ("winograd", m_h, m_w, dt.str), lambda: (
+        np.kron(g_h, g_w) @ w.reshape(math.prod(kernel), -1).astype(np.float64)).astype(dt).reshape(a2, c_in, filters))
 
     out = _output(out, (n_batch, oh, ow, filters), dt, rows=True)
     if _winograd_compiled(x, out):
@@ -2066,7 +2084,7 @@ def conv_grouped(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Int
 GROUPED_COMPILED_MAX_C_G = 8
 
 
-def _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, finish) -> np.ndarray:
+def _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, finish, prepared=None) -> np.ndarray:
     """float32 grouped conv through ``compiled.grouped_rows``: blocks of output rows over the pool, each finished
     (bias, epilogue) while in cache.  The products per group are C_g taps wide and F_g long, too small for BLAS;
     the kernel runs over all groups at once instead, the innermost loop along the groups."""
@@ -2075,8 +2093,8 @@ def _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, fi
     out = _output(out, (n_batch, *out_spatial, filters), x.dtype)
     _check_windows(x.shape[1:-1], pads, stride, tuple(out_spatial))
     x = np.ascontiguousarray(x)
-    wg = np.ascontiguousarray(w.reshape(k_h, k_w, c_g, groups, filters // groups).transpose(0, 1, 2, 4, 3),
-                              dtype=x.dtype)
+    wg = _prepared(prepared, ("grouped", x.dtype.str), lambda: np.ascontiguousarray(
+        w.reshape(k_h, k_w, c_g, groups, filters // groups).transpose(0, 1, 2, 4, 3), dtype=x.dtype))
     total = n_batch * out_spatial[0]
     rows = out.reshape(total, -1, filters)
     step = max(1, -(-total // (GROUPED_BLOCKS_PER_THREAD * workers())))
@@ -2095,7 +2113,8 @@ def _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, fi
 GROUPED_BLOCKS_PER_THREAD = 4
 
 
-def _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None) -> np.ndarray:
+def _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None,
+                 prepared: dict | None = None) -> np.ndarray:
     rank = x.ndim - 2
     kernel, c_g = w.shape[:rank], w.shape[-2]
     if c_g == 1 and groups == x.shape[-1]:
@@ -2103,7 +2122,7 @@ def _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out=None, fi
     if (rank == 2 and 1 < c_g <= GROUPED_COMPILED_MAX_C_G and x.dtype == np.float32 and compiled.available(x.dtype)
             and (out is None or out.flags.c_contiguous)
             and (finish is None or finish.bias is None or finish.bias.ndim == 1)):
-        return _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, finish)
+        return _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, finish, prepared)
     n_batch, dt = x.shape[0], x.dtype
     f_g, taps = w.shape[-1] // groups, math.prod(kernel)
     width = taps * c_g

@@ -74,6 +74,7 @@ class PlanStep:
     # a 1x1 conv of a batchnorm's output: (factor, shift, activations) applied to each input block first
     prologue: tuple[np.ndarray, np.ndarray, tuple[Op, ...]] | None = None
     before: tuple[LayerRow, ...] = ()  # the layers folded in ahead of rows[0] (the multiply, or batchnorm + acts)
+    prepared: dict = field(default_factory=dict)  # weights transformed for a kernel, once (``kernels.conv``)
 
     @property
     def row(self) -> LayerRow:
@@ -377,8 +378,10 @@ def _conv_chain(row: LayerRow, params, dtype, sole_reader, absorbed: set[str],
     for op in tail_ops:
         if op[0] == "add":
             inputs += [ref for ref in op[1] if ref not in inputs]
-    return PlanStep("conv", (*chain, *more[1:]), tuple(inputs), ops + tail_ops, np.ascontiguousarray(w, dtype=dtype),
-                    None if b is None else np.ascontiguousarray(b, dtype=dtype), gate=ahead.get("gate"),
+    # copies the plan owns: "later edits to the weight arrays are not seen" (``compile_plan``), and the kernels keep
+    # what they derive from them (``PlanStep.prepared``)
+    return PlanStep("conv", (*chain, *more[1:]), tuple(inputs), ops + tail_ops, np.array(w, dtype=dtype, order="C"),
+                    None if b is None else np.array(b, dtype=dtype), gate=ahead.get("gate"),
                     prologue=ahead.get("prologue"), before=ahead.get("before", ()))
 
 
@@ -473,7 +476,7 @@ def _run_conv(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
         return K.pointwise(xs[0], step.weight, step.bias, out=out, epilogue=_epilogue(step.ops, out, values),
                            gate=None if step.gate is None else values[step.gate], prologue=_prologue(step.prologue))
     return K.conv(xs[0], step.weight, step.bias, stride, pads, dilation, step.rows[0].layer.groups, out_spatial,
-                  out=out, epilogue=_epilogue(step.ops, out, values))
+                  out=out, epilogue=_epilogue(step.ops, out, values), prepared=step.prepared)
 
 
 def _prologue(spec: tuple[np.ndarray, np.ndarray, tuple[Op, ...]] | None):

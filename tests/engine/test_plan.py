@@ -197,3 +197,30 @@ def test_random_graph_fused_equals_unfused(spec, seed):
     np.testing.assert_allclose(compile_plan(net, params, "float64").run(x), want, rtol=1e-10, atol=1e-10)
     # float32 with folded batchnorm: within 1e-5 of the float64 unfused pass, relative to its largest value
     assert relative(compile_plan(net, params, "float32").run(x), want) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_plan_transforms_its_weights_once_and_owns_them(monkeypatch, dtype):
+    """Winograd's U (and a grouped kernel's reordered weights) are computed on a plan's first pass and kept with its
+    step; editing the caller's weight arrays afterwards changes nothing ("later edits are not seen")."""
+    from archcalc.engine import kernels as K
+
+    net = archcalc.load_spec({"name": "w", "input": [20, 20, 64], "layers": [
+        {"type": "conv", "name": "c", "filters": 64, "kernel": 3, "padding": 1, "activation": "relu"},
+        {"type": "conv", "name": "g", "filters": 64, "kernel": 3, "padding": 1, "groups": 16},
+        {"type": "conv", "name": "p", "filters": 8, "kernel": 1}]})
+    params = {name: {k: np.asarray(v, dtype=dtype) for k, v in entry.items()}
+              for name, entry in archcalc.init_params(net, seed=2).items()}
+    made: list[tuple] = []
+    real = K._prepared
+    monkeypatch.setattr(K, "_prepared", lambda cache, key, make: real(cache, key, lambda: made.append(key) or make()))
+    plan = archcalc.compile_plan(net, params, dtype=dtype)
+    x = np.random.default_rng(0).standard_normal((2, 20, 20, 64))
+    first = plan.run(x)
+    for name in ("c", "p"):  # the plan holds its own copies (a 1x1 conv keeps nothing prepared)
+        params[name]["weight"][...] *= 2
+    again = plan.run(x)
+    np.testing.assert_array_equal(first, again)
+    assert len(made) == len(set(made)) >= 1 and made[0][0] == "winograd"
+    want = layer_by_layer(net, x, archcalc.init_params(net, seed=2), dtype="float64")
+    np.testing.assert_allclose(again, want, rtol=0, atol=1e-4 * np.abs(want).max())
