@@ -10,9 +10,10 @@ Two things hold the numpy engine back on the mobile nets, and neither is a matte
 
 With numba installed, float32 runs these through ``archcalc.engine._jit``: the depthwise kernel reads the
 unpadded input, adds the bias and applies the activation to each output row while it is in cache, and the
-activations use a vectorised exp.  Winograd's input and output transforms (3x3 convs) also run here, one tile at a
-time: numpy applies them as dense Kronecker products (36 multiply-adds a value where a handful are not zero) after
-a padded copy, and reorders the output cells with one more copy.  Each kernel releases the GIL and works on one block, and the engine's pool
+activations use a vectorised exp.  Winograd's input and output transforms (3x3 and 5x5 convs) also run here, one
+tile at a time: numpy applies them as dense Kronecker products (36 multiply-adds a value where a handful are not
+zero) after a padded copy, and reorders the output cells with one more copy.  So do grouped convs of 2-8 channels a
+group, whose products are too narrow for BLAS.  Each kernel releases the GIL and works on one block, and the engine's pool
 (``kernels.run_blocks``) spreads the blocks, so no numba threading layer is involved and the kernels may be
 entered from any number of threads.
 
@@ -90,13 +91,13 @@ def _warm(jit: Any) -> None:
     v = np.empty((16, 1, 1), np.float32)
     jit.winograd_in(x, 1, 1, 2, 2, bt, bt, v, 0, 0, 1, 1, 0, 1)
     cells = np.full(5, -1.0, np.float32)  # a cell beyond the map stays untouched
+    jit.winograd_out(v * np.outer(g, g).reshape(16, 1, 1), at, at, cells, 0, 4, 2, 1, 2, 2, 0, 0, 1, 1, 0, 1)
     # a 3x3 conv of two groups (one channel in, one out each) over a 2x2 map, padded by 1: 4 cells, the first
     # group weighted 1 and the second 2 (its input 3): 4 and 24
     grouped = np.empty((1, 2, 2, 2), np.float32)
     pair = np.stack([np.ones((1, 2, 2)), np.full((1, 2, 2), 3.0)], axis=-1).astype(np.float32)
     jit.grouped_rows(pair, np.stack([np.ones((3, 3, 1, 1)), np.full((3, 3, 1, 1), 2.0)], axis=-1).astype(np.float32),
                      grouped, 0, 2, 1, 1, 1, 1, 1, 1)
-    jit.winograd_out(v * np.outer(g, g).reshape(16, 1, 1), at, at, cells, 0, 4, 2, 1, 2, 2, 0, 0, 1, 1, 0, 1)
     if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()
             and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])
             and np.allclose(cells, [4, 4, 4, 4, -1]) and (grouped.reshape(4, 2) == [4, 24]).all()):
@@ -176,13 +177,21 @@ def depthwise_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray,
 _NOTHING = np.empty(0, np.float32)
 
 
+def _run(a: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """An array whose last axis is contiguous (strides forwards) as (the flat run from its first cell to its last,
+    the other axes' strides in cells): a channel slice of a wider buffer is indexed in place."""
+    if a.flags.c_contiguous:
+        flat = a.reshape(-1)
+    else:
+        span = sum((n - 1) * s for n, s in zip(a.shape, a.strides)) // a.itemsize + 1
+        flat = np.lib.stride_tricks.as_strided(a, shape=(span,), strides=(a.itemsize,))
+    return flat, tuple(s // a.itemsize for s in a.strides[:-1])
+
+
 def _flat(rows: np.ndarray) -> tuple[np.ndarray, int]:
     """A 2-D array with contiguous rows as (the flat run from its first cell to its last, the row length there)."""
-    if rows.flags.c_contiguous:
-        return rows.reshape(-1), rows.shape[1]
-    step = rows.strides[0] // rows.itemsize
-    span = (rows.shape[0] - 1) * step + rows.shape[1]
-    return np.lib.stride_tricks.as_strided(rows, shape=(span,), strides=(rows.itemsize,)), step
+    flat, (step,) = _run(rows)
+    return flat, step if rows.shape[0] > 1 else rows.shape[1]
 
 
 def finish_rows(src: np.ndarray, bias: np.ndarray | None, res: np.ndarray | None, dst: np.ndarray,
@@ -226,10 +235,7 @@ def winograd_out(mm: np.ndarray, at: tuple[np.ndarray, np.ndarray], out: np.ndar
     """The Winograd output transform A^T M A of tiles span[0] <= t < span[1] of a chunk (numbered as in
     ``winograd_in``) into ``out`` (N, O_h, O_w, F) float32 whose channels are contiguous (a channel slice of a wider
     buffer too); cells beyond its edges are dropped."""
-    item = out.itemsize
-    s_n, s_r, s_q = (s // item for s in out.strides[:3])
-    span_len = (out.shape[0] - 1) * s_n + (out.shape[1] - 1) * s_r + (out.shape[2] - 1) * s_q + out.shape[3]
-    flat = np.lib.stride_tricks.as_strided(out, shape=(span_len,), strides=(item,))
+    flat, (s_n, s_r, s_q) = _run(out)
     _module().winograd_out(mm, at[0], at[1], flat, 0, s_n, s_r, s_q, out.shape[1], out.shape[2], first[0], first[1],
                            tile_rows, tiles_across, span[0], span[1])
 

@@ -561,7 +561,7 @@ def winograd_matrices(m: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     bt = [[scale[j] * inverse[k][j] for k in range(a)] for j in range(a)]
     g = [[v / scale[j] for v in row] for j, row in enumerate(vandermonde(r))]
     at = [list(column) for column in zip(*vandermonde(m))]
-    return tuple(np.array(mat, dtype=np.float64) for mat in (bt, g, at))  # type: ignore[return-value]
+    return np.array(bt, dtype=np.float64), np.array(g, dtype=np.float64), np.array(at, dtype=np.float64)
 
 
 def _inverse(matrix: list[list[Fraction]]) -> list[list[Fraction]]:
