@@ -462,3 +462,46 @@ def grouped_rows(x, w, out, j0, j1, sh, sw, ph, pw, dh, dw):  # pragma: no cover
             for g in range(groups):
                 for f in range(f_g):
                     of[base + ao + _U(g * f_g + f)] = acc[ao + _U(f) * gu + _U(g)]
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def im2col_rows(x, cols, j0, j1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw):  # pragma: no cover - compiled
+    """cols[(j - j0) * o_w + ow, (kh * k_w + kw) * C + c] = x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw, c] for the
+    output rows j0 <= j = n * o_h + oh < j1, zero where the tap falls outside the input (no padded copy).  A window
+    row that lies wholly inside the input with dw = 1 is one run of k_w * C cells, copied as one."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    xf, cf = x.ravel(), cols.ravel()
+    width = k_h * k_w * channels
+    span = k_w * channels
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        base = _U((j - j0) * o_w * width)
+        for kh in range(k_h):
+            ih = oh * sh - ph + kh * dh
+            col = _U(kh * span)
+            if ih < 0 or ih >= h_in:
+                for ow in range(o_w):
+                    at = base + _U(ow * width) + col
+                    for i in range(span):
+                        cf[at + _U(i)] = _ZERO
+                continue
+            src = (n * h_in + ih) * w_in
+            for ow in range(o_w):
+                at = base + _U(ow * width) + col
+                iw = ow * sw - pw
+                if dw == 1 and iw >= 0 and iw + k_w <= w_in:
+                    xo = _U((src + iw) * channels)
+                    for i in range(span):
+                        cf[at + _U(i)] = xf[xo + _U(i)]
+                    continue
+                for kw in range(k_w):
+                    cw = iw + kw * dw
+                    ao = at + _U(kw * channels)
+                    if cw < 0 or cw >= w_in:
+                        for c in range(channels):
+                            cf[ao + _U(c)] = _ZERO
+                    else:
+                        xo = _U((src + cw) * channels)
+                        for c in range(channels):
+                            cf[ao + _U(c)] = xf[xo + _U(c)]

@@ -36,7 +36,7 @@ def path(request, monkeypatch):
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
     for name in ("depthwise_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
-                 "grouped_rows"):
+                 "grouped_rows", "im2col_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -243,6 +243,46 @@ def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, 
     if before:
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     assert ("winograd_in" in calls and "winograd_out" in calls) == (kind == "compiled")
+
+
+@FAST
+@given(window_settings(max_rank=2), st.integers(1, 5), st.integers(1, 6), st.integers(1, 3),
+       st.sampled_from(["none", "bias", "bias+relu"]), st.integers(0, 2),
+       st.sampled_from(["one block", "row blocks", "spread"]), st.data())
+def test_im2col_float32_matches_twin(path, geo, c_in, filters, batch, finish, before, blocks, data):
+    """Dense convs by im2col in float32 (1-D maps, strides, dilations, asymmetric pads, ceil-mode windows): the
+    compiled gather from the unpadded input (in one block, in blocks of a row, or spread over two threads as with
+    BLAS pinned) and numpy's gather from a padded copy, with the block finish, into a fresh array or a channel
+    slice of a wider buffer, against the float64 twin."""
+    kind, calls = path
+    calls.clear()
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    x = arrays(data.draw, (batch, *spatial, c_in), np.float32) * 2
+    w = arrays(data.draw, (*kernel, c_in, filters), np.float32)
+    b = arrays(data.draw, (filters,), np.float32) if finish != "none" else None
+    whole = np.full((batch, *out_spatial, before + filters + 1), -7.25, np.float32)
+    out = whole[..., before:before + filters] if before else None
+    with pytest.MonkeyPatch.context() as mp:
+        if blocks != "one block":
+            mp.setattr(K, "IM2COL_COMPILED_BLOCK_BYTES", 4)  # a row of outputs a block
+            mp.setattr(K, "IM2COL_CHUNK_BYTES", 4)
+        if blocks == "spread":
+            mp.setitem(K._blas, "pinned", True)
+            mp.setattr(K, "workers", lambda: 2)
+            mp.setattr(K, "IM2COL_SPREAD_MIN_MACS", 0)
+            mp.setattr(K, "IM2COL_SPREAD_BLOCK_BYTES", 4)
+            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        got = K.conv(x, w, b, stride, pads, dilation, 1, out_spatial, out=out, algorithm="gemm",
+                     epilogue=Named("relu") if finish == "bias+relu" else None)
+    want = R.conv(x.astype(np.float64), w, b, stride, pads, dilation, 1, out_spatial=out_spatial)
+    if finish == "bias+relu":
+        want = np.maximum(want, 0)
+    assert got.shape == want.shape and (out is None or got is out)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    if before:
+        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
+    pointwise = math.prod(kernel) == 1
+    assert ("im2col_rows" in calls) == (kind == "compiled" and not pointwise)
 
 
 @FAST
