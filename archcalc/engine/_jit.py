@@ -505,3 +505,52 @@ def im2col_rows(x, cols, j0, j1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw):  #
                         xo = _U((src + cw) * channels)
                         for c in range(channels):
                             cf[ao + _U(c)] = xf[xo + _U(c)]
+
+
+_MINUS_INF = F(-np.inf)
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def pool_rows(x, div, out, j0, j1, k_h, k_w, sh, sw, ph, pw, dh, dw):  # pragma: no cover - compiled
+    """Window reduction over the taps inside x, for the output rows j0 <= n * O_h + oh < j1, of the cells
+    x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw, c]: with ``div`` empty the max (-inf for a window with no tap
+    inside; NaN wins, as numpy's maximum), else the sum divided by div[oh, ow] (an average pool's counts).  Each
+    row is reduced tap by tap along the channels, the loop that vectorises."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    o_h, o_w = out.shape[1], out.shape[2]
+    xf, of = x.ravel(), out.ravel()
+    average = div.shape[0] > 0
+    start = _ZERO if average else _MINUS_INF
+    row_len = o_w * channels
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        base = _U(j * row_len)
+        for i in range(row_len):
+            of[base + _U(i)] = start
+        for kh in range(k_h):
+            ih = oh * sh - ph + kh * dh
+            if ih < 0 or ih >= h_in:
+                continue
+            src = _U((n * h_in + ih) * w_in * channels)
+            for kw in range(k_w):
+                off, lo, hi = _columns(kw, dw, pw, sw, w_in, o_w)
+                for ow in range(lo, hi):
+                    xo = src + _U((ow * sw + off) * channels)
+                    oo = base + _U(ow * channels)
+                    if average:
+                        for c in range(channels):
+                            cu = _U(c)
+                            of[oo + cu] += xf[xo + cu]
+                    else:
+                        for c in range(channels):
+                            cu = _U(c)
+                            v = xf[xo + cu]
+                            m = of[oo + cu]
+                            of[oo + cu] = v if (v > m or v != v) else m
+        if average:
+            for ow in range(o_w):
+                d = div[oh, ow]
+                oo = base + _U(ow * channels)
+                for c in range(channels):
+                    of[oo + _U(c)] /= d

@@ -13,8 +13,9 @@ unpadded input, adds the bias and applies the activation to each output row whil
 activations use a vectorised exp.  Winograd's input and output transforms (3x3 and 5x5 convs) also run here, one
 tile at a time: numpy applies them as dense Kronecker products (36 multiply-adds a value where a handful are not
 zero) after a padded copy, and reorders the output cells with one more copy.  So do grouped convs of 2-8 channels a
-group, whose products are too narrow for BLAS, and the im2col gather of dense 1-D and 2-D convs (numpy's pays per
-window row, 36 bytes for a 3-channel 3x3 conv, after a padded copy).  Each kernel releases the GIL and works on one block, and the engine's pool
+group, whose products are too narrow for BLAS, the im2col gather of dense 1-D and 2-D convs (numpy's pays per
+window row, 36 bytes for a 3-channel 3x3 conv, after a padded copy), and max and average pools (an output row at a
+time from the unpadded input, where numpy makes a pass per tap and axis).  Each kernel releases the GIL and works on one block, and the engine's pool
 (``kernels.run_blocks``) spreads the blocks, so no numba threading layer is involved and the kernels may be
 entered from any number of threads.
 
@@ -102,10 +103,16 @@ def _warm(jit: Any) -> None:
     # the 3x3 windows of that map padded by 1: each of the 4 holds the 4 cells, zeros elsewhere
     cols = np.full((4, 9), -1.0, np.float32)
     jit.im2col_rows(x, cols, 0, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1)
+    # 3x3 windows of [[1, 2], [3, 4]] padded by 1 (every window holds all four): max 4, mean 10 / 4
+    grid = np.arange(1, 5, dtype=np.float32).reshape(1, 2, 2, 1)
+    pooled = np.empty((2, 1, 2, 2, 1), np.float32)
+    for pool, div in zip(pooled, (_NOTHING_2D, np.full((2, 2), 4, np.float32))):
+        jit.pool_rows(grid, div, pool, 0, 2, 3, 3, 1, 1, 1, 1, 1, 1)
     if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()
             and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])
             and np.allclose(cells, [4, 4, 4, 4, -1]) and (grouped.reshape(4, 2) == [4, 24]).all()
-            and (cols.sum(axis=1) == 4).all() and ((cols == 0) | (cols == 1)).all()):
+            and (cols.sum(axis=1) == 4).all() and ((cols == 0) | (cols == 1)).all()
+            and (pooled[0] == 4).all() and (pooled[1] == 2.5).all()):
         raise RuntimeError("the compiled kernels give wrong values here")
 
 
@@ -262,3 +269,15 @@ def im2col_rows(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spat
     both C-contiguous float32."""
     _module().im2col_rows(x, cols, rows[0], rows[1], out_spatial[0], out_spatial[1], kernel[0], kernel[1], stride[0],
                           stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1])
+
+
+def pool_rows(x: np.ndarray, div: np.ndarray | None, out: np.ndarray, rows: tuple[int, int], kernel: tuple[int, int],
+              stride: tuple[int, int], pads_before: tuple[int, int], dilation: tuple[int, int]) -> None:
+    """Max pooling (``div`` None) or sums divided by ``div`` (O_h, O_w) float32, the windows' counts, of the output
+    rows j0 <= n * O_h + oh < j1 (``rows``) over the taps inside ``x`` (N, H, W, C) into ``out`` (N, O_h, O_w, C),
+    both C-contiguous float32 (a max over no tap is -inf; NaN propagates)."""
+    _module().pool_rows(x, _NOTHING_2D if div is None else div, out, rows[0], rows[1], kernel[0], kernel[1],
+                        stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1])
+
+
+_NOTHING_2D = np.empty((0, 0), np.float32)

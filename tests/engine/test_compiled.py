@@ -22,7 +22,7 @@ from archcalc.engine import kernels as K
 from archcalc.engine import reference as R
 from archcalc.engine.plan import _epilogue, compile_plan
 
-from test_properties import arrays, window_settings
+from test_properties import arrays, every_window_reads_input, window_settings
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -36,7 +36,7 @@ def path(request, monkeypatch):
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
     for name in ("depthwise_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
-                 "grouped_rows", "im2col_rows"):
+                 "grouped_rows", "im2col_rows", "pool_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -283,6 +283,37 @@ def test_im2col_float32_matches_twin(path, geo, c_in, filters, batch, finish, be
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     pointwise = math.prod(kernel) == 1
     assert ("im2col_rows" in calls) == (kind == "compiled" and not pointwise)
+
+
+@FAST
+@given(window_settings(max_rank=2), st.integers(1, 9), st.integers(1, 3),
+       st.sampled_from(["max", "avg", "avg_include_pad"]), st.booleans(), st.booleans(), st.data())
+def test_pools_float32_match_twin(path, geo, channels, batch, kind, spread, nan, data):
+    """Max and average pools (padding counted or not) in float32, 1-D and 2-D, strides, dilations, asymmetric pads
+    and ceil-mode windows: the compiled reduction of each output row (in one block or in blocks over two threads)
+    and numpy's separable one against the float64 twins; a NaN in the input comes out of every max window that
+    holds it, on either path."""
+    kind_of_path, calls = path
+    calls.clear()
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    assume(all(every_window_reads_input(*axis) for axis in zip(spatial, kernel, stride, dilation, pads, out_spatial)))
+    x = arrays(data.draw, (batch, *spatial, channels), np.float32) * 3
+    if nan:
+        x.flat[data.draw(st.integers(0, x.size - 1))] = np.nan
+    fast, slow = {"max": (K.maxpool, R.maxpool), "avg": (K.avgpool, R.avgpool),
+                  "avg_include_pad": (K.avgpool_include_pad, R.avgpool_include_pad)}[kind]
+    with pytest.MonkeyPatch.context() as mp:
+        if spread:
+            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+            mp.setattr(K, "workers", lambda: 2)
+        got = fast(x, kernel, stride, pads, dilation, out_spatial=out_spatial)
+    assert got.shape == (batch, *out_spatial, channels) and got.dtype == np.float32
+    clean = np.nan_to_num(x, nan=0.0).astype(np.float64)
+    want = slow(clean, kernel, stride, pads, dilation, out_spatial=out_spatial)
+    marked = slow(np.isnan(x).astype(np.float64), kernel, stride, pads, dilation, out_spatial=out_spatial) > 0
+    assert (np.isnan(got) == marked).all()  # NaN in the window: NaN out (a max, a sum), else a number
+    np.testing.assert_allclose(got[~marked], want[~marked], rtol=0, atol=2e-6 * max(1.0, float(np.abs(want).max())))
+    assert ("pool_rows" in calls) == (kind_of_path == "compiled")
 
 
 @FAST

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from archcalc.engine import compiled
 from archcalc.engine import kernels as K
 from archcalc.engine import reference as R
 
@@ -175,7 +176,9 @@ def test_blocked_pooling_of_a_channel_slice(blocks, geo, channels, data):
 def test_tiling_pools_take_the_whole_tensor_path(monkeypatch, rank, data):
     """Windows that tile the input (kernel == stride, no dilation, no padding before; floor mode may leave cells
     at the end unread, padding after is never read) on a small map: whole-tensor reductions per tap axis
-    (``_pool_tiles``), max bit-exact and the mean as the twin's, into a given ``out`` or from a channel slice."""
+    (``_pool_tiles``), max bit-exact and the mean as the twin's, into a given ``out`` or from a channel slice.
+    numpy's path (float32 takes the compiled pools when numba is loaded: ``test_compiled``)."""
+    monkeypatch.setattr(compiled, "ENABLED", False)
     kernel = tuple(data.draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank)))
     out_spatial = tuple(data.draw(st.lists(st.integers(1, 4), min_size=rank, max_size=rank)))
     spatial = tuple(o * f + data.draw(st.integers(0, f - 1)) for o, f in zip(out_spatial, kernel))
