@@ -514,6 +514,11 @@ def _product_into(a: np.ndarray, b: np.ndarray, target: np.ndarray, finish) -> N
 #: Input bytes per block of a pointwise conv with a prologue: the block, transformed into a workspace, is still in
 #: cache when the product reads it (DenseNet-121, batch 8: 512 KB to 4 MB even within noise).
 PROLOGUE_BLOCK_BYTES = 2**20
+#: A gated 1x1 conv (squeeze-and-excitation) on a map of fewer positions than GATE_MAP_RATIO x filters scales the
+#: map, block by block in a workspace, and makes one product for all samples; on a larger map each sample's weights
+#: are scaled (C x F cells against positions x C) and multiplied per sample.  Whole nets, batch 8, in one process:
+#: MobileNetV3-Small 0.94, EfficientNet-B0 0.93 (the map scaled whatever its size: 1.01, 1.04).
+GATE_MAP_RATIO = 1
 
 
 def pointwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray | None = None, epilogue=None,
@@ -522,7 +527,8 @@ def pointwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarra
     what comes before it without writing that out in full.
 
     ``gate`` (N, C), a per-sample, per-channel factor (a squeeze-and-excitation output): each sample's weights are
-    scaled instead of the map, w_n = gate[n, :, None] * w (C x F, small), so the map is read once.
+    scaled instead of the map, w_n = gate[n, :, None] * w (C x F, small), so the map is read once; or, on a map
+    of few positions (``GATE_MAP_RATIO``), the map block by block in a workspace, with one product for all.
     ``prologue(src, dst)`` writes p(src) into ``dst`` for a block of input rows (a batchnorm and activation before
     the conv, DenseNet's pre-activation): the block is transformed into a workspace while in cache and multiplied
     there, instead of a whole transformed copy written and read back.
@@ -544,12 +550,16 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
     n_batch, c_in, filters = x.shape[0], x.shape[-1], w.shape[-1]
     positions = math.prod(x.shape[1:-1])
     macs = n_batch * positions * c_in * filters
-    if gate is not None:  # blocks within each sample, each with its own weights
+    gated = None
+    if gate is not None and positions < GATE_MAP_RATIO * filters and prologue is None:  # small map: gate the map
+        gated = _as_float(gate, x.dtype).reshape(n_batch, c_in)
+        units, length = [(_rows_of(x), w, _rows_of(out))], n_batch * positions
+    elif gate is not None:  # blocks within each sample, each with its own weights
         weights = _as_float(gate, x.dtype).reshape(n_batch, c_in)[:, :, None] * w
         units, length = [(_rows_of(x[n]), weights[n], _rows_of(out[n])) for n in range(n_batch)], positions
     else:
         units, length = [(_rows_of(x), w, _rows_of(out))], n_batch * positions
-    limit = (PROLOGUE_BLOCK_BYTES // (c_in * x.itemsize) if prologue is not None
+    limit = (PROLOGUE_BLOCK_BYTES // (c_in * x.itemsize) if prologue is not None or gated is not None
              else IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize))
     step = parts(length, limit, macs)
 
@@ -557,14 +567,27 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
         u, r0 = where
         src, wu, dst = units[u]
         src = src[r0:r0 + step]
-        if prologue is not None:
+        if prologue is not None or gated is not None:
             tmp = _workspace("prologue", src.shape, x.dtype)
-            prologue(src, tmp)
+            if gated is not None:
+                _gated(src, tmp, gated, positions, r0)
+            else:
+                prologue(src, tmp)
             src = tmp
         _product_into(src, wu, dst[r0:r0 + step], finish)
 
     run_blas_blocks(product, [(u, r) for u in range(len(units)) for r in range(0, length, step)], macs)
     return out
+
+
+def _gated(src: np.ndarray, dst: np.ndarray, gate: np.ndarray, per: int, first: int) -> None:
+    """dst = src * gate of each row's sample: rows first, first + 1, ... of (samples x ``per`` positions)."""
+    r = 0
+    while r < len(src):
+        n, i = divmod(first + r, per)
+        k = min(len(src) - r, per - i)
+        np.multiply(src[r:r + k], gate[n], out=dst[r:r + k])
+        r += k
 
 
 def _chunks(n_batch: int, out_spatial: Ints, row_bytes: int, limit: int | None = None):

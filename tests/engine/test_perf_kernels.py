@@ -239,16 +239,26 @@ def test_channel_shuffle_into_out_matches_reference(groups, per, data):
 
 
 @FAST
-@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.data())
-def test_gated_pointwise_conv_matches_multiply_then_conv(threads, batch, size, channels, filters, bias, data):
-    """pointwise(x, w, gate=g) is the 1x1 conv of x * g (g per sample and channel), bias and epilogue included."""
+@given(st.integers(1, 5), st.integers(1, 4), st.integers(1, 6), st.integers(1, 24), st.booleans(), st.booleans(),
+       st.data())
+def test_gated_pointwise_conv_matches_multiply_then_conv(monkeypatch, threads, batch, size, channels, filters, bias,
+                                                         small_blocks, data):
+    """pointwise(x, w, gate=g) is the 1x1 conv of x * g (g per sample and channel), bias and epilogue included:
+    each sample's weights scaled, or (a map of fewer positions than filters) the map scaled block by block, blocks
+    of three rows straddling samples too."""
     x = arrays(data.draw, (batch, size, size + 1, channels))
     gate = arrays(data.draw, (batch, channels))
     w = arrays(data.draw, (1, 1, channels, filters))
     b = arrays(data.draw, (filters,)) if bias else None
+    calls = []
+    real = K._gated
+    monkeypatch.setattr(K, "_gated", lambda *a: calls.append(1) or real(*a))
+    if small_blocks:
+        monkeypatch.setattr(K, "PROLOGUE_BLOCK_BYTES", 3 * channels * 8)
     got = K.pointwise(x, w, b, gate=gate, epilogue=lambda block: np.maximum(block, 0, out=block))
     want = np.maximum(R.conv(x * gate[:, None, None, :], w, b, (1, 1), ((0, 0), (0, 0))), 0)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    assert bool(calls) == (size * (size + 1) < filters)
 
 
 @FAST
