@@ -399,6 +399,22 @@ def winograd_out(mm, at_h, at_w, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt,
                     out[dst + _U(c)] = acc[c]
 
 
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _slot(held, key):  # pragma: no cover - compiled
+    """(slot, fresh) of input row ``key`` in a ring whose slots hold the rows ``held`` (-1: none): the slot that
+    holds it, or (fresh) the slot of the smallest key, the oldest, never one still to be read for this output row
+    (keys grow with the output rows), now marked as holding it."""
+    for s in range(held.shape[0]):
+        if held[s] == key:
+            return s, False
+    slot = 0
+    for s in range(1, held.shape[0]):
+        if held[s] < held[slot]:
+            slot = s
+    held[slot] = key
+    return slot, True
+
+
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def grouped_rows(x, w, out, j0, j1, sh, sw, ph, pw, dh, dw):  # pragma: no cover - compiled
     """out[n, oh, ow, g * f_g + f] = sum_{kh, kw, c} x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw, g * c_g + c]
@@ -425,16 +441,8 @@ def grouped_rows(x, w, out, j0, j1, sh, sw, ph, pw, dh, dw):  # pragma: no cover
             if ih < 0 or ih >= h_in:
                 continue
             key = n * h_in + ih
-            slot = -1
-            for s in range(k_h):
-                if held[s] == key:
-                    slot = s
-            if slot < 0:  # replace the row of the smallest key: the oldest, never one still to be read here
-                slot = 0
-                for s in range(1, k_h):
-                    if held[s] < held[slot]:
-                        slot = s
-                held[slot] = key
+            slot, fresh = _slot(held, key)
+            if fresh:
                 src = _U(key * row_in)
                 dst = _U(slot * row_in)
                 for iw in range(w_in):
@@ -554,3 +562,91 @@ def pool_rows(x, div, out, j0, j1, k_h, k_w, sh, sw, ph, pw, dh, dw):  # pragma:
                 oo = base + _U(ow * channels)
                 for c in range(channels):
                     of[oo + _U(c)] /= d
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # pragma: no cover - compiled
+    """``depthwise_rows`` at stride 1 along the width for kernels 3 or 5 wide: each input row a window reads is
+    copied once, padded with zeros, into a ring of K_h rows (a row off the input is a row of zeros), so that every
+    output cell reads all its taps without bounds checks; the taps of a kernel row (or all 9 of a 3x3) are summed
+    in registers before the output is stored.  The tap by tap loop stores the output once per tap: 3x3 over
+    28x28x88, batch 8, 0.61 -> 0.42 ms, 5x5 over 14x14x240 0.70 -> 0.53 (one thread)."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    o_h, o_w = out.shape[1], out.shape[2]
+    k_h, k_w = w.shape[0], w.shape[1]
+    xf, wf, of = x.ravel(), w.ravel(), out.ravel()
+    ex = np.empty(PIECE, np.float32)
+    en = np.empty(PIECE, np.int32)
+    tt = np.empty(PIECE, np.float32)
+    row_len = o_w * channels
+    cells = o_w + (k_w - 1) * dw  # a padded row
+    width = cells * channels
+    ring = np.zeros((k_h + 1) * width, np.float32)  # the last row stays zeros
+    held = np.full(k_h, -1, np.int64)
+    rows = np.empty(k_h, np.uint64)
+    c_u = _U(channels)
+    lo = min(max(0, pw), cells)  # the first padded cell that holds an input cell, and the first input cell
+    first = max(0, -pw)
+    copied = max(0, min(w_in - first, cells - lo)) * channels
+    d = _U(dw * channels)
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        for kh in range(k_h):
+            ih = oh * sh - ph + kh * dh
+            if ih < 0 or ih >= h_in:
+                rows[kh] = _U(k_h * width)
+                continue
+            key = n * h_in + ih
+            slot, fresh = _slot(held, key)
+            rows[kh] = _U(slot * width)
+            if fresh:
+                dst = rows[kh] + _U(lo * channels)
+                src = _U((key * w_in + first) * channels)
+                for i in range(copied):
+                    ring[dst + _U(i)] = xf[src + _U(i)]
+        base = _U(j * row_len)
+        if k_h == 3 and k_w == 3:  # all nine taps at once
+            r0, r1, r2 = rows[0], rows[1], rows[2]
+            w1, w2 = c_u, c_u + c_u
+            for ow in range(o_w):
+                oo = base + _U(ow) * c_u
+                a0 = r0 + _U(ow) * c_u
+                a1 = r1 + _U(ow) * c_u
+                a2 = r2 + _U(ow) * c_u
+                for c in range(channels):
+                    cu = _U(c)
+                    of[oo + cu] = (b[c] + ring[a0 + cu] * wf[cu] + ring[a0 + d + cu] * wf[w1 + cu]
+                                   + ring[a0 + d + d + cu] * wf[w2 + cu]
+                                   + ring[a1 + cu] * wf[_U(3) * c_u + cu] + ring[a1 + d + cu] * wf[_U(4) * c_u + cu]
+                                   + ring[a1 + d + d + cu] * wf[_U(5) * c_u + cu]
+                                   + ring[a2 + cu] * wf[_U(6) * c_u + cu] + ring[a2 + d + cu] * wf[_U(7) * c_u + cu]
+                                   + ring[a2 + d + d + cu] * wf[_U(8) * c_u + cu])
+        else:
+            for ow in range(o_w):
+                oo = base + _U(ow) * c_u
+                for c in range(channels):
+                    of[oo + _U(c)] = b[c]
+            for kh in range(k_h):
+                wk = _U(kh * k_w) * c_u
+                w1 = wk + c_u
+                w2 = w1 + c_u
+                w3 = w2 + c_u
+                w4 = w3 + c_u
+                for ow in range(o_w):
+                    oo = base + _U(ow) * c_u
+                    a = rows[kh] + _U(ow) * c_u
+                    if k_w == 3:
+                        for c in range(channels):
+                            cu = _U(c)
+                            of[oo + cu] += (ring[a + cu] * wf[wk + cu] + ring[a + d + cu] * wf[w1 + cu]
+                                            + ring[a + d + d + cu] * wf[w2 + cu])
+                    else:
+                        for c in range(channels):
+                            cu = _U(c)
+                            of[oo + cu] += (ring[a + cu] * wf[wk + cu] + ring[a + d + cu] * wf[w1 + cu]
+                                            + ring[a + _U(2) * d + cu] * wf[w2 + cu]
+                                            + ring[a + _U(3) * d + cu] * wf[w3 + cu]
+                                            + ring[a + _U(4) * d + cu] * wf[w4 + cu])
+        if code != NONE:
+            _activate_run(of[base:base + _U(row_len)], code, ex, en, tt)

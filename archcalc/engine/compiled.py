@@ -80,6 +80,12 @@ def _warm(jit: Any) -> None:
     x = np.ones((1, 2, 2, 1), np.float32)
     out = np.empty_like(x)
     jit.depthwise_rows(x, np.ones((1, 1, 1), np.float32), np.zeros(1, np.float32), out, 0, 2, 1, 1, 0, 0, 1, 1, 0)
+    # a 3x3 and a 1x5 depthwise conv of ones over that 2x2 map of ones, padded by 1 and by 2 along the width: each
+    # cell sees 4 ones, and 2
+    ring = np.empty((2, 1, 2, 2, 1), np.float32)
+    for cell, (k_h, k_w) in zip(ring, ((3, 3), (1, 5))):
+        jit.depthwise_ring_rows(x, np.ones((k_h, k_w, 1), np.float32), np.zeros(1, np.float32), cell, 0, 2, 1,
+                                k_h // 2, k_w // 2, 1, 1, 0)
     done, one = np.empty(3, np.float32), np.ones(1, np.float32)
     jit.finish_rows(np.array([-2.0, 1.0, 5.0], np.float32), 1, one * 2, one, np.array([0.5, 1.0, 2.0], np.float32), 1,
                     done, 1, 3, 1, jit.RELU, True)  # relu((x * 2 + 1) + r)
@@ -112,7 +118,7 @@ def _warm(jit: Any) -> None:
             and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])
             and np.allclose(cells, [4, 4, 4, 4, -1]) and (grouped.reshape(4, 2) == [4, 24]).all()
             and (cols.sum(axis=1) == 4).all() and ((cols == 0) | (cols == 1)).all()
-            and (pooled[0] == 4).all() and (pooled[1] == 2.5).all()):
+            and (pooled[0] == 4).all() and (pooled[1] == 2.5).all() and (ring[0] == 4).all() and (ring[1] == 2).all()):
         raise RuntimeError("the compiled kernels give wrong values here")
 
 
@@ -184,6 +190,14 @@ def depthwise_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray,
     ``activation`` a code from ``code``."""
     _module().depthwise_rows(x, w, b, out, rows[0], rows[1], stride[0], stride[1], pads_before[0], pads_before[1],
                              dilation[0], dilation[1], activation)
+
+
+def depthwise_ring_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, rows: tuple[int, int],
+                        stride_h: int, pads_before: tuple[int, int], dilation: tuple[int, int], activation: int) -> None:
+    """``depthwise_rows`` at stride 1 along the width for kernels 3 or 5 wide (K_w), the taps of a kernel row summed
+    before each store, from a ring of zero-padded input rows."""
+    _module().depthwise_ring_rows(x, w, b, out, rows[0], rows[1], stride_h, pads_before[0], pads_before[1],
+                                  dilation[0], dilation[1], activation)
 
 
 _NOTHING = np.empty(0, np.float32)

@@ -2140,8 +2140,13 @@ def _depthwise_compiled(x, w, stride, pads, dilation, out, finish) -> np.ndarray
     rows = out.reshape(total, o_w, filters)
     geometry = (stride, (pads[0][0], pads[1][0]), dilation)
 
+    ring = stride[1] == 1 and w.shape[1] in (3, 5)  # each output cell's taps of a kernel row at once
+
     def run(block: tuple[int, int]) -> None:
-        compiled.depthwise_rows(x, w, bias, out, block, *geometry, act)
+        if ring:
+            compiled.depthwise_ring_rows(x, w, bias, out, block, stride[0], *geometry[1:], act)
+        else:
+            compiled.depthwise_rows(x, w, bias, out, block, *geometry, act)
         if rest is not None:
             rest(rows[block[0]:block[1]])
 

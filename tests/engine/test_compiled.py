@@ -6,6 +6,7 @@ compiled path, skipped when numba is not installed), and checks which path ran.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import subprocess
@@ -33,9 +34,11 @@ def path(request, monkeypatch):
     """Which float32 path the kernels take; the compiled one only where numba imports."""
     monkeypatch.setattr(compiled, "ENABLED", request.param == "compiled")
     if request.param == "compiled" and not compiled.load():
+        if importlib.util.find_spec("numba") is not None:  # installed, yet the kernels failed their loading check
+            pytest.fail("numba is installed but the compiled kernels did not load (compiled._warm)")
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
-    for name in ("depthwise_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
+    for name in ("depthwise_rows", "depthwise_ring_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
                  "grouped_rows", "im2col_rows", "pool_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
@@ -87,7 +90,40 @@ def test_depthwise_float32_matches_twin(path, geo, channels, multiplier, batch, 
     if before:
         assert got is out
         assert np.isnan(whole[..., :before]).all() and np.isnan(whole[..., before + filters:]).all()
-    assert ("depthwise_rows" in calls) == (kind == "compiled")
+    ring = stride[-1] == 1 and kernel[-1] == 3
+    assert ("depthwise_ring_rows" if ring else "depthwise_rows") in calls or kind == "numpy"
+    assert not ({"depthwise_rows", "depthwise_ring_rows"} & set(calls)) or kind == "compiled"
+
+
+@FAST
+@given(st.sampled_from([(3,), (5,), (3, 3), (5, 5), (1, 3), (1, 5), (5, 3), (3, 5)]), st.data())
+def test_depthwise_ring_float32_matches_twin(path, kernel, data):
+    """The ring kernel (stride 1 along the width, kernels 3 or 5 wide: a kernel row's taps, or a 3x3's nine, summed
+    before each store, from zero-padded copies of the input rows): strides and dilations along the height,
+    dilations along the width, asymmetric pads, maps narrower than the kernel, batches whose rows go to two threads
+    in blocks that refill the ring, against the float64 twin."""
+    kind, calls = path
+    calls.clear()
+    draw = data.draw
+    rank = len(kernel)
+    dilation = tuple(draw(st.integers(1, 2)) for _ in kernel)
+    stride = (*(draw(st.integers(1, 2)) for _ in kernel[:-1]), 1)
+    pads = tuple((draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1))) for k in kernel)
+    spatial = tuple(draw(st.integers(max(1, d * (k - 1) + 1 - p0 - p1), 9))
+                    for k, d, (p0, p1) in zip(kernel, dilation, pads))
+    out_spatial = K.floor_out_spatial(spatial, kernel, stride, pads, dilation)
+    channels, batch = draw(st.integers(1, 20)), draw(st.integers(1, 3))
+    x = arrays(draw, (batch, *spatial, channels), np.float32) * 3
+    w = arrays(draw, (*kernel, 1, channels), np.float32)
+    b = arrays(draw, (channels,), np.float32)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 4)  # one output row a block
+        mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        mp.setattr(K, "workers", lambda: 2)
+        got = K.conv_depthwise(x, w, b, stride, pads, dilation, out_spatial, epilogue=Named("relu6"))
+    want = R.activate(R.conv_depthwise(x.astype(np.float64), w, b, stride, pads, dilation, out_spatial), "relu6")
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    assert ("depthwise_ring_rows" in calls) == (kind == "compiled")
 
 
 SPECIALS = np.array([0.0, -0.0, 1e-40, -1e-40, 1e-30, -1e-30, 3.0, -3.0, 6.0, -6.0, 87.0, -87.0, 87.3, -87.3,
