@@ -1119,7 +1119,8 @@ def _pool_compiled(x, kernel, stride, pads, dilation, out_spatial, out, include_
         x4, out4 = x, out
         geometry = (tuple(kernel), tuple(stride), (pads[0][0], pads[1][0]), tuple(dilation))
     total = x4.shape[0] * out4.shape[1]
-    step = max(1, -(-total // (POOL_COMPILED_BLOCKS_PER_THREAD * workers())))
+    spread = workers() > 1 and out.nbytes >= PARALLEL_MIN_OUT_BYTES  # else one call: each costs a few us
+    step = max(1, -(-total // (POOL_COMPILED_BLOCKS_PER_THREAD * workers()))) if spread else total
     run_blocks(lambda j0: compiled.pool_rows(x4, div, out4, (j0, min(j0 + step, total)), *geometry),
                list(range(0, total, step)), out.nbytes)
     return out
