@@ -399,20 +399,27 @@ def winograd_out(mm, at_h, at_w, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt,
                     out[dst + _U(c)] = acc[c]
 
 
+#: A ring slot that holds no input row (far below any row's key, so never one an output row reads).
+_EMPTY = -(2**62)
+
+
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
-def _slot(held, key):  # pragma: no cover - compiled
-    """(slot, fresh) of input row ``key`` in a ring whose slots hold the rows ``held`` (-1: none): the slot that
-    holds it, or (fresh) the slot of the smallest key, the oldest, never one still to be read for this output row
-    (keys grow with the output rows), now marked as holding it."""
+def _slot(held, key, first, dh):  # pragma: no cover - compiled
+    """(slot, fresh) of input row ``key`` in a ring whose slots hold the rows ``held`` (``_EMPTY``: none): the slot
+    that holds it, or (fresh) a slot whose row the current output row does not read (it reads rows first, first +
+    dh, ..., one a slot), now marked as holding it.  With a dilation the oldest row may still be read: output row 1
+    of a 2-tap kernel at dilation 2 reads rows 1 and 3 after row 0 read 0 and 2."""
     for s in range(held.shape[0]):
         if held[s] == key:
             return s, False
-    slot = 0
-    for s in range(1, held.shape[0]):
-        if held[s] < held[slot]:
-            slot = s
-    held[slot] = key
-    return slot, True
+    last = first + (held.shape[0] - 1) * dh
+    for s in range(held.shape[0]):
+        k = held[s]
+        if k < first or k > last or (k - first) % dh != 0:
+            held[s] = key
+            return s, True
+    held[0] = key  # not reached: the current row is read and not held, so some slot holds a row that is not
+    return 0, True
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
@@ -428,7 +435,7 @@ def grouped_rows(x, w, out, j0, j1, sh, sw, ph, pw, dh, dw):  # pragma: no cover
     xf, wf, of = x.ravel(), w.ravel(), out.ravel()
     row_in = w_in * channels
     ring = np.empty(k_h * row_in, np.float32)
-    held = np.full(k_h, -1, np.int64)
+    held = np.full(k_h, _EMPTY, np.int64)
     acc = np.empty(o_w * filters, np.float32)
     gu = _U(groups)
     for j in range(j0, j1):
@@ -441,7 +448,7 @@ def grouped_rows(x, w, out, j0, j1, sh, sw, ph, pw, dh, dw):  # pragma: no cover
             if ih < 0 or ih >= h_in:
                 continue
             key = n * h_in + ih
-            slot, fresh = _slot(held, key)
+            slot, fresh = _slot(held, key, n * h_in + oh * sh - ph, dh)
             if fresh:
                 src = _U(key * row_in)
                 dst = _U(slot * row_in)
@@ -582,7 +589,7 @@ def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # prag
     cells = o_w + (k_w - 1) * dw  # a padded row
     width = cells * channels
     ring = np.zeros((k_h + 1) * width, np.float32)  # the last row stays zeros
-    held = np.full(k_h, -1, np.int64)
+    held = np.full(k_h, _EMPTY, np.int64)
     rows = np.empty(k_h, np.uint64)
     c_u = _U(channels)
     lo = min(max(0, pw), cells)  # the first padded cell that holds an input cell, and the first input cell
@@ -598,7 +605,7 @@ def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # prag
                 rows[kh] = _U(k_h * width)
                 continue
             key = n * h_in + ih
-            slot, fresh = _slot(held, key)
+            slot, fresh = _slot(held, key, n * h_in + oh * sh - ph, dh)
             rows[kh] = _U(slot * width)
             if fresh:
                 dst = rows[kh] + _U(lo * channels)

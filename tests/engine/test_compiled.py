@@ -95,6 +95,31 @@ def test_depthwise_float32_matches_twin(path, geo, channels, multiplier, batch, 
     assert not ({"depthwise_rows", "depthwise_ring_rows"} & set(calls)) or kind == "compiled"
 
 
+@pytest.mark.parametrize("groups", [0, 2])  # depthwise, and two groups of two channels
+@pytest.mark.parametrize("kernel, dilation", [((2, 3), (2, 1)), ((3, 3), (2, 2)), ((3, 5), (3, 1)), ((2, 3), (4, 1))])
+def test_ring_kernels_keep_the_rows_a_dilated_window_still_reads(path, groups, kernel, dilation):
+    """The depthwise and grouped kernels keep input rows in a ring of K_h slots, reused from one output row to the
+    next.  With a dilation along the height the oldest row may still be read: output row 1 of a 2-tap kernel at
+    dilation 2 reads rows 1 and 3 after row 0 read rows 0 and 2, so evicting the smallest row for row 3 would drop
+    row 1.  Every output row of a 9-row map in one block, against the float64 twin."""
+    kind, calls = path
+    rng = np.random.default_rng(7)
+    channels = 4
+    x = rng.standard_normal((2, 9, 7, channels)).astype(np.float32)
+    pads = ((1, 1), (kernel[1] // 2, kernel[1] // 2))
+    out_spatial = K.floor_out_spatial((9, 7), kernel, (1, 1), pads, dilation)
+    g = groups or channels
+    w = rng.standard_normal((*kernel, channels // g, channels)).astype(np.float32)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 2**30)  # the whole map in one call
+        mp.setattr(K, "workers", lambda: 1)
+        got = K.conv(x, w, None, (1, 1), pads, dilation, g, out_spatial)
+    want = R.conv(x.astype(np.float64), w, None, (1, 1), pads, dilation, g, out_spatial)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * float(np.abs(want).max()))
+    ring = "depthwise_ring_rows" if not groups else "grouped_rows"
+    assert (ring in calls) == (kind == "compiled")
+
+
 @FAST
 @given(st.sampled_from([(3,), (5,), (3, 3), (5, 5), (1, 3), (1, 5), (5, 3), (3, 5)]), st.data())
 def test_depthwise_ring_float32_matches_twin(path, kernel, data):
