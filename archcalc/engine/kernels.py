@@ -355,7 +355,7 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
     rank = x.ndim - 2
     kernel = w.shape[:rank]
     n_batch, filters = x.shape[0], w.shape[-1]
-    c_g, f_g = w.shape[-2], filters // groups
+    c_g = w.shape[-2]
     out = _output(out, (n_batch, *out_spatial, filters), x.dtype, rows=True)
 
     if (all(k == 1 for k in kernel) and all(s == 1 for s in stride)
@@ -363,44 +363,43 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
             and tuple(out_spatial) == x.shape[1:-1]):
         return _pointwise(x, w.reshape(x.shape[-1], filters), out, finish)
 
-    if groups == 1 and _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish):
+    if groups > 1:  # its kernels pad (or read unpadded) themselves
+        return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish, prepared)
+    if _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish):
         return out
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
     view = _windows(xp, out_spatial, kernel, stride, dilation)  # N, *o, *k, C
     taps = math.prod(kernel)
     width = taps * c_g
 
-    if groups == 1:
-        wm = w.reshape(width, filters)
-        total = n_batch * math.prod(out_spatial) * width * x.itemsize
-        macs = n_batch * math.prod(out_spatial) * width * filters
-        limit = parts(total, IM2COL_CHUNK_BYTES, macs)
+    wm = w.reshape(width, filters)
+    total = n_batch * math.prod(out_spatial) * width * x.itemsize
+    macs = n_batch * math.prod(out_spatial) * width * filters
+    limit = parts(total, IM2COL_CHUNK_BYTES, macs)
 
-        offsets = list(np.ndindex(*kernel))
-        runs = _window_runs(xp, out_spatial, kernel, stride, dilation)
+    offsets = list(np.ndindex(*kernel))
+    runs = _window_runs(xp, out_spatial, kernel, stride, dilation)
 
-        def unfold(where: tuple[slice, slice]) -> None:
-            nb, rows = where
-            block = view[nb, rows]
-            target = _rows_of(out[nb, rows])
-            if runs is not None and c_g > 1:  # each window row (last kernel axis x channels) copied as one element
-                buf = _workspace("cols", block.shape, x.dtype)
-                np.copyto(buf.reshape(*block.shape[:-2], -1).view(runs.dtype)[..., 0], runs[nb, rows])
-                _product_into(buf.reshape(-1, width), wm, target, finish)
-            elif c_g == 1:  # one channel: tap-major columns, each tap one copy with row-long runs (2x faster)
-                buf = _workspace("cols", (taps, *block.shape[:1 + rank]), x.dtype)
-                for t, u in enumerate(offsets):
-                    np.copyto(buf[t], block[(Ellipsis, *u, 0)])
-                _product_into(buf.reshape(taps, -1).T, wm, target, finish)
-            else:
-                buf = _workspace("cols", block.shape, x.dtype)
-                np.copyto(buf, block)
-                _product_into(buf.reshape(-1, width), wm, target, finish)
+    def unfold(where: tuple[slice, slice]) -> None:
+        nb, rows = where
+        block = view[nb, rows]
+        target = _rows_of(out[nb, rows])
+        if runs is not None and c_g > 1:  # each window row (last kernel axis x channels) copied as one element
+            buf = _workspace("cols", block.shape, x.dtype)
+            np.copyto(buf.reshape(*block.shape[:-2], -1).view(runs.dtype)[..., 0], runs[nb, rows])
+            _product_into(buf.reshape(-1, width), wm, target, finish)
+        elif c_g == 1:  # one channel: tap-major columns, each tap one copy with row-long runs (2x faster)
+            buf = _workspace("cols", (taps, *block.shape[:1 + rank]), x.dtype)
+            for t, u in enumerate(offsets):
+                np.copyto(buf[t], block[(Ellipsis, *u, 0)])
+            _product_into(buf.reshape(taps, -1).T, wm, target, finish)
+        else:
+            buf = _workspace("cols", block.shape, x.dtype)
+            np.copyto(buf, block)
+            _product_into(buf.reshape(-1, width), wm, target, finish)
 
-        run_blas_blocks(unfold, list(_chunks(n_batch, out_spatial, width * x.itemsize, limit)), macs)
-        return out
-
-    return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish, prepared)
+    run_blas_blocks(unfold, list(_chunks(n_batch, out_spatial, width * x.itemsize, limit)), macs)
+    return out
 
 
 #: Unfolded bytes per block of a compiled im2col (``_im2col_compiled``) not spread over the pool, as numpy's chunks.
