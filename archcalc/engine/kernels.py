@@ -686,7 +686,8 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
     stay with GEMM.  Float32 error about 1e-5 of the largest output (3x3 F(4x4): 5e-6).  1x7 and 7x1 kernels
     (Inception v3) gained nothing from F(4, 7) and stay with GEMM.
 
-    3x3 on the fast path: F(4x4, 3x3) from 16x16 maps up with 16+ channels in and 32+ out.  Measured, batch 8,
+    3x3 on the fast path: F(4x4, 3x3) from 16x16 maps up with 16+ channels in and 32+ out, and on 7x7 to 15x15
+    maps with 48+ in and 64+ out (F(2x2, 3x3) from 384 in; ``WINOGRAD_FAST_SMALL_MAP``).  Measured, batch 8,
     GEMM against it: the CIFAR-10 net's 32x32 32->32 1.45 -> 0.94 ms, 56x56 32->32 5.2 -> 2.5, SqueezeNet's 55x55
     16->64 4.1 -> 2.4 and 27x27 32->128 2.6 -> 1.8, Inception v3's 147x147 32->64 54 -> 24; with 3 channels in
     (0.33 against 0.70) or on 14x14 maps with 16-32 channels GEMM stays ahead.
@@ -698,6 +699,9 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
         return 4 if small >= WINOGRAD5_MIN_MAP and min(c_in, filters) >= WINOGRAD5_MIN_CHANNELS else None
     if fast and tuple(kernel) == (3, 3) and small >= 16 and c_in >= WINOGRAD_FAST_MIN_C_IN and filters >= 32:
         return 4
+    if (fast and tuple(kernel) == (3, 3) and small >= WINOGRAD_FAST_SMALL_MAP
+            and c_in >= WINOGRAD_FAST_SMALL_MIN_C_IN and filters >= WINOGRAD_FAST_SMALL_MIN_FILTERS):
+        return 4 if c_in < WINOGRAD_FAST_TILE2_FROM_C_IN else 2
     if not (tuple(kernel) == (3, 3) and c_in >= WINOGRAD_MIN_C_IN and filters >= 32):
         return None
     if small >= 16:
@@ -707,6 +711,16 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
 
 #: Fewest input channels of a 3x3 conv on the fast path (``winograd_tile``'s ``fast``).
 WINOGRAD_FAST_MIN_C_IN = 16
+#: On the fast path, 3x3 convs on maps of 7 to 15 with at least 48 channels in and 64 out take F(4x4, 3x3), or
+#: F(2x2, 3x3) from 384 channels in.  Alone, batch 8, GEMM against F(4x4): GoogLeNet's 14x14 96->208 3.2 -> 1.7-2.0
+#: ms, 128->256 5.3-6.1 -> 2.8, 7x7 160->320 1.9 -> 1.05, 192->384 2.8 -> 1.7; SqueezeNet's 13x13 48->192 1.4-1.6 ->
+#: 0.9, 64->256 2.1 -> 1.3; ResNet's 14x14 256->256 11.1 -> 5.7-6.7.  With 512 channels on 7x7 F(4x4) gains nothing
+#: (10.4 against 10.8) and F(2x2) a little (9.4-9.8); with 32 channels in GEMM stays ahead (14x14 32->64: 0.42-0.67
+#: against 0.72-0.80).
+WINOGRAD_FAST_SMALL_MAP = 7
+WINOGRAD_FAST_SMALL_MIN_C_IN = 48
+WINOGRAD_FAST_SMALL_MIN_FILTERS = 64
+WINOGRAD_FAST_TILE2_FROM_C_IN = 384
 #: Smallest output map (per axis) and channel count (in and out) of a 5x5 conv that goes to F(4x4, 5x5).
 WINOGRAD5_MIN_MAP = 14
 WINOGRAD5_MIN_CHANNELS = 16
