@@ -573,7 +573,7 @@ def pool_rows(x, div, out, j0, j1, k_h, k_w, sh, sw, ph, pw, dh, dw):  # pragma:
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # pragma: no cover - compiled
-    """``depthwise_rows`` at stride 1 along the width for kernels 3 or 5 wide: each input row a window reads is
+    """``depthwise_rows`` at stride 1 along the width for kernels 3, 5 or 7 wide: each input row a window reads is
     copied once, padded with zeros, into a ring of K_h rows (a row off the input is a row of zeros), so that every
     output cell reads all its taps without bounds checks; the taps of a kernel row (or all 9 of a 3x3) are summed
     in registers before the output is stored.  The tap by tap loop stores the output once per tap: 3x3 over
@@ -648,12 +648,23 @@ def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # prag
                             cu = _U(c)
                             of[oo + cu] += (ring[a + cu] * wf[wk + cu] + ring[a + d + cu] * wf[w1 + cu]
                                             + ring[a + d + d + cu] * wf[w2 + cu])
-                    else:
+                    elif k_w == 5:
                         for c in range(channels):
                             cu = _U(c)
                             of[oo + cu] += (ring[a + cu] * wf[wk + cu] + ring[a + d + cu] * wf[w1 + cu]
                                             + ring[a + _U(2) * d + cu] * wf[w2 + cu]
                                             + ring[a + _U(3) * d + cu] * wf[w3 + cu]
                                             + ring[a + _U(4) * d + cu] * wf[w4 + cu])
+                    else:  # 7
+                        w5 = w4 + c_u
+                        w6 = w5 + c_u
+                        for c in range(channels):
+                            cu = _U(c)
+                            of[oo + cu] += (ring[a + cu] * wf[wk + cu] + ring[a + d + cu] * wf[w1 + cu]
+                                            + ring[a + _U(2) * d + cu] * wf[w2 + cu]
+                                            + ring[a + _U(3) * d + cu] * wf[w3 + cu]
+                                            + ring[a + _U(4) * d + cu] * wf[w4 + cu]
+                                            + ring[a + _U(5) * d + cu] * wf[w5 + cu]
+                                            + ring[a + _U(6) * d + cu] * wf[w6 + cu])
         if code != NONE:
             _activate_run(of[base:base + _U(row_len)], code, ex, en, tt)

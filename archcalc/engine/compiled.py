@@ -194,7 +194,7 @@ def depthwise_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray,
 
 def depthwise_ring_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, rows: tuple[int, int],
                         stride_h: int, pads_before: tuple[int, int], dilation: tuple[int, int], activation: int) -> None:
-    """``depthwise_rows`` at stride 1 along the width for kernels 3 or 5 wide (K_w), the taps of a kernel row summed
+    """``depthwise_rows`` at stride 1 along the width for kernels 3, 5 or 7 wide (K_w), the taps of a kernel row summed
     before each store, from a ring of zero-padded input rows."""
     _module().depthwise_ring_rows(x, w, b, out, rows[0], rows[1], stride_h, pads_before[0], pads_before[1],
                                   dilation[0], dilation[1], activation)

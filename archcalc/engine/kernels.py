@@ -2154,7 +2154,7 @@ def _depthwise_compiled(x, w, stride, pads, dilation, out, finish) -> np.ndarray
     rows = out.reshape(total, o_w, filters)
     geometry = (stride, (pads[0][0], pads[1][0]), dilation)
 
-    ring = stride[1] == 1 and w.shape[1] in (3, 5)  # each output cell's taps of a kernel row at once
+    ring = stride[1] == 1 and w.shape[1] in (3, 5, 7)  # each output cell's taps of a kernel row at once
 
     def run(block: tuple[int, int]) -> None:
         if ring:
