@@ -160,12 +160,16 @@ def _activate_run(v, code, ex, en, tt):  # pragma: no cover - compiled
                 s[i] = x * _ZERO if tt[i] > _HI else y
 
 
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _activation_scratch():  # pragma: no cover - compiled
+    """The scratch ``_activate_run`` takes: exp values, powers of two and a third run, PIECE each."""
+    return np.empty(PIECE, np.float32), np.empty(PIECE, np.int32), np.empty(PIECE, np.float32)
+
+
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def activate_rows(x, code):  # pragma: no cover - compiled
     """The activation ``code`` in place on every row of the 2-D float32 array x (rows may be strided)."""
-    ex = np.empty(PIECE, np.float32)
-    en = np.empty(PIECE, np.int32)
-    tt = np.empty(PIECE, np.float32)
+    ex, en, tt = _activation_scratch()
     for r in range(x.shape[0]):
         _activate_run(x[r], code, ex, en, tt)
 
@@ -190,9 +194,7 @@ def depthwise_rows(x, w, b, out, j0, j1, sh, sw, ph, pw, dh, dw, code):  # pragm
     o_h, o_w = out.shape[1], out.shape[2]
     k_h, k_w = w.shape[0], w.shape[1]
     xf, wf, of = x.ravel(), w.ravel(), out.ravel()
-    ex = np.empty(PIECE, np.float32)
-    en = np.empty(PIECE, np.int32)
-    tt = np.empty(PIECE, np.float32)
+    ex, en, tt = _activation_scratch()
     row_len = o_w * channels
     for j in range(j0, j1):
         n = j // o_h
@@ -251,9 +253,7 @@ def finish_rows(src, s_row, factor, bias, res, r_row, dst, d_row, rows, cols, co
     has_f, has_b, has_r = factor.shape[0] > 0, bias.shape[0] > 0, res.shape[0] > 0
     relu = code == RELU
     rest = NONE if relu else code
-    ex = np.empty(PIECE, np.float32)
-    en = np.empty(PIECE, np.int32)
-    tt = np.empty(PIECE, np.float32)
+    ex, en, tt = _activation_scratch()
     group = max(1, PIECE // cols) if d_row == cols else 1
     for g0 in range(0, rows, group):
         g1 = min(rows, g0 + group)
@@ -582,9 +582,7 @@ def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # prag
     o_h, o_w = out.shape[1], out.shape[2]
     k_h, k_w = w.shape[0], w.shape[1]
     xf, wf, of = x.ravel(), w.ravel(), out.ravel()
-    ex = np.empty(PIECE, np.float32)
-    en = np.empty(PIECE, np.int32)
-    tt = np.empty(PIECE, np.float32)
+    ex, en, tt = _activation_scratch()
     row_len = o_w * channels
     cells = o_w + (k_w - 1) * dw  # a padded row
     width = cells * channels
