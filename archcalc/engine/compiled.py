@@ -22,7 +22,7 @@ entered from any number of threads.
 Nothing here is required.  Without numba, with ``ARCHCALC_JIT=0`` in the environment, with
 ``compiled.ENABLED = False``, or for float64, every kernel takes its numpy path; the tests hold both paths to the
 same plain twins in ``archcalc.engine.reference``.  The compiled code is cached on disk (numba's ``cache=True``), so
-the compile (a few seconds for all of them) happens once per install.
+the compile (about 22 s for all of them on the development machine) happens once per install.
 
 Loading is tiered, as a JIT's is.  Importing numba and its runtime costs a process about 1.2 s, more than a small
 net's whole pass (MobileNetV3-Small at batch 2: 75 ms), so by default (``ARCHCALC_JIT`` unset or ``auto``) the
