@@ -1100,6 +1100,16 @@ def maxpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
                                                np.maximum)
 
 
+def _one_row(x: np.ndarray, out: np.ndarray, *geometry: Any) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """A 1-D map (N, L, C) and its output as 2-D maps one row high, each per-axis setting (kernel, stride, pads,
+    dilation) with the leading axis's value prepended (1, or (0, 0) for pads); a 2-D map as it is.  The compiled
+    row kernels take 2-D maps."""
+    if x.ndim != 3:
+        return x, out, geometry
+    lead = tuple(((0, 0),) if isinstance(g[0], tuple) else (1,) for g in geometry)
+    return x[:, None], out[:, None], tuple((*first, *g) for first, g in zip(lead, geometry))
+
+
 #: Output rows per block of a compiled pool (blocks go to the pool when the output is large enough).
 POOL_COMPILED_BLOCKS_PER_THREAD = 4
 
@@ -1124,13 +1134,9 @@ def _pool_compiled(x, kernel, stride, pads, dilation, out_spatial, out, include_
     if include_pad is not None:
         counts = window_counts(spatial, kernel, stride, pads, dilation, out_spatial, include_pad=include_pad)
         div = np.ascontiguousarray(counts.reshape(-1 if rank == 2 else 1, out_spatial[-1]), np.float32)
-    x = np.ascontiguousarray(x)
-    if rank == 1:  # one row per sample
-        x4, out4 = x[:, None], out[:, None]
-        geometry = ((1, kernel[0]), (1, stride[0]), (0, pads[0][0]), (1, dilation[0]))
-    else:
-        x4, out4 = x, out
-        geometry = (tuple(kernel), tuple(stride), (pads[0][0], pads[1][0]), tuple(dilation))
+    x4, out4, (kernel, stride, pads, dilation) = _one_row(np.ascontiguousarray(x), out, kernel, stride, pads,
+                                                          dilation)
+    geometry = (tuple(kernel), tuple(stride), (pads[0][0], pads[1][0]), tuple(dilation))
     total = x4.shape[0] * out4.shape[1]
     spread = workers() > 1 and out.nbytes >= PARALLEL_MIN_OUT_BYTES  # else one call: each costs a few us
     step = max(1, -(-total // (POOL_COMPILED_BLOCKS_PER_THREAD * workers()))) if spread else total
@@ -2131,8 +2137,8 @@ def _depthwise_compiled(x, w, stride, pads, dilation, out, finish) -> np.ndarray
     result = out
     _check_windows(x.shape[1:-1], pads, stride, out.shape[1:-1])
     if x.ndim == 3:
-        x, out, w = x[:, None], out[:, None], w[None]
-        stride, pads, dilation = (1, *stride), ((0, 0), *pads), (1, *dilation)
+        w = w[None]
+    x, out, (stride, pads, dilation) = _one_row(x, out, stride, pads, dilation)
     if not x.flags.c_contiguous:  # a channel slice (a split branch): one copy into the padding's workspace
         whole = _workspace("pad", x.shape, x.dtype)
         np.copyto(whole, x)
