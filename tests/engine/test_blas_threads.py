@@ -3,6 +3,8 @@ Winograd chunks and large products run on the kernel pool.  Every split path aga
 pinning itself (threadpoolctl) set and restored."""
 
 import os
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -59,6 +61,53 @@ def test_conv_transpose_product_on_the_pool(pool_paths):
     x, w, b = rand(2, 5, 4, 3), rand(3, 2, 4, 3, seed=1), rand(4, seed=2)
     args = ((2, 1), ((1, 0), (0, 1)))
     np.testing.assert_allclose(K.conv_transpose(x, w, b, *args), R.conv_transpose(x, w, b, *args), atol=1e-10)
+
+
+def test_run_blocks_runs_each_block_once_on_the_caller_and_a_helper(pool_paths):
+    """The calling thread works through the blocks alongside the crew (it does not just wait), each block once."""
+    seen: list[tuple[int, str]] = []
+
+    def work(i):
+        time.sleep(0.002)  # releases the GIL, as the kernels do
+        seen.append((i, threading.current_thread().name))
+
+    K.run_blocks(work, list(range(40)), 2**30)
+    assert sorted(i for i, _ in seen) == list(range(40))
+    names = {name for _, name in seen}
+    assert threading.current_thread().name in names
+    assert any(name.startswith(K._POOL_PREFIX) for name in names)
+    assert not K.in_blocks()
+
+
+def test_run_blocks_raises_a_blocks_error_after_the_others_finish(pool_paths):
+    running, started = set(), []
+
+    def work(i):
+        running.add(i)
+        started.append(i)
+        time.sleep(0.003)
+        running.discard(i)
+        if i == 2:
+            raise ZeroDivisionError(f"block {i}")
+
+    with pytest.raises(ZeroDivisionError, match="block 2"):
+        K.run_blocks(work, list(range(30)), 2**30)
+    assert not running  # nothing still writing when the caller sees the error
+    assert len(started) < 30  # the blocks after the error are skipped
+    assert not K.in_blocks()
+    K.run_blocks(lambda i: None, [0, 1], 2**30)  # the crew still serves
+
+
+def test_run_blocks_inside_a_block_runs_in_that_thread(pool_paths):
+    inner: list[tuple[str, str]] = []
+
+    def outer(i):
+        here = threading.current_thread().name
+        K.run_blocks(lambda j: inner.append((here, threading.current_thread().name)), [0, 1, 2], 2**30)
+        time.sleep(0.001)
+
+    K.run_blocks(outer, list(range(8)), 2**30)
+    assert len(inner) == 24 and all(a == b for a, b in inner)
 
 
 def test_one_blas_thread_pins_and_restores(monkeypatch):
