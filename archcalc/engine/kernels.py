@@ -1892,7 +1892,19 @@ class _Job:
                 self._done.release()
 
     def wait(self) -> None:
-        self._done.acquire()
+        """Until every block is done (or skipped), then the first error.  Interrupted (Ctrl-C) while waiting, it
+        skips the blocks not yet taken and still waits for the taken ones: none may write into buffers the next
+        pass reuses."""
+        try:
+            self._done.acquire()
+        except BaseException as exc:
+            self.error = self.error or exc
+            while True:
+                try:
+                    self._done.acquire()
+                    break
+                except BaseException:
+                    continue
         if self.error is not None:
             raise self.error
 

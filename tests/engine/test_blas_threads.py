@@ -98,6 +98,49 @@ def test_run_blocks_raises_a_blocks_error_after_the_others_finish(pool_paths):
     K.run_blocks(lambda i: None, [0, 1], 2**30)  # the crew still serves
 
 
+def test_run_blocks_interrupted_while_waiting_lets_the_taken_blocks_finish(pool_paths, monkeypatch):
+    """Ctrl-C in the caller while a helper still runs a block: no block is left writing, and the interrupt is
+    raised once they are done."""
+    running, release, helped = set(), threading.Event(), []
+
+    def work(i):
+        running.add(i)
+        if threading.current_thread().name.startswith(K._POOL_PREFIX):
+            helped.append(i)
+            release.wait(2)  # held until the caller has been interrupted
+            time.sleep(0.01)
+        else:
+            time.sleep(0.005)  # the helper wakes and takes a block meanwhile
+        running.discard(i)
+
+    class Interrupted:
+        """The job's done-lock, whose first wait raises KeyboardInterrupt (then releases the helper's block)."""
+
+        def __init__(self, lock):
+            self.lock, self.first = lock, True
+
+        def acquire(self, *args, **kwargs):
+            if self.first:
+                self.first = False
+                release.set()
+                raise KeyboardInterrupt
+            return self.lock.acquire(*args, **kwargs)
+
+        def release(self):
+            self.lock.release()
+
+    real_init = K._Job.__init__
+
+    def init(self, fn, blocks):
+        real_init(self, fn, blocks)
+        self._done = Interrupted(self._done)
+
+    monkeypatch.setattr(K._Job, "__init__", init)
+    with pytest.raises(KeyboardInterrupt):
+        K.run_blocks(work, list(range(4)), 2**30)
+    assert helped and not running
+
+
 def test_run_blocks_inside_a_block_runs_in_that_thread(pool_paths):
     inner: list[tuple[str, str]] = []
 
