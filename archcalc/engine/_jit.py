@@ -364,16 +364,19 @@ def winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, t0, t1):  # 
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
-def winograd_out(mm, at_h, at_w, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt, tw, t0, t1):  # pragma: no cover
+def winograd_out(mm, at_h, at_w, b, code, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt, tw, t0, t1):  # pragma: no cover
     """The output cells (A_h^T M_t A_w)[i, j] of the tiles t0 <= t < t1 of a chunk (numbered as in
     ``winograd_in``), cells beyond the o_h x o_w map dropped.  mm (a_h * a_w, tiles, F) is C-contiguous; ``out`` is
-    flat, cell (n, r, q) starting at base + n * s_n + r * s_r + q * s_q (a channel slice of a wider buffer too)."""
+    flat, cell (n, r, q) starting at base + n * s_n + r * s_r + q * s_q (a channel slice of a wider buffer too).
+    Each cell gets the bias b (length 0: none) and the activation ``code`` on its way out, while in registers."""
     m_h, a_h = at_h.shape[0], at_h.shape[1]
     m_w, a_w = at_w.shape[0], at_w.shape[1]
     n_tiles, filters = mm.shape[1], mm.shape[2]
     mf = mm.ravel()
     e = np.empty(a_h * m_w * filters, np.float32)
     acc = np.empty(filters, np.float32)
+    has_b = b.shape[0] > 0
+    ex, en, tt = _activation_scratch()
     for t in range(t0, t1):
         n, row, column = _tile(t, n0, r0, rt, tw)
         top = row * m_h
@@ -394,7 +397,17 @@ def winograd_out(mm, at_h, at_w, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt,
                 if q >= o_w:
                     break
                 _combine(acc, filters, at_h[i], e, j * filters, m_w * filters)
+                if has_b:
+                    for c in range(filters):
+                        acc[c] += b[c]
                 dst = _U(base + n * s_n + r * s_r + q * s_q)
+                if code == RELU:  # NaN kept; + 0 as in _finish_row
+                    for c in range(filters):
+                        v = acc[c]
+                        out[dst + _U(c)] = _ZERO if v < _ZERO else v + _ZERO
+                    continue
+                if code != NONE:
+                    _activate_run(acc, code, ex, en, tt)
                 for c in range(filters):
                     out[dst + _U(c)] = acc[c]
 

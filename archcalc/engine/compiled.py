@@ -99,7 +99,8 @@ def _warm(jit: Any) -> None:
     v = np.empty((16, 1, 1), np.float32)
     jit.winograd_in(x, 1, 1, 2, 2, bt, bt, v, 0, 0, 1, 1, 0, 1)
     cells = np.full(5, -1.0, np.float32)  # a cell beyond the map stays untouched
-    jit.winograd_out(v * np.outer(g, g).reshape(16, 1, 1), at, at, cells, 0, 4, 2, 1, 2, 2, 0, 0, 1, 1, 0, 1)
+    jit.winograd_out(v * np.outer(g, g).reshape(16, 1, 1), at, at, -one, jit.RELU, cells, 0, 4, 2, 1, 2, 2, 0, 0, 1, 1, 0,
+                     1)  # relu(4 - 1)
     # a 3x3 conv of two groups (one channel in, one out each) over a 2x2 map, padded by 1: 4 cells, the first
     # group weighted 1 and the second 2 (its input 3): 4 and 24
     grouped = np.empty((1, 2, 2, 2), np.float32)
@@ -116,7 +117,7 @@ def _warm(jit: Any) -> None:
         jit.pool_rows(grid, div, pool, 0, 2, 3, 3, 1, 1, 1, 1, 1, 1)
     if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()
             and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])
-            and np.allclose(cells, [4, 4, 4, 4, -1]) and (grouped.reshape(4, 2) == [4, 24]).all()
+            and np.allclose(cells, [3, 3, 3, 3, -1]) and (grouped.reshape(4, 2) == [4, 24]).all()
             and (cols.sum(axis=1) == 4).all() and ((cols == 0) | (cols == 1)).all()
             and (pooled[0] == 4).all() and (pooled[1] == 2.5).all() and (ring[0] == 4).all() and (ring[1] == 2).all()):
         raise RuntimeError("the compiled kernels give wrong values here")
@@ -257,13 +258,15 @@ def winograd_in(x: np.ndarray, pads_before: tuple[int, int], tile: tuple[int, in
 
 
 def winograd_out(mm: np.ndarray, at: tuple[np.ndarray, np.ndarray], out: np.ndarray, first: tuple[int, int],
-                 tile_rows: int, tiles_across: int, span: tuple[int, int]) -> None:
+                 tile_rows: int, tiles_across: int, span: tuple[int, int], bias: np.ndarray | None = None,
+                 activation: int = 0) -> None:
     """The Winograd output transform A^T M A of tiles span[0] <= t < span[1] of a chunk (numbered as in
     ``winograd_in``) into ``out`` (N, O_h, O_w, F) float32 whose channels are contiguous (a channel slice of a wider
-    buffer too); cells beyond its edges are dropped."""
+    buffer too); cells beyond its edges are dropped.  ``bias`` (F,) float32 and the ``activation`` (a code from
+    ``code``) are applied to each cell on its way out."""
     flat, (s_n, s_r, s_q) = _run(out)
-    _module().winograd_out(mm, at[0], at[1], flat, 0, s_n, s_r, s_q, out.shape[1], out.shape[2], first[0], first[1],
-                           tile_rows, tiles_across, span[0], span[1])
+    _module().winograd_out(mm, at[0], at[1], _NOTHING if bias is None else bias, activation, flat, 0, s_n, s_r, s_q,
+                           out.shape[1], out.shape[2], first[0], first[1], tile_rows, tiles_across, span[0], span[1])
 
 
 def grouped_rows(x: np.ndarray, w: np.ndarray, out: np.ndarray, rows: tuple[int, int], stride: tuple[int, int],

@@ -350,6 +350,23 @@ def _finisher(bias, epilogue) -> _Finish | None:
     return _Finish(bias, epilogue)
 
 
+def _in_kernel(finish: _Finish | None, dtype: np.dtype) -> tuple[np.ndarray | None, int, Any]:
+    """(bias, activation code, rest) for a compiled kernel that adds a per-filter bias and applies an activation
+    to each output cell itself: the activation when the epilogue is just one the kernels know (its ``fused`` form
+    without a residual), else 0, and ``rest`` the epilogue left to run on each block after (None: nothing)."""
+    if finish is None:
+        return None, 0, None
+    bias = None if finish.bias is None else np.ascontiguousarray(finish.bias, dtype=dtype)
+    rest, act = finish.epilogue, 0
+    if rest is not None:
+        fused = getattr(rest, "fused", None)
+        named = None if fused is None or fused[0] is not None else fused[1]
+        known = None if named is None else compiled.code(*named)
+        if known is not None:
+            act, rest = known, None
+    return bias, act, rest
+
+
 def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, finish=None,
                prepared: dict | None = None) -> np.ndarray:
     """im2col through a window view, then (rows, F*C_g) @ (F*C_g, filters) per chunk."""
@@ -823,14 +840,20 @@ WINOGRAD_CHUNK_TILES = 256
 def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], tile: tuple[int, int],
                    transforms: tuple[np.ndarray, ...], out: np.ndarray, counts: tuple[int, int], finish) -> np.ndarray:
     """Winograd through the compiled transforms (``compiled.winograd_in``/``winograd_out``): chunks of whole tile
-    rows, each transformed from the unpadded input, multiplied (a^2 products (tiles, C) @ (C, F)), transformed into
-    its output cells and finished (``WINOGRAD_CHUNK_TILES`` says where the chunks run)."""
+    rows, each transformed from the unpadded input, multiplied (a^2 products (tiles, C) @ (C, F)) and transformed
+    into its output cells (``WINOGRAD_CHUNK_TILES`` says where the chunks run).  The bias and an activation the
+    kernels know go on each cell in the output transform (``_in_kernel``), not in another pass over the chunk:
+    alone, batch 8, in one process, SqueezeNet's 55x55 16->64 into its concat 0.87 of the time, 27x27 32->128
+    0.85, 28x28 128->128 0.92, 14x14 256->256 0.94, the CIFAR-10 net's 32x32 32->32 even.  A residual add or an
+    opaque epilogue still finishes each chunk after."""
     dt = x.dtype
     x = np.ascontiguousarray(x)
     bt_h, bt_w, at_h, at_w = (np.ascontiguousarray(t, dtype=dt) for t in transforms)
     n_batch, (th, tw) = x.shape[0], counts
     a2, c_in, filters = u.shape
     row_bytes = a2 * c_in * dt.itemsize
+    bias, act, rest = _in_kernel(finish, dt)
+    fused = finish is not None and rest is None  # else the whole finish on each chunk's output after
 
     def run(where: tuple[slice, slice]) -> None:
         nb, rows = where
@@ -842,6 +865,9 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
         geometry = ((n0, r0), rt, tw, (0, n_tiles))
         compiled.winograd_in(x, pads_before, tile, (bt_h, bt_w), v, *geometry)
         np.matmul(v, u, out=mm)
+        if fused:  # the bias and activation on each cell's way out
+            compiled.winograd_out(mm, (at_h, at_w), out, *geometry, bias=bias, activation=act)
+            return
         compiled.winograd_out(mm, (at_h, at_w), out, *geometry)
         if finish is not None:
             finish(out[nb, tile[0] * r0:tile[0] * (r0 + rt)])
@@ -2236,16 +2262,8 @@ def _depthwise_compiled(x, w, stride, pads, dilation, out, finish) -> np.ndarray
         x = whole
     w = np.ascontiguousarray(w, dtype=x.dtype)
     o_h, o_w, filters = out.shape[1:]
-    bias = None if finish is None else finish.bias
-    bias = np.zeros(filters, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
-    rest = None if finish is None else finish.epilogue
-    act = 0
-    if rest is not None:
-        fused = getattr(rest, "fused", None)
-        named = None if fused is None or fused[0] is not None else fused[1]
-        known = None if named is None else compiled.code(*named)
-        if known is not None:
-            act, rest = known, None
+    bias, act, rest = _in_kernel(finish, x.dtype)
+    bias = np.zeros(filters, x.dtype) if bias is None else bias
     total = out.shape[0] * o_h
     step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, o_w * filters * out.itemsize))
     rows = out.reshape(total, o_w, filters)

@@ -267,7 +267,9 @@ def test_conv_finish_float32_matches_twin(path, batch, side, c_in, filters, bias
 
 @FAST
 @given(st.integers(1, 3), st.integers(1, 13), st.integers(1, 13), st.tuples(*[st.integers(0, 2)] * 4), st.integers(1, 6),
-       st.integers(1, 6), st.sampled_from([2, 4]), st.integers(0, 2), st.sampled_from(["none", "bias", "bias+relu"]),
+       st.integers(1, 6), st.sampled_from([2, 4]), st.integers(0, 2),
+       st.sampled_from(["none", "bias", "bias+relu", "relu", "bias+hardswish", "bias+gelu", "bias+lambda",
+                        "bias+residual"]),
        st.sampled_from([(1, False), (3, False), (10**6, False), (2, True)]),
        st.sampled_from([(3, 3), (5, 5), (1, 3), (7, 1)]), st.data())
 def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, tile, before, finish, chunking, kernel,
@@ -275,7 +277,8 @@ def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, 
     """Winograd in float32 (F(2x2, 3x3), F(4x4, 3x3), F(4x4, 5x5), F(1x4, 1x3), ...): the compiled transforms (reading the input unpadded, tiles
     hanging off the map, chunks of a few tiles starting mid-image, or spread over two threads as with BLAS pinned)
     and numpy's padded Kronecker path, into a fresh array or a channel slice of a wider buffer (the rest untouched),
-    with the block finish, against the float64 twin."""
+    with the finish: a bias and an activation the output transform applies to each cell itself, or an opaque
+    epilogue or a residual add run on each chunk after, against the float64 twin."""
     kind, calls = path
     calls.clear()
     top, bottom, left, right = pads
@@ -284,9 +287,18 @@ def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, 
     out_spatial = (h + top + bottom - kernel[0] + 1, w_ + left + right - kernel[1] + 1)
     x = arrays(data.draw, (batch, h, w_, c_in), np.float32) * 2
     w = arrays(data.draw, (*kernel, c_in, filters), np.float32)
-    b = arrays(data.draw, (filters,), np.float32) if finish != "none" else None
+    b = arrays(data.draw, (filters,), np.float32) if finish.startswith("bias") else None
     whole = np.full((batch, *out_spatial, before + filters + 1), -7.25, np.float32)
     out = whole[..., before:before + filters] if before else None
+    act = finish.partition("+")[2] if "+" in finish else (finish if finish == "relu" else "")
+    res = arrays(data.draw, (batch, *out_spatial, filters), np.float32)
+    if act == "lambda":
+        epilogue = lambda block: np.maximum(block, 0, out=block)  # noqa: E731  # opaque: run on each chunk after
+    elif act == "residual":  # the plan fuses a residual add only into a conv owning its buffer
+        out = np.empty((batch, *out_spatial, filters), np.float32)
+        epilogue = _epilogue((("add", ("r",), None), ("act", "relu", None)), out, {"r": res})
+    else:
+        epilogue = Named(act) if act else None
     tiles, spread = chunking
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(K, "WINOGRAD_CHUNK_TILES", tiles)
@@ -294,16 +306,21 @@ def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, 
             mp.setitem(K._blas, "pinned", True)
             mp.setattr(K, "workers", lambda: 2)
         got = K.conv(x, w, b, (1, 1), ((top, bottom), (left, right)), out=out,
-                     algorithm="winograd" if tile == 4 else "winograd2",
-                     epilogue=Named("relu") if finish == "bias+relu" else None)
+                     algorithm="winograd" if tile == 4 else "winograd2", epilogue=epilogue)
     want = R.conv(x.astype(np.float64), w, b, (1, 1), ((top, bottom), (left, right)))
-    if finish == "bias+relu":
+    if act == "residual":
+        want = np.maximum(want + res, 0)
+    elif act == "lambda":
         want = np.maximum(want, 0)
+    elif act and act != "residual":
+        want = R.activate(want, act)
     assert got.shape == want.shape and (out is None or got is out)
     np.testing.assert_allclose(got, want, rtol=0, atol=4e-5 * max(1.0, float(np.abs(want).max())))
     if before:
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     assert ("winograd_in" in calls and "winograd_out" in calls) == (kind == "compiled")
+    if kind == "compiled" and act not in ("lambda", "residual"):  # the bias and activation in the transform
+        assert "finish_rows" not in calls
 
 
 @FAST
