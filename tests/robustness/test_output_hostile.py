@@ -160,9 +160,13 @@ def test_failed_writer_leaves_old_file_and_no_temp(tmp_path):
 
 
 SLOW_WRITER = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from archcalc.output.files import write_file
+
+    # Ctrl-C as in a terminal, even when the suite runs where SIGINT is ignored (a shell's background job passes
+    # SIG_IGN to its children, and Python then installs no KeyboardInterrupt handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def slow(fh):
         fh.write(b"new half")
