@@ -188,8 +188,10 @@ def draw_graph(report: Any, direction: str = "tb", depth: int | None = None, id_
     for e in edges:
         fan_in[e.target] += 1
         fan_out[e.source] += 1
+    placed: list[tuple[float, float, float, float]] = []  # the shape labels drawn so far, as boxes
     for e, (_, _, points) in zip(edges, layout.routes):
-        out.append(_edge_svg(e, points, direction, fan_in[e.target] == 1, fan_out[e.source] == 1, id_prefix))
+        out.append(_edge_svg(e, points, direction, fan_in[e.target] == 1, fan_out[e.source] == 1, id_prefix,
+                             placed))
     for n in nodes:
         out.append(_node_svg(n, layout.boxes[n.key], id_prefix))
     out.append("</g></svg>")
@@ -259,16 +261,30 @@ def _gaps(points: list[tuple[float, float]], direction: str) -> list[tuple[tuple
 
 
 def _edge_svg(edge: Edge, points: list[tuple[float, float]], direction: str, sole_input: bool, sole_use: bool,
-              prefix: str) -> str:
+              prefix: str, placed: list[tuple[float, float, float, float]] | None = None) -> str:
     gaps = _gaps(points, direction)
     (x1, y1), (x2, y2) = gaps[-1] if sole_input else gaps[0] if sole_use else gaps[len(gaps) // 2]
     label = shape_text(edge.shape)
-    if direction == "tb":
-        lx, ly, anchor = (x1 + x2) / 2 + 5, (y1 + y2) / 2 + 3, "start"
-    else:
-        lx, ly, anchor = (x1 + x2) / 2, (y1 + y2) / 2 - 5, "middle"
     w = text_width(label, LABEL_SIZE)
-    left = lx if anchor == "start" else lx - w / 2
+    mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+    step = LABEL_SIZE * 1.3
+    if direction == "tb":  # right of the curve's middle, else left of it, else a line lower or higher
+        spots = [(mx + 5, my + 3, "start"), (mx - 5, my + 3, "end"), (mx + 5, my + 3 + step, "start"),
+                 (mx - 5, my + 3 + step, "end"), (mx + 5, my + 3 - step, "start"), (mx - 5, my + 3 - step, "end")]
+    else:  # above the curve's middle, else below it, else a label's width along
+        spots = [(mx, my - 5, "middle"), (mx, my + 5 + LABEL_SIZE, "middle"), (mx + w + 6, my - 5, "middle"),
+                 (mx - w - 6, my - 5, "middle")]
+
+    def box(spot: tuple[float, float, str]) -> tuple[float, float, float, float]:
+        x, y, how = spot
+        left = x if how == "start" else x - w if how == "end" else x - w / 2
+        return left - 2, y - LABEL_SIZE * 0.85, left + w + 2, y + LABEL_SIZE * 0.3
+
+    taken = placed if placed is not None else []
+    lx, ly, anchor = next((spot for spot in spots if not any(_overlap(box(spot), other) for other in taken)),
+                          spots[0])  # every spot taken: the first, as before
+    taken.append(box((lx, ly, anchor)))
+    left = box((lx, ly, anchor))[0] + 2
     return (f'<g class="edge" data-from="{prefix}-{edge.source}" data-to="{prefix}-{edge.target}">'
             f'<path d="{_path(points, direction)}" fill="none" stroke="#64748b" stroke-width="1.3" '
             f'marker-end="url(#{prefix}-arrow)"/>'
@@ -276,6 +292,11 @@ def _edge_svg(edge: Edge, points: list[tuple[float, float]], direction: str, sol
             f'rx="2" fill="#ffffff" fill-opacity="0.85"/>'
             f'<text x="{_n(lx)}" y="{_n(ly)}" text-anchor="{anchor}" font-size="{LABEL_SIZE}" fill="#475569">'
             f'{label}</text></g>')
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether two boxes (left, top, right, bottom) overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 # --- blocks style ------------------------------------------------------------------------------

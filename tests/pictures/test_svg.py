@@ -36,6 +36,11 @@ def test_graph_svg_parses_and_draws_every_layer(spec, direction, depth):
     assert drawn_layers(svg) == ["input"] + [r.name for r in rows]
     edges = [g for g in ET.fromstring(svg).iter(f"{NS}g") if g.get("class") == "edge"]
     assert len(edges) == sum(len(r.inputs) for r in rows)
+    # no shape label covers another (two edges into one add or concat: the second goes the other side of its curve)
+    boxes = [(float(r.get("x")), float(r.get("y")), float(r.get("x")) + float(r.get("width")),
+              float(r.get("y")) + float(r.get("height"))) for r in (e.find(f"{NS}rect") for e in edges)]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[:i]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
