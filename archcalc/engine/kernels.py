@@ -704,8 +704,9 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
     stay with GEMM.  Float32 error about 1e-5 of the largest output (3x3 F(4x4): 5e-6).  1x7 and 7x1 kernels
     (Inception v3) gained nothing from F(4, 7) and stay with GEMM.
 
-    3x3 on the fast path: F(4x4, 3x3) from 16x16 maps up with 16+ channels in and 32+ out, and on 7x7 to 15x15
-    maps with 48+ in and 64+ out (F(2x2, 3x3) from 384 in; ``WINOGRAD_FAST_SMALL_MAP``).  Measured, batch 8,
+    3x3 on the fast path: F(4x4, 3x3) from 16x16 maps up with 16+ channels in and 32+ out, on 7x7 to 15x15
+    maps with 48+ in and 64+ out (F(2x2, 3x3) from 384 in; ``WINOGRAD_FAST_SMALL_MAP``), and on 10x10 to 15x15
+    maps with 128+ in and 32+ out (``WINOGRAD_FAST_NARROW_MIN_MAP``).  Measured, batch 8,
     GEMM against it: the CIFAR-10 net's 32x32 32->32 1.45 -> 0.94 ms, 56x56 32->32 5.2 -> 2.5, SqueezeNet's 55x55
     16->64 4.1 -> 2.4 and 27x27 32->128 2.6 -> 1.8, Inception v3's 147x147 32->64 54 -> 24; with 3 channels in
     (0.33 against 0.70) or on 14x14 maps with 16-32 channels GEMM stays ahead.
@@ -717,8 +718,9 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
         return 4 if small >= WINOGRAD5_MIN_MAP and min(c_in, filters) >= WINOGRAD5_MIN_CHANNELS else None
     if fast and tuple(kernel) == (3, 3) and small >= 16 and c_in >= WINOGRAD_FAST_MIN_C_IN and filters >= 32:
         return 4
-    if (fast and tuple(kernel) == (3, 3) and small >= WINOGRAD_FAST_SMALL_MAP
-            and c_in >= WINOGRAD_FAST_SMALL_MIN_C_IN and filters >= WINOGRAD_FAST_SMALL_MIN_FILTERS):
+    if fast and tuple(kernel) == (3, 3) and small >= WINOGRAD_FAST_SMALL_MAP and (
+            (c_in >= WINOGRAD_FAST_SMALL_MIN_C_IN and filters >= WINOGRAD_FAST_SMALL_MIN_FILTERS)
+            or (small >= WINOGRAD_FAST_NARROW_MIN_MAP and c_in >= WINOGRAD_FAST_NARROW_MIN_C_IN and filters >= 32)):
         return 4 if c_in < WINOGRAD_FAST_TILE2_FROM_C_IN else 2
     if not (tuple(kernel) == (3, 3) and c_in >= WINOGRAD_MIN_C_IN and filters >= 32):
         return None
@@ -739,6 +741,12 @@ WINOGRAD_FAST_SMALL_MAP = 7
 WINOGRAD_FAST_SMALL_MIN_C_IN = 48
 WINOGRAD_FAST_SMALL_MIN_FILTERS = 64
 WINOGRAD_FAST_TILE2_FROM_C_IN = 384
+#: On the fast path, 3x3 convs to 32-63 filters on 10x10 to 15x15 maps take F(4x4, 3x3) from 128 channels in.
+#: Alone, batch 8, GEMM against F(4x4): DenseNet-121's 14x14 128->32 1.52 -> 0.69-0.87 ms, 10x10 128->48 1.67 ->
+#: 0.66, 13x13 256->32 3.42 -> 1.35, 14x14 256->48 4.49 -> 1.67; with 48 channels in (0.61-1.41) or on 7x7 maps
+#: (0.78-1.01) neither is ahead.  (The narrow products are where OpenBLAS is weakest: 1568 x 1152 @ 1152 x 32.)
+WINOGRAD_FAST_NARROW_MIN_MAP = 10
+WINOGRAD_FAST_NARROW_MIN_C_IN = 128
 #: Smallest output map (per axis) and channel count (in and out) of a 5x5 conv that goes to F(4x4, 5x5).
 WINOGRAD5_MIN_MAP = 14
 WINOGRAD5_MIN_CHANNELS = 16

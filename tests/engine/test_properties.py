@@ -93,10 +93,13 @@ LAVIN_F43 = (
     (32, 32, 32, None, 4), (55, 16, 64, None, 4), (56, 64, 64, 4, 4), (14, 32, 64, None, None),
     (32, 3, 32, None, None), (13, 128, 128, 2, 4), (7, 512, 512, None, 2), (32, 15, 32, None, None),
     (14, 96, 208, None, 4), (7, 160, 320, None, 4), (13, 384, 384, 2, 2), (6, 256, 256, None, None),
-    (13, 48, 192, None, 4), (13, 47, 192, None, None), (14, 64, 63, None, None)])
+    (13, 48, 192, None, 4), (13, 47, 192, None, None), (14, 64, 63, None, None),
+    (14, 128, 32, None, 4), (10, 128, 48, None, 4), (9, 128, 32, None, None), (14, 127, 32, None, None),
+    (14, 128, 31, None, None), (7, 256, 32, None, None)])
 def test_winograd_tile_takes_fewer_channels_on_the_fast_path(side, c_in, filters, slow, fast):
-    """The compiled transforms with spread chunks pay from 16 channels in on 16x16+ maps, and on 7x7 to 15x15 maps
-    from 48 in and 64 out (tiles of 2 from 384 in); numpy's from 64 (tiles of 2 on 8x8 to 15x15 from 128)."""
+    """The compiled transforms with spread chunks pay from 16 channels in on 16x16+ maps, on 7x7 to 15x15 maps
+    from 48 in and 64 out (tiles of 2 from 384 in), and on 10x10 to 15x15 maps from 128 in and 32 out (DenseNet's
+    14x14 128->32); numpy's from 64 (tiles of 2 on 8x8 to 15x15 from 128)."""
     args = ((3, 3), c_in, filters, (1, 1), (1, 1), 1, (side, side))
     assert (K.winograd_tile(*args), K.winograd_tile(*args, fast=True)) == (slow, fast)
 
