@@ -701,8 +701,9 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
     Measured, batch 8, GEMM against F(4x4, 5x5) with the compiled transforms (numpy's): AlexNet's 27x27 96->256
     40-47 -> 20-29 ms (17.6), Inception v3's 35x35 48->64 19.5 -> 6.2 (6.5), GoogLeNet's 28x28 16->32 3.7 -> 1.4
     (3.4) and 14x14 32->128 3.0 -> 2.3; on 7x7 maps GEMM wins (1.0 against 1.8), and LeNet-5's 1 and 6 channels
-    stay with GEMM.  Float32 error about 1e-5 of the largest output (3x3 F(4x4): 5e-6).  1x7 and 7x1 kernels
-    (Inception v3) gained nothing from F(4, 7) and stay with GEMM.
+    stay with GEMM.  Float32 error about 1e-5 of the largest output (3x3 F(4x4): 5e-6).  1xk and kx1 kernels
+    (Inception v3's 1x7, 7x1, 1x3 and 3x1) take F(1x4, 1xk), or F(1x2, 1x7), on the fast path from 64 channels in
+    and out (``WINOGRAD_LINE_MIN_CHANNELS``), and GEMM otherwise.
 
     3x3 on the fast path: F(4x4, 3x3) from 16x16 maps up with 16+ channels in and 32+ out, on 7x7 to 15x15
     maps with 48+ in and 64+ out (F(2x2, 3x3) from 384 in; ``WINOGRAD_FAST_SMALL_MAP``), and on 10x10 to 15x15
@@ -714,6 +715,11 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
     if not (len(kernel) == 2 and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1):
         return None
     small = min(out_spatial)
+    if fast and 1 in kernel and max(kernel) in (3, 5, 7):  # 1xk or kx1: Winograd along the one axis
+        along = out_spatial[0] if kernel[1] == 1 else out_spatial[1]
+        if along >= WINOGRAD_LINE_MIN_MAP and c_in >= WINOGRAD_LINE_MIN_CHANNELS <= filters:
+            return 4 if max(kernel) <= 5 else 2
+        return None
     if tuple(kernel) == (5, 5):
         return 4 if small >= WINOGRAD5_MIN_MAP and min(c_in, filters) >= WINOGRAD5_MIN_CHANNELS else None
     if fast and tuple(kernel) == (3, 3) and small >= 16 and c_in >= WINOGRAD_FAST_MIN_C_IN and filters >= 32:
@@ -729,6 +735,13 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
     return 2 if small >= WINOGRAD2_MIN_MAP and min(c_in, filters) >= WINOGRAD2_MIN_CHANNELS else None
 
 
+#: On the fast path, 1xk and kx1 convs (k = 3, 5, 7) whose output is at least this long along the kernel's axis,
+#: with at least this many channels in and out, take F(1x4, 1xk) (F(1x2, 1x7) for k = 7: at most 8 points).
+#: Alone, batch 8, GEMM against it: Inception v3's 17x17 1x7 192->192 7.5 -> 4.8 ms, 7x1 160->192 6.2 -> 4.2,
+#: 128->192 5.4 -> 3.7, 96->96 1.86 -> 1.59, its 8x8 1x3 384->384 2.35 -> 1.64 and 3x1 448->384 2.80 -> 1.91,
+#: 35x35 1x7 64->64 3.57 -> 3.26; with 32 channels GEMM stays ahead (17x17 1x7 0.33 against 0.44).
+WINOGRAD_LINE_MIN_MAP = 8
+WINOGRAD_LINE_MIN_CHANNELS = 64
 #: Fewest input channels of a 3x3 conv on the fast path (``winograd_tile``'s ``fast``).
 WINOGRAD_FAST_MIN_C_IN = 16
 #: On the fast path, 3x3 convs on maps of 7 to 15 with at least 48 channels in and 64 out take F(4x4, 3x3), or

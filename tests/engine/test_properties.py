@@ -104,6 +104,18 @@ def test_winograd_tile_takes_fewer_channels_on_the_fast_path(side, c_in, filters
     assert (K.winograd_tile(*args), K.winograd_tile(*args, fast=True)) == (slow, fast)
 
 
+@pytest.mark.parametrize("kernel, out_spatial, c_in, filters, fast", [
+    ((1, 7), (17, 17), 192, 192, 2), ((7, 1), (17, 17), 160, 192, 2), ((1, 3), (8, 8), 384, 384, 4),
+    ((3, 1), (8, 8), 448, 384, 4), ((1, 5), (17, 17), 64, 64, 4), ((1, 7), (17, 17), 32, 32, None),
+    ((1, 7), (17, 17), 64, 63, None), ((1, 7), (17, 7), 128, 128, None), ((7, 1), (7, 17), 128, 128, None),
+    ((7, 1), (8, 3), 128, 128, 2), ((1, 9), (17, 17), 128, 128, None), ((1, 1), (17, 17), 128, 128, None)])
+def test_winograd_tile_for_1xk_and_kx1_kernels_on_the_fast_path(kernel, out_spatial, c_in, filters, fast):
+    """Inception v3's 1x7, 7x1, 1x3 and 3x1 convs: F(1x4, 1xk) for k = 3, 5, F(1x2, 1x7) for 7 (at most 8 points), from
+    64 channels in and out and 8 outputs along the kernel's axis, on the fast path only."""
+    args = (kernel, c_in, filters, (1, 1), (1, 1), 1, out_spatial)
+    assert (K.winograd_tile(*args), K.winograd_tile(*args, fast=True)) == (None, fast)
+
+
 def test_winograd_matrices_are_lavin_and_grays():
     for got, printed in zip(K.winograd_matrices(4, 3), LAVIN_F43):
         np.testing.assert_allclose(got, printed, rtol=1e-15, atol=0)
