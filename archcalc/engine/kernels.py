@@ -576,7 +576,10 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
         units, length = [(_rows_of(x[n]), weights[n], _rows_of(out[n])) for n in range(n_batch)], positions
     else:
         units, length = [(_rows_of(x), w, _rows_of(out))], n_batch * positions
-    limit = (PROLOGUE_BLOCK_BYTES // (c_in * x.itemsize) if prologue is not None or gated is not None
+    # what each block of input rows goes through, into a workspace, before its product: the map's gate, or the prologue
+    before = ((lambda src, dst, r0: _gated(src, dst, gated, positions, r0)) if gated is not None
+              else (lambda src, dst, r0: prologue(src, dst)) if prologue is not None else None)
+    limit = (PROLOGUE_BLOCK_BYTES // (c_in * x.itemsize) if before is not None
              else IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize))
     step = parts(length, limit, macs)
 
@@ -584,12 +587,9 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
         u, r0 = where
         src, wu, dst = units[u]
         src = src[r0:r0 + step]
-        if prologue is not None or gated is not None:
+        if before is not None:
             tmp = _workspace("prologue", src.shape, x.dtype)
-            if gated is not None:
-                _gated(src, tmp, gated, positions, r0)
-            else:
-                prologue(src, tmp)
+            before(src, tmp, r0)
             src = tmp
         _product_into(src, wu, dst[r0:r0 + step], finish)
 
