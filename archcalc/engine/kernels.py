@@ -875,6 +875,8 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
     row_bytes = a2 * c_in * dt.itemsize
     bias, act, rest = _in_kernel(finish, dt)
     fused = finish is not None and rest is None  # else the whole finish on each chunk's output after
+    if not fused:
+        bias, act = None, 0
 
     def run(where: tuple[slice, slice]) -> None:
         nb, rows = where
@@ -886,11 +888,8 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
         geometry = ((n0, r0), rt, tw, (0, n_tiles))
         compiled.winograd_in(x, pads_before, tile, (bt_h, bt_w), v, *geometry)
         np.matmul(v, u, out=mm)
-        if fused:  # the bias and activation on each cell's way out
-            compiled.winograd_out(mm, (at_h, at_w), out, *geometry, bias=bias, activation=act)
-            return
-        compiled.winograd_out(mm, (at_h, at_w), out, *geometry)
-        if finish is not None:
+        compiled.winograd_out(mm, (at_h, at_w), out, *geometry, bias=bias, activation=act)
+        if finish is not None and not fused:
             finish(out[nb, tile[0] * r0:tile[0] * (r0 + rt)])
 
     with pinned_layer() as spread:
