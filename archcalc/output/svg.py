@@ -261,7 +261,9 @@ def _gaps(points: list[tuple[float, float]], direction: str) -> list[tuple[tuple
 
 
 def _edge_svg(edge: Edge, points: list[tuple[float, float]], direction: str, sole_input: bool, sole_use: bool,
-              prefix: str, placed: list[tuple[float, float, float, float]] | None = None) -> str:
+              prefix: str, placed: list[tuple[float, float, float, float]]) -> str:
+    """One edge and its shape label, at the first spot where the label covers none of those ``placed`` so far (it
+    joins them)."""
     gaps = _gaps(points, direction)
     (x1, y1), (x2, y2) = gaps[-1] if sole_input else gaps[0] if sole_use else gaps[len(gaps) // 2]
     label = shape_text(edge.shape)
@@ -280,11 +282,10 @@ def _edge_svg(edge: Edge, points: list[tuple[float, float]], direction: str, sol
         left = x if how == "start" else x - w if how == "end" else x - w / 2
         return left - 2, y - LABEL_SIZE * 0.85, left + w + 2, y + LABEL_SIZE * 0.3
 
-    taken = placed if placed is not None else []
-    lx, ly, anchor = next((spot for spot in spots if not any(_overlap(box(spot), other) for other in taken)),
+    lx, ly, anchor = next((spot for spot in spots if not any(_overlap(box(spot), other) for other in placed)),
                           spots[0])  # every spot taken: the first, as before
-    taken.append(box((lx, ly, anchor)))
-    left = box((lx, ly, anchor))[0] + 2
+    placed.append(box((lx, ly, anchor)))
+    left = placed[-1][0] + 2
     return (f'<g class="edge" data-from="{prefix}-{edge.source}" data-to="{prefix}-{edge.target}">'
             f'<path d="{_path(points, direction)}" fill="none" stroke="#64748b" stroke-width="1.3" '
             f'marker-end="url(#{prefix}-arrow)"/>'
