@@ -535,6 +535,42 @@ def im2col_rows(x, cols, j0, j1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw):  #
                             cf[ao + _U(c)] = xf[xo + _U(c)]
 
 
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def im2col_taps(x, cols, j0, j1, o_h, o_w, k_h, k_w, sh, ph, pw, dh, dw):  # pragma: no cover - compiled
+    """The im2col columns tap-major, for one input channel and stride 1 along the width: cols[kh * k_w + kw,
+    (j - j0) * o_w + ow] = x[n, oh*sh + kh*dh - ph, ow + kw*dw - pw, 0] for the output rows j0 <= j = n * o_h + oh
+    < j1, zero where the tap falls outside the input.  Each tap's output row is one run of the input row.  The
+    bounds of each run are worked out once per tap column (an integer division per run cost 3x the copy)."""
+    h_in, w_in = x.shape[1], x.shape[2]
+    xf, cf = x.ravel(), cols.ravel()
+    length = cols.shape[1]
+    first = np.empty(k_w, np.int64)  # per kw: the outputs ow in [first, stop) read inside the input
+    stop = np.empty(k_w, np.int64)
+    for kw in range(k_w):
+        shift = kw * dw - pw
+        first[kw] = min(o_w, max(0, -shift))
+        stop[kw] = max(first[kw], min(o_w, w_in - shift))
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        base = (j - j0) * o_w
+        for kh in range(k_h):
+            ih = oh * sh - ph + kh * dh
+            inside = ih >= 0 and ih < h_in
+            src = (n * h_in + ih) * w_in
+            for kw in range(k_w):
+                at = _U((kh * k_w + kw) * length + base)
+                lo = first[kw] if inside else o_w
+                hi = stop[kw] if inside else o_w
+                for ow in range(lo):
+                    cf[at + _U(ow)] = _ZERO
+                xo = src + kw * dw - pw
+                for ow in range(lo, hi):
+                    cf[at + _U(ow)] = xf[_U(xo + ow)]
+                for ow in range(hi, o_w):
+                    cf[at + _U(ow)] = _ZERO
+
+
 _MINUS_INF = F(-np.inf)
 
 

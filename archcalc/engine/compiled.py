@@ -110,6 +110,8 @@ def _warm(jit: Any) -> None:
     # the 3x3 windows of that map padded by 1: each of the 4 holds the 4 cells, zeros elsewhere
     cols = np.full((4, 9), -1.0, np.float32)
     jit.im2col_rows(x, cols, 0, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1)
+    taps = np.full((9, 4), -1.0, np.float32)  # the same windows a row per tap
+    jit.im2col_taps(x, taps, 0, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1)
     # 3x3 windows of [[1, 2], [3, 4]] padded by 1 (every window holds all four): max 4, mean 10 / 4
     grid = np.arange(1, 5, dtype=np.float32).reshape(1, 2, 2, 1)
     pooled = np.empty((2, 1, 2, 2, 1), np.float32)
@@ -118,7 +120,7 @@ def _warm(jit: Any) -> None:
     if not (np.allclose(rows, [[-0.26894143, 0.31122967]]) and (out == 1).all() and (done == [0.0, 4.0, 13.0]).all()
             and np.allclose(normed, [[1 - 1.5 ** 0.5, 1.0, 1 + 1.5 ** 0.5]])
             and np.allclose(cells, [3, 3, 3, 3, -1]) and (grouped.reshape(4, 2) == [4, 24]).all()
-            and (cols.sum(axis=1) == 4).all() and ((cols == 0) | (cols == 1)).all()
+            and (cols.sum(axis=1) == 4).all() and ((cols == 0) | (cols == 1)).all() and (taps == cols.T).all()
             and (pooled[0] == 4).all() and (pooled[1] == 2.5).all() and (ring[0] == 4).all() and (ring[1] == 2).all()):
         raise RuntimeError("the compiled kernels give wrong values here")
 
@@ -286,6 +288,14 @@ def im2col_rows(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spat
     both C-contiguous float32."""
     _module().im2col_rows(x, cols, rows[0], rows[1], out_spatial[0], out_spatial[1], kernel[0], kernel[1], stride[0],
                           stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1])
+
+
+def im2col_taps(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spatial: tuple[int, int],
+                kernel: tuple[int, int], stride_h: int, pads_before: tuple[int, int], dilation: tuple[int, int]) -> None:
+    """``im2col_rows``' columns transposed, for ``x`` (N, H, W, 1) of one channel and stride 1 along the width:
+    ``cols`` (K_h * K_w, (j1 - j0) * O_w), a row per tap, each filled from runs of the input's rows."""
+    _module().im2col_taps(x, cols, rows[0], rows[1], out_spatial[0], out_spatial[1], kernel[0], kernel[1], stride_h,
+                          pads_before[0], pads_before[1], dilation[0], dilation[1])
 
 
 def pool_rows(x: np.ndarray, div: np.ndarray | None, out: np.ndarray, rows: tuple[int, int], kernel: tuple[int, int],

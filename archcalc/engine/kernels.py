@@ -452,12 +452,18 @@ def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish) -> 
     run; False (nothing done) when the compiled kernels cannot take it (or a 1x1 kernel, a plain strided copy for
     numpy).  numpy's gather pays per window row (a 3-channel 3x3 window row is 36 bytes) and first writes a padded
     copy of the input.  Whole nets, batch 8, in one process: MNIST deep 0.91, DenseNet-121 0.95, ShuffleNet V2 and
-    LeNet-5 0.95, ResNet-18, AlexNet, ZFNet and Inception v3 0.97."""
+    LeNet-5 0.95, ResNet-18, AlexNet, ZFNet and Inception v3 0.97.
+
+    A 2-D map of one channel at stride 1 along the width takes ``compiled.im2col_taps`` instead: the columns
+    transposed, a row per tap, each a run of an input row, and BLAS reads them transposed.  Gathered by window rows,
+    a window row is a run of only 3-5 values.  Alone, batch 8: LeNet-5's 32x32 5x5 gather 105 -> 34 us, the MNIST
+    nets' 28x28 3x3 61 -> 15 us; at stride 2 the transposed gather reads strided and is slower (21 against 31 us)."""
     rank = x.ndim - 2
     if (rank not in (1, 2) or math.prod(w.shape[:rank]) == 1 or x.dtype != np.float32 or not x.flags.c_contiguous
             or not compiled.available(x.dtype)):
         return False
     _check_windows(x.shape[1:-1], pads, stride, tuple(out_spatial))
+    by_tap = rank == 2 and x.shape[-1] == 1 and stride[1] == 1  # a row per tap, filled from runs of input rows
     if rank == 1:  # the sequence as the rows (a block is whole rows, as numpy's chunks are)
         x, w = x[:, :, None], w[:, None]
         stride, dilation, pads, out_spatial = (*stride, 1), (*dilation, 1), (*pads, (0, 0)), (*out_spatial, 1)
@@ -473,8 +479,13 @@ def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish) -> 
 
     def unfold(j0: int) -> None:
         j1 = min(j0 + step, total)
-        cols = _workspace("cols", ((j1 - j0) * o_w, width), x.dtype)
-        compiled.im2col_rows(x, cols, (j0, j1), *geometry)
+        if by_tap:
+            taps = _workspace("cols", (width, (j1 - j0) * o_w), x.dtype)
+            compiled.im2col_taps(x, taps, (j0, j1), geometry[0], geometry[1], stride[0], *geometry[3:])
+            cols = taps.T
+        else:
+            cols = _workspace("cols", ((j1 - j0) * o_w, width), x.dtype)
+            compiled.im2col_rows(x, cols, (j0, j1), *geometry)
         _product_into(cols, wm, target[j0 * o_w:j1 * o_w], finish)
 
     if macs >= IM2COL_SPREAD_MIN_MACS and width <= IM2COL_SPREAD_MAX_WIDTH:

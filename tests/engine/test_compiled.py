@@ -39,7 +39,7 @@ def path(request, monkeypatch):
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
     for name in ("depthwise_rows", "depthwise_ring_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
-                 "grouped_rows", "im2col_rows", "pool_rows"):
+                 "grouped_rows", "im2col_rows", "im2col_taps", "pool_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -360,7 +360,9 @@ def test_im2col_float32_matches_twin(path, geo, c_in, filters, batch, finish, be
     if before:
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     pointwise = math.prod(kernel) == 1
-    assert ("im2col_rows" in calls) == (kind == "compiled" and not pointwise)
+    by_tap = len(kernel) == 2 and c_in == 1 and stride[1] == 1  # a row per tap, from runs of input rows
+    assert ("im2col_rows" in calls) == (kind == "compiled" and not pointwise and not by_tap)
+    assert ("im2col_taps" in calls) == (kind == "compiled" and not pointwise and by_tap)
 
 
 @FAST
