@@ -112,6 +112,7 @@ class Plan:
         self.steps = _fuse(report, params, dtype)
         self._layout()
         self._arenas: dict[int, np.ndarray] = {}
+        self._views: dict[int, list[np.ndarray | None]] = {}
         # an embedding reads the input as integer token ids: it is not cast to float
         self._token_ids = any(row.type == "embedding" and "input" in row.inputs for row in report.rows)
 
@@ -201,15 +202,24 @@ class Plan:
         slab = self._arenas.get(batch)
         if slab is None:
             self._arenas.clear()  # one batch size at a time: memory is what the plan saves
+            self._views.clear()
             slab = self._arenas[batch] = np.empty(self.arena_bytes_per_sample * batch, np.uint8)
         return slab
 
-    def _buffer(self, name: str, batch: int, slab: np.ndarray) -> np.ndarray:
-        """The array value ``name`` is written into (a view of the arena), or a fresh one for the output."""
+    def _buffers(self, batch: int, slab: np.ndarray) -> list[np.ndarray | None]:
+        """Each step's view of the arena for this batch (None for a value with an array of its own: the output),
+        made on the first pass and kept with the arena (a few microseconds a step otherwise, on every pass)."""
+        views = self._views.get(batch)
+        if views is None:
+            views = self._views[batch] = [self._in_arena(step.name, batch, slab) for step in self.steps]
+        return views
+
+    def _in_arena(self, name: str, batch: int, slab: np.ndarray) -> np.ndarray | None:
+        """The view of the arena value ``name`` is written into, or None when it has an array of its own."""
         shape = self.steps[self._index[name]].row.output_shape
         r, channel = self.root[name]
         if r == self.final or r not in self.offsets:
-            return np.empty((batch, *shape), self.dtype)
+            return None
         root_shape = self.steps[self._index[r]].row.output_shape
         nbytes = math.prod(root_shape) * self.dtype.itemsize * batch
         start = self.offsets[r] * batch
@@ -243,9 +253,12 @@ class Plan:
 
     def _run_steps(self, batch: int, slab: np.ndarray, values: dict[str, np.ndarray],
                    on_step: Callable[[PlanStep, np.ndarray], None] | None) -> None:
+        views = self._buffers(batch, slab)
         for i, step in enumerate(self.steps):
             xs = [values[ref] for ref in step.inputs]
-            out = self._buffer(step.name, batch, slab)
+            out = views[i]
+            if out is None:
+                out = np.empty((batch, *step.row.output_shape), self.dtype)
             y = _RUN[step.kind](self, step, xs, out, values)
             if y is not out and step.row.type not in VIEW_KINDS and np.may_share_memory(y, slab):
                 raise EngineShapeError(f"the fused plan's step for '{step.name}' ({step.row.type}) returned a view "
