@@ -321,7 +321,7 @@ def _finish_compiled(block: np.ndarray, target: np.ndarray, form: tuple[int, Any
     Contiguous blocks of fewer than ``BIAS_TILE_BELOW`` filters are finished as rows of m outputs (m the largest
     power of two up to 64 dividing the rows) with the bias tiled m times (``tiled(bias, m)``, cached by the
     caller): the kernel's loops run a row at a time, and a row of 6 or 16 values is mostly loop overhead (LeNet-5's
-    first conv, 6272 x 6 values, bias and tanh: 64 -> 15 us)."""
+    first conv, 6272 x 6 values, bias and tanh: 87 -> 23 us; 16 filters, bias and relu: 33 -> 17 us)."""
     code, residual = form
     rows, out = _as_rows(block), _as_rows(target)
     res = None
