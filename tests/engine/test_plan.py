@@ -107,6 +107,25 @@ def test_plan_keeps_its_arena_and_returns_fresh_outputs():
     assert plan.arena_bytes_per_sample < 4 * report.totals.activation_elements / 2
 
 
+def test_plan_alternating_batch_sizes_writes_into_the_current_arena():
+    """The plan keeps each step's view of the arena per batch size; a new batch size makes a new arena, and the
+    views must follow it: batch 3, then 1, then 3 again, each against the layer-by-layer pass, and every kept view
+    inside the current arena (a view of a dropped arena would keep that arena alive beside the new one)."""
+    net = archcalc.load_spec(ROOT / "specs" / "squeezenet1_1.yaml")  # concats written in place: views of views
+    params = random_params(net)
+    plan = compile_plan(net, params)
+    rng = np.random.default_rng(1)
+    for batch in (3, 1, 3, 2):
+        x = rng.standard_normal((batch, *net.input_shape)).astype(np.float32)
+        y = plan.run(x)
+        assert y.shape == (batch, *plan.report.rows[-1].output_shape)
+        arena = plan.arena(batch)
+        assert arena.nbytes == plan.arena_bytes_per_sample * batch
+        views = [v for v in plan._views[batch] if v is not None]  # the kept views lie in this arena, none in an old one
+        assert views and all(np.may_share_memory(v, arena) for v in views)
+        np.testing.assert_allclose(y, layer_by_layer(net, x, params), rtol=1e-4, atol=1e-5)
+
+
 def test_forward_options():
     net = archcalc.load_spec(ROOT / "specs" / "lenet5.yaml")
     params = random_params(net)
