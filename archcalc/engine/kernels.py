@@ -269,7 +269,7 @@ class _Finish:
         """The bias repeated m times (``BIAS_TILE_BELOW``), made once per m."""
         tiled = self._tiled.get(m)
         if tiled is None:
-            tiled = self._tiled[m] = _tile(bias, m)
+            tiled = self._tiled[m] = np.broadcast_to(bias, (m, bias.size)).ravel()
         return tiled
 
     def in_place(self, target: np.ndarray) -> bool:
@@ -309,12 +309,8 @@ def _runs(*arrays: np.ndarray) -> bool:
                and a.strides[0] % a.itemsize == 0 for a in arrays)
 
 
-def _tile(bias: np.ndarray, m: int) -> np.ndarray:
-    return np.broadcast_to(bias, (m, bias.size)).ravel()
-
-
 def _finish_compiled(block: np.ndarray, target: np.ndarray, form: tuple[int, Any], bias: np.ndarray | None,
-                     tiled: Callable[[np.ndarray, int], np.ndarray] | None = None) -> bool:
+                     tiled: Callable[[np.ndarray, int], np.ndarray]) -> bool:
     """target = act((block + bias) + residual) through ``compiled.finish_rows``, in the calling thread (the pool
     made it slower: the finish is one pass through memory, and OpenBLAS's threads spin on the other core after
     each product); False (nothing done) when an array has no 2-D view with contiguous rows or is read-only.
@@ -339,7 +335,7 @@ def _finish_compiled(block: np.ndarray, target: np.ndarray, form: tuple[int, Any
         rows, out, *rest = (a.reshape(-1, m * a.shape[1]) for a in arrays)
         res = rest[0] if rest else None
         if bias is not None:
-            bias = (tiled or _tile)(bias, m)
+            bias = tiled(bias, m)
     compiled.finish_rows(rows, None if bias is None else np.ascontiguousarray(bias), res, out, code)
     return True
 
