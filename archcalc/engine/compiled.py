@@ -15,7 +15,8 @@ tile at a time: numpy applies them as dense Kronecker products (36 multiply-adds
 zero) after a padded copy, and reorders the output cells with one more copy.  So do grouped convs of 2-8 channels a
 group, whose products are too narrow for BLAS, the im2col gather of dense 1-D and 2-D convs (numpy's pays per
 window row, 36 bytes for a 3-channel 3x3 conv, after a padded copy), and max and average pools (an output row at a
-time from the unpadded input, where numpy makes a pass per tap and axis).  Each kernel releases the GIL and works on one block, and the engine's pool
+time from the unpadded input, where numpy makes a pass per tap and axis).  Products of 16-96 output columns,
+which OpenBLAS runs at a fraction of its rate, go to kernels built with llvmlite (``archcalc.engine.narrow``).  Each kernel releases the GIL and works on one block, and the engine's pool
 (``kernels.run_blocks``) spreads the blocks, so no numba threading layer is involved and the kernels may be
 entered from any number of threads.
 
@@ -288,6 +289,21 @@ def im2col_rows(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spat
     both C-contiguous float32."""
     _module().im2col_rows(x, cols, rows[0], rows[1], out_spatial[0], out_spatial[1], kernel[0], kernel[1], stride[0],
                           stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1])
+
+
+def im2col_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], step: int, out_spatial: tuple[int, int],
+                  kernel: tuple[int, int], stride: tuple[int, int], pads_before: tuple[int, int],
+                  dilation: tuple[int, int], by_tap: bool, kernels: tuple[Any, Any, int], w: np.ndarray,
+                  bias: np.ndarray, out: np.ndarray, activation: int) -> None:
+    """A 2-D conv's output rows j0 <= n * O_h + oh < j1 (``rows``), ``step`` at a time: each step's im2col columns
+    gathered into ``cols`` (as ``im2col_rows``, or as ``im2col_taps`` with ``by_tap``), multiplied by ``w`` (K, F)
+    with the bias by the LLVM kernels of ``archcalc.engine.narrow`` (``kernels``: (main, tail, rows at once), a
+    relu in them or not), into ``out`` (N * O_h * O_w, F) rows, and the ``activation`` (a code, not relu) applied.
+    ``narrow.im2col_product`` checks the operands."""
+    _module().im2col_narrow(x, cols, rows[0], rows[1], step, out_spatial[0], out_spatial[1], kernel[0], kernel[1],
+                            stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1], by_tap,
+                            kernels[0], kernels[1], kernels[2], w, bias, out,
+                            out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
 
 
 def im2col_taps(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spatial: tuple[int, int],

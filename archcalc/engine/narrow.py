@@ -1,0 +1,216 @@
+"""Narrow matrix products in LLVM IR (``archcalc[fast]``): out = act(a @ w + bias) for w of 16-96 columns.
+
+OpenBLAS runs products with 16-96 output columns and a short inner dimension at a fraction of its wide rate: the
+im2col product of a 3-channel 3x3 first conv (27 columns in, 16-64 out) reaches 17-21 GMAC/s a thread, and it packs
+both operands for every call.  These are the first convs of nearly every net in the zoo, and where the engine
+trailed PyTorch's direct kernels by 3-4x (CIFAR-10's 32x32x3 -> 32: 630 us against 136).
+
+numba would not produce the kernel these need (its register-blocked form was not vectorised: 3-13 GMAC/s), so it is
+built here with llvmlite, which numba installs: R rows at a time, each row's outputs held in ``<16 x float>``
+registers across the whole inner dimension, one fused multiply-add per row, input column and 16 outputs, the bias
+as the accumulators' start and relu applied on the way out.  45-56 GMAC/s a thread on the zoo's first convs.
+
+The kernels are built on first use, one module per column count (about 0.1 s each), and only where the CPU has
+AVX-512: the register budget (R rows x columns / 16 accumulators plus the weights' vectors, at most 32 registers)
+is AVX-512's, and that is the only machine it was measured on.  Elsewhere, with ``ENABLED = False``
+(``ARCHCALC_NARROW=0``) or without the compiled kernels, ``product`` returns False and the caller uses BLAS.
+Each call releases the GIL (ctypes), so the engine's crew spreads row blocks over the cores.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from archcalc.engine import compiled
+
+#: False sends every product to BLAS (the tests switch it to compare).
+ENABLED = os.environ.get("ARCHCALC_NARROW", "1").strip().lower() not in ("0", "false", "no", "off")
+#: Output columns the kernels take: a multiple of 16, at most this.
+MAX_COLUMNS = 96
+#: Rows at a time per 16-column count (measured best, 32768 rows, 27-363 inner: 45-56 GMAC/s a thread).
+ROWS_AT_ONCE = {1: 8, 2: 8, 3: 4, 4: 4, 5: 3, 6: 4}
+
+_kernels: dict[tuple[int, bool, bool], Any] = {}
+_state: dict[Any, Any] = {}
+_lock = threading.Lock()
+_SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * 4)
+
+
+def available() -> bool:
+    """Whether the kernels can run here: switched on, the compiled kernels loaded, llvmlite built for a CPU with
+    AVX-512."""
+    if not ENABLED or not compiled.available(np.float32):
+        return False
+    if "host" not in _state:
+        try:
+            import llvmlite.binding as llvm
+
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            _state["host"] = bool(llvm.get_host_cpu_features().get("avx512f", False))
+        except Exception:  # llvmlite missing or unable to find the host: BLAS does the products
+            _state["host"] = False
+    return bool(_state["host"])
+
+
+def fits(w: np.ndarray) -> bool:
+    """Whether ``product`` takes weights ``w`` (K, N): float32, C-contiguous, N a multiple of 16 up to
+    ``MAX_COLUMNS``, on a machine where the kernels run."""
+    return (w.ndim == 2 and w.dtype == np.float32 and w.flags.c_contiguous and w.shape[0] > 0
+            and w.shape[1] % 16 == 0 and 0 < w.shape[1] <= MAX_COLUMNS and available())
+
+
+def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None,
+            relu: bool = False) -> bool:
+    """out = a @ w (+ bias, then max(., 0) with ``relu``; NaN stays NaN), or False (nothing done) when the kernels
+    do not take these operands.  ``a`` (M, K) float32 with unit stride along either axis (a transposed view of
+    tap-major columns is read as it lies), ``w`` as ``fits`` says, ``out`` (M, N) float32, rows of unit stride
+    (a channel slice of a wider buffer is written in place), ``bias`` (N,) float32 or None."""
+    if not fits(w) or a.ndim != 2 or out.ndim != 2 or a.dtype != np.float32 or out.dtype != np.float32:
+        return False
+    m, k = a.shape
+    n = w.shape[1]
+    if k != w.shape[0] or out.shape != (m, n) or m == 0 or not out.flags.writeable:
+        return False
+    item = a.itemsize
+    if out.strides[1] != item or out.strides[0] < n * item or out.strides[0] % item:
+        return False
+    if a.strides[1] == item and (m == 1 or (a.strides[0] >= k * item and a.strides[0] % item == 0)):
+        transposed = False
+    elif a.strides[0] == item and (k == 1 or (a.strides[1] >= m * item and a.strides[1] % item == 0)):
+        transposed = True
+    else:
+        return False
+    if bias is not None and (bias.shape != (n,) or bias.dtype != np.float32 or not bias.flags.c_contiguous):
+        return False
+    main, tail, rows_at_once = kernels(n, bool(relu), transposed)
+    if transposed:
+        lda = a.strides[1] // item if k > 1 else m
+    else:
+        lda = a.strides[0] // item if m > 1 else k
+    ldc = out.strides[0] // item if m > 1 else n
+    pointers = (w.ctypes.data, (bias if bias is not None else zero_bias(n)).ctypes.data)
+    body = m - m % rows_at_once
+    if body:
+        main(a.ctypes.data, *pointers, out.ctypes.data, body, k, lda, ldc)
+    if body < m:  # the last rows, one at a time
+        skip = body if transposed else body * lda
+        tail(a.ctypes.data + skip * item, *pointers, out.ctypes.data + body * ldc * item, m - body, k, lda, ldc)
+    return True
+
+
+def zero_bias(n: int) -> np.ndarray:
+    """A bias of n zeros (the kernels always start from one), made once per n."""
+    zeros = _state.get(("zeros", n))
+    if zeros is None:
+        zeros = _state[("zeros", n)] = np.zeros(n, np.float32)
+    return zeros
+
+
+def kernels(columns: int, relu: bool, transposed: bool) -> tuple[Any, Any, int]:
+    """(kernel of ``ROWS_AT_ONCE`` rows, kernel of one row, rows at once) for ``columns`` (a multiple of 16 up to
+    ``MAX_COLUMNS``) output columns, relu'd or not, a read as it lies or transposed; built on first use.  Each is a
+    ctypes function (a, w, bias, out, rows, inner, lda, ldc) of pointers and int64s (``_define``)."""
+    vectors = columns // 16
+    key = (vectors, relu, transposed)
+    hit = _kernels.get(key)
+    if hit is None:
+        with _lock:
+            hit = _kernels.get(key)
+            if hit is None:
+                hit = _kernels[key] = _build(vectors, relu, transposed)
+    return hit[0], hit[1], ROWS_AT_ONCE[vectors]
+
+
+def _build(vectors: int, relu: bool, transposed: bool) -> tuple[Any, Any, Any]:
+    """Compile the two kernels (rows at once, and one row) into one module; the engine object owns their code."""
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    module = ir.Module(name=f"narrow{vectors}")
+    module.triple = llvm.get_process_triple()
+    _define(ir, module, "rows", vectors, ROWS_AT_ONCE[vectors], relu, transposed)
+    _define(ir, module, "row", vectors, 1, relu, transposed)
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
+    parsed = llvm.parse_assembly(str(module))
+    parsed.verify()
+    engine = llvm.create_mcjit_compiler(parsed, machine)
+    engine.finalize_object()
+    return (_SIGNATURE(engine.get_function_address("rows")), _SIGNATURE(engine.get_function_address("row")),
+            engine)
+
+
+def _define(ir: Any, module: Any, name: str, vectors: int, rows_at_once: int, relu: bool, transposed: bool) -> None:
+    """name(a, w, bias, out, rows, inner, lda, ldc): for each block of ``rows_at_once`` rows (rows a multiple of
+    it), accumulators start at the bias, take one fused multiply-add per inner column
+    (a's value splatted, times w's row of 16 x ``vectors``), and are stored (relu'd) to out's rows, ldc apart.
+    a's element (r, c) is at r * lda + c, or at c * lda + r when ``transposed``."""
+    f32, i64, i32 = ir.FloatType(), ir.IntType(64), ir.IntType(32)
+    v16 = ir.VectorType(f32, 16)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 4 + [i64] * 4), name=name)
+    a, w, bias, out, rows, inner, lda, ldc = fn.args
+    for arg in (a, w, bias, out):
+        arg.add_attribute("noalias")
+    fma = module.globals.get("llvm.fma.v16f32") or ir.Function(
+        module, ir.FunctionType(v16, [v16, v16, v16]), name="llvm.fma.v16f32")
+    entry, row_loop, col_loop, store, done = (
+        fn.append_basic_block(n) for n in ("entry", "rows", "inner", "store", "done"))
+
+    def const(v: int) -> Any:
+        return ir.Constant(i64, v)
+
+    zero = ir.Constant(v16, None)
+    b = ir.IRBuilder(entry)
+    loaded = [b.load(b.bitcast(b.gep(bias, [const(16 * j)]), v16.as_pointer()), align=4) for j in range(vectors)]
+    blocks = b.udiv(rows, const(rows_at_once))
+    b.cbranch(b.icmp_unsigned(">", blocks, const(0)), row_loop, done)
+
+    b = ir.IRBuilder(row_loop)
+    block = b.phi(i64, "block")
+    block.add_incoming(const(0), entry)
+    r0 = b.mul(block, const(rows_at_once))
+    b.branch(col_loop)
+
+    b = ir.IRBuilder(col_loop)
+    c = b.phi(i64, "c")
+    c.add_incoming(const(0), row_loop)
+    accs = [[b.phi(v16) for _ in range(vectors)] for _ in range(rows_at_once)]
+    for row in accs:
+        for j, acc in enumerate(row):
+            acc.add_incoming(loaded[j], row_loop)
+    w_row = b.mul(c, const(16 * vectors))
+    wv = [b.load(b.bitcast(b.gep(w, [b.add(w_row, const(16 * j))]), v16.as_pointer()), align=4)
+          for j in range(vectors)]
+    splat = ir.Constant(ir.VectorType(i32, 16), [0] * 16)
+    new = []
+    for i, row in enumerate(accs):
+        r = b.add(r0, const(i))
+        at = b.add(b.mul(c, lda), r) if transposed else b.add(b.mul(r, lda), c)
+        one = b.insert_element(ir.Constant(v16, ir.Undefined), b.load(b.gep(a, [at]), align=4), ir.Constant(i32, 0))
+        value = b.shuffle_vector(one, ir.Constant(v16, ir.Undefined), splat)
+        new.append([b.call(fma, [value, wv[j], acc]) for j, acc in enumerate(row)])
+    c_next = b.add(c, const(1))
+    for row, values in zip(accs, new):
+        for acc, value in zip(row, values):
+            acc.add_incoming(value, col_loop)
+    c.add_incoming(c_next, col_loop)
+    b.cbranch(b.icmp_unsigned("<", c_next, inner), col_loop, store)
+
+    b = ir.IRBuilder(store)
+    for i, values in enumerate(new):
+        target = b.gep(out, [b.mul(b.add(r0, const(i)), ldc)])
+        for j, value in enumerate(values):
+            if relu:  # a negative value becomes 0; NaN stays (numpy's maximum keeps it too)
+                value = b.select(b.fcmp_ordered("<", value, zero), zero, value)
+            b.store(value, b.bitcast(b.gep(target, [const(16 * j)]), v16.as_pointer()), align=4)
+    block_next = b.add(block, const(1))
+    block.add_incoming(block_next, store)
+    b.cbranch(b.icmp_unsigned("<", block_next, blocks), row_loop, done)
+    ir.IRBuilder(done).ret_void()
+

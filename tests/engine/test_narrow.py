@@ -1,0 +1,159 @@
+"""The narrow-product kernels in LLVM IR (``archcalc.engine.narrow``) against float64 products, alone and as the
+im2col convs' product (gather, product and finish in one compiled call per thread), and the operands they refuse.
+
+They run only where numba (and so llvmlite) is installed and the CPU has AVX-512; elsewhere these tests skip and
+the engine uses BLAS, which ``test_compiled.py`` and ``test_properties.py`` cover.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archcalc.engine import compiled, narrow
+from archcalc.engine import kernels as K
+from archcalc.engine import reference as R
+from archcalc.engine.plan import _epilogue
+
+from test_properties import arrays, window_settings
+
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture
+def kernels(monkeypatch):
+    """The narrow kernels switched on, or a skip where they cannot run; the compiled calls made, by name."""
+    monkeypatch.setattr(compiled, "ENABLED", True)
+    monkeypatch.setattr(narrow, "ENABLED", True)
+    if not compiled.load():
+        pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
+    if not narrow.available():
+        pytest.skip("the narrow kernels need a CPU with AVX-512")
+    calls: list[str] = []
+    for name in ("im2col_narrow", "im2col_rows", "im2col_taps", "finish_rows"):
+        real = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    return calls
+
+
+COLUMNS = st.sampled_from([16, 32, 48, 64, 80, 96])
+
+
+@FAST
+@given(st.integers(1, 40), st.integers(1, 60), COLUMNS, st.booleans(), st.booleans(), st.booleans(),
+       st.integers(0, 3), st.data())
+def test_product_matches_float64(kernels, rows, inner, columns, transposed, relu, bias, spare, data):
+    """out = a @ w (+ bias, relu) for every rows count (the kernels take 3-8 rows at once and a tail row by row),
+    a read as it lies or transposed (tap-major columns), out a channel slice of a wider buffer (the cells around
+    it untouched)."""
+    a = arrays(data.draw, (inner, rows) if transposed else (rows, inner), np.float32)
+    a = a.T if transposed else a
+    w = arrays(data.draw, (inner, columns), np.float32)
+    b = arrays(data.draw, (columns,), np.float32) if bias else None
+    whole = np.full((rows, columns + 2 * spare), -7.25, np.float32)
+    out = whole[:, spare:spare + columns]
+    assert narrow.product(a, w, out, b, relu)
+    want = a.astype(np.float64) @ w.astype(np.float64) + (0 if b is None else b)
+    if relu:
+        want = np.maximum(want, 0)
+    scale = max(1.0, float(np.abs(a).max() * np.abs(w).max() * inner))
+    np.testing.assert_allclose(out, want, rtol=0, atol=1e-6 * scale)
+    assert (whole[:, :spare] == -7.25).all() and (whole[:, spare + columns:] == -7.25).all()
+
+
+def test_relu_keeps_nan_and_known_values(kernels):
+    """relu(NaN) stays NaN (numpy's maximum keeps it); a worked example: 8 rows of [1, 2, 3] against columns of
+    ones, twos, ... sixteen: row r gives 6 * (r + 1) * column - 40, relu'd."""
+    a = np.array([[np.nan, 1.0]], np.float32)
+    out = np.zeros((1, 16), np.float32)
+    assert narrow.product(a, np.ones((2, 16), np.float32), out, None, relu=True)
+    assert np.isnan(out).all()
+    a = np.array([[1.0, 2.0, 3.0]] * 9, np.float32) * np.arange(1, 10, dtype=np.float32)[:, None]
+    w = np.broadcast_to(np.arange(1, 17, dtype=np.float32), (3, 16)).copy()
+    out = np.empty((9, 16), np.float32)
+    assert narrow.product(a, w, out, np.full(16, -40.0, np.float32), relu=True)
+    want = np.maximum(6 * np.arange(1, 10)[:, None] * np.arange(1, 17)[None, :] - 40, 0)
+    assert (out == want).all()
+
+
+def test_refused_operands(kernels):
+    """What the kernels do not take is left to BLAS: False and nothing written."""
+    a = np.ones((5, 4), np.float32)
+    out = np.full((5, 16), 3.0, np.float32)
+    assert not narrow.product(a, np.ones((4, 8), np.float32), out[:, :8])  # not a multiple of 16
+    assert not narrow.product(a, np.ones((4, 112), np.float32), np.empty((5, 112), np.float32))  # over 96
+    assert not narrow.product(a.astype(np.float64), np.ones((4, 16)), out.astype(np.float64))  # float64
+    assert not narrow.product(a, np.ones((3, 16), np.float32), out)  # inner dimensions differ
+    assert not narrow.product(a[:, ::2], np.ones((2, 16), np.float32), out)  # a strided along both axes
+    assert not narrow.product(a, np.ones((4, 32), np.float32)[:, ::2], out)  # w not contiguous
+    assert not narrow.product(a, np.ones((4, 16), np.float32), out[::-1])  # rows backwards
+    assert not narrow.product(a, np.ones((4, 16), np.float32), out, np.ones(8, np.float32))  # bias of 8
+    assert (out == 3).all()
+    narrow.ENABLED = False
+    try:
+        assert not narrow.product(a, np.ones((4, 16), np.float32), out)
+    finally:
+        narrow.ENABLED = True
+
+
+FINISHES = ["none", "bias", "bias+relu", "bias+hardswish", "bias+silu", "relu6", "bias+add", "bias+add+relu"]
+
+
+@FAST
+@given(window_settings(max_rank=2), st.integers(1, 4), COLUMNS, st.integers(1, 3), st.sampled_from(FINISHES),
+       st.integers(0, 2), st.sampled_from(["one call", "steps", "spread"]), st.data())
+def test_im2col_conv_matches_twin(kernels, geo, c_in, filters, batch, finish, before, split, data):
+    """Dense 1-D and 2-D convs of 16-96 filters by im2col with the narrow product (one channel gathered a row per
+    tap, or window rows), in one call, in steps of one output row, or shared by two threads: with a bias, relu and
+    other activations in the same call, into a fresh array or a channel slice of a wider buffer, against the
+    float64 twin.  A residual add is left to the block finish after BLAS's product."""
+    kernels.clear()
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    x = arrays(data.draw, (batch, *spatial, c_in), np.float32) * 2
+    w = arrays(data.draw, (*kernel, c_in, filters), np.float32)
+    b = arrays(data.draw, (filters,), np.float32) if "bias" in finish else None
+    residual = "add" in finish and not before
+    act = {"relu": "relu", "hardswish": "hardswish", "silu": "silu", "relu6": "relu6"}.get(finish.split("+")[-1])
+    spec = ((("add", ("r",), None),) if residual else ()) + ((("act", act, None),) if act else ())
+    whole = np.full((batch, *out_spatial, before + filters + 1), -7.25, np.float32)
+    out = whole[..., before:before + filters] if before else np.empty((batch, *out_spatial, filters), np.float32)
+    res = arrays(data.draw, out.shape, np.float32) * 3
+    with pytest.MonkeyPatch.context() as mp:
+        if split != "one call":
+            mp.setattr(K, "NARROW_BLOCK_BYTES", 4)  # a step of one output row
+        if split == "spread":
+            mp.setattr(K, "workers", lambda: 2)
+            mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
+            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        got = K.conv(x, w, b, stride, pads, dilation, 1, out_spatial, out=out, algorithm="gemm",
+                     epilogue=_epilogue(spec, out, {"r": res}) if spec else None)
+    want = R.conv(x.astype(np.float64), w, b, stride, pads, dilation, 1, out_spatial=out_spatial)
+    if residual:
+        want = want + res
+    if act:
+        want = R.activate(want, act)
+    assert got is out
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    if before:
+        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
+    if np.prod(kernel) > 1:
+        assert ("im2col_narrow" in kernels) == (not residual)
+
+
+def test_switched_off_uses_blas(kernels, monkeypatch):
+    """With ``narrow.ENABLED`` off the same conv takes the compiled gather and BLAS, to the same values."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 9, 9, 3), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 3, 32), dtype=np.float32)
+    b = rng.standard_normal(32, dtype=np.float32)
+    on = K.conv(x, w, b, (1, 1), ((1, 1), (1, 1)), algorithm="gemm")
+    assert kernels == ["im2col_narrow"]
+    kernels.clear()
+    monkeypatch.setattr(narrow, "ENABLED", False)
+    off = K.conv(x, w, b, (1, 1), ((1, 1), (1, 1)), algorithm="gemm")
+    assert "im2col_narrow" not in kernels and "im2col_rows" in kernels
+    np.testing.assert_allclose(on, off, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(on, R.conv(x.astype(np.float64), w, b, (1, 1), ((1, 1), (1, 1))), rtol=1e-5,
+                               atol=1e-5)
