@@ -306,6 +306,16 @@ def im2col_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], step: 
                             out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
 
 
+def narrow_rows(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray, kernels: tuple[Any, Any, int],
+                activation: int, step: int) -> None:
+    """out = act(a @ w + bias), ``step`` rows at a time, by the LLVM kernels of ``archcalc.engine.narrow``
+    (``kernels``: (main, tail, rows at once), a relu in them or not) and the ``activation`` (a code, not relu) after
+    them: a (rows, K) and out (rows, F) float32 with rows of unit stride, w (K, F) C-contiguous, bias (F,).
+    ``kernels._narrow_form`` checks the operands."""
+    _module().narrow_rows(kernels[0], kernels[1], kernels[2], a, w, bias, out,
+                          out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation, step)
+
+
 def im2col_taps(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spatial: tuple[int, int],
                 kernel: tuple[int, int], stride_h: int, pads_before: tuple[int, int], dilation: tuple[int, int]) -> None:
     """``im2col_rows``' columns transposed, for ``x`` (N, H, W, 1) of one channel and stride 1 along the width:

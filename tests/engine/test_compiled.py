@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import archcalc
-from archcalc.engine import compiled
+from archcalc.engine import compiled, narrow
 from archcalc.engine import kernels as K
 from archcalc.engine import reference as R
 from archcalc.engine.plan import _epilogue, compile_plan
@@ -39,7 +39,7 @@ def path(request, monkeypatch):
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
     for name in ("depthwise_rows", "depthwise_ring_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
-                 "grouped_rows", "im2col_rows", "im2col_taps", "im2col_narrow", "pool_rows"):
+                 "grouped_rows", "im2col_rows", "im2col_taps", "im2col_narrow", "narrow_rows", "pool_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -262,8 +262,9 @@ def test_conv_finish_float32_matches_twin(path, batch, side, c_in, filters, bias
     if before:
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     if spec or kind == "numpy":  # a bias alone: numpy in place, the kernel on its way into a channel slice
-        # (or the narrow kernels' own finish: 16-96 filters of a 3x3 conv without a residual add)
-        assert ("finish_rows" in calls or "im2col_narrow" in calls) == (kind == "compiled")
+        # (or the narrow kernels' own finish: up to 96 filters without a residual add)
+        by_narrow = "im2col_narrow" in calls or "narrow_rows" in calls
+        assert ("finish_rows" in calls or by_narrow) == (kind == "compiled")
 
 
 @FAST
@@ -332,7 +333,8 @@ def test_im2col_float32_matches_twin(path, geo, c_in, filters, batch, finish, be
     """Dense convs by im2col in float32 (1-D maps, strides, dilations, asymmetric pads, ceil-mode windows): the
     compiled gather from the unpadded input (in one block, in blocks of a row, or spread over two threads as with
     BLAS pinned) and numpy's gather from a padded copy, with the block finish, into a fresh array or a channel
-    slice of a wider buffer, against the float64 twin."""
+    slice of a wider buffer, against the float64 twin.  The narrow kernels (``test_narrow.py``) are switched off:
+    this is the compiled gather's path into BLAS."""
     kind, calls = path
     calls.clear()
     spatial, kernel, stride, dilation, pads, out_spatial = geo
@@ -342,6 +344,7 @@ def test_im2col_float32_matches_twin(path, geo, c_in, filters, batch, finish, be
     whole = np.full((batch, *out_spatial, before + filters + 1), -7.25, np.float32)
     out = whole[..., before:before + filters] if before else None
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(narrow, "ENABLED", False)
         if blocks != "one block":
             mp.setattr(K, "IM2COL_COMPILED_BLOCK_BYTES", 4)  # a row of outputs a block
             mp.setattr(K, "IM2COL_CHUNK_BYTES", 4)

@@ -32,7 +32,7 @@ def kernels(monkeypatch):
     if not narrow.available():
         pytest.skip("the narrow kernels need a CPU with AVX-512")
     calls: list[str] = []
-    for name in ("im2col_narrow", "im2col_rows", "im2col_taps", "finish_rows"):
+    for name in ("im2col_narrow", "narrow_rows", "im2col_rows", "im2col_taps", "finish_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return calls
@@ -140,6 +140,48 @@ def test_im2col_conv_matches_twin(kernels, geo, c_in, filters, batch, finish, be
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     if np.prod(kernel) > 1:
         assert ("im2col_narrow" in kernels) == (not residual)
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 40), COLUMNS, st.sampled_from(FINISHES), st.integers(0, 2),
+       st.booleans(), st.sampled_from(["one call", "steps", "spread"]), st.data())
+def test_pointwise_matches_twin(kernels, batch, side, c_in, filters, finish, before, gated, split, data):
+    """1x1 convs of 16-96 filters by the narrow kernels: input rows read in place from a channel slice of a wider
+    buffer, a per-sample gate (squeeze-and-excitation) scaling each sample's weights, a bias, relu and other
+    activations in the same call, output into a channel slice; in one call, in steps of one row, or shared by two
+    threads; against the float64 twin."""
+    kernels.clear()
+    wide = arrays(data.draw, (batch, side, side, c_in + before), np.float32) * 2
+    x = wide[..., before:]
+    w = arrays(data.draw, (c_in, filters), np.float32)
+    b = arrays(data.draw, (filters,), np.float32) if "bias" in finish else None
+    gate = (arrays(data.draw, (batch, c_in), np.float32) + 2) if gated else None
+    residual = "add" in finish and not before
+    act = {"relu": "relu", "hardswish": "hardswish", "silu": "silu", "relu6": "relu6"}.get(finish.split("+")[-1])
+    spec = ((("add", ("r",), None),) if residual else ()) + ((("act", act, None),) if act else ())
+    whole = np.full((batch, side, side, before + filters + 1), -7.25, np.float32)
+    out = whole[..., before:before + filters] if before else np.empty((batch, side, side, filters), np.float32)
+    res = arrays(data.draw, out.shape, np.float32) * 3
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "GATE_MAP_RATIO", 0)  # every gate scales the weights (a small map's gated map: BLAS)
+        if split != "one call":
+            mp.setattr(K, "NARROW_BLOCK_BYTES", 4)  # a step of one row
+        if split == "spread":
+            mp.setattr(K, "workers", lambda: 2)
+            mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
+            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        got = K.pointwise(x, w, b, out=out, epilogue=_epilogue(spec, out, {"r": res}) if spec else None, gate=gate)
+    xs = x.astype(np.float64) if gate is None else x.astype(np.float64) * gate[:, None, None, :]
+    want = xs @ w.astype(np.float64) + (0 if b is None else b)
+    if residual:
+        want = want + res
+    if act:
+        want = R.activate(want, act)
+    assert got is out
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    if before:
+        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
+    assert ("narrow_rows" in kernels) == (not residual)
 
 
 def test_switched_off_uses_blas(kernels, monkeypatch):
