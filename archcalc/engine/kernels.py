@@ -492,7 +492,7 @@ def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish) -> 
 
     form = _narrow_form(wm, finish, target)
     if form is not None:  # gather, product and finish in one compiled call per thread (``narrow``)
-        bias, relu, code = form
+        wn, bias, relu, code = form
         kernels = narrow.kernels(filters, relu, by_tap)
         step = max(1, NARROW_BLOCK_BYTES // row_bytes)
         threads = workers() if macs >= NARROW_SPREAD_MIN_MACS else 1
@@ -502,7 +502,7 @@ def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish) -> 
             j1 = min(j0 + share, total)
             rows = min(step, j1 - j0) * o_w
             cols = _workspace("cols", (width, rows) if by_tap else (rows, width), x.dtype)
-            compiled.im2col_narrow(x, cols, (j0, j1), step, *geometry, by_tap, kernels, wm, bias, target, code)
+            compiled.im2col_narrow(x, cols, (j0, j1), step, *geometry, by_tap, kernels, wn, bias, target, code)
 
         run_blocks(gather_multiply, list(range(0, total, share)), PARALLEL_MIN_OUT_BYTES)
         return True
@@ -535,18 +535,21 @@ NARROW_BLOCK_BYTES = 2**18
 NARROW_SPREAD_MIN_MACS = 2**22
 
 
-def _narrow_form(w: np.ndarray, finish, target: np.ndarray) -> tuple[np.ndarray, bool, int] | None:
-    """(bias, relu in the kernel, activation code after it) when ``narrow``'s kernels can make target = finish(a @
-    w) themselves: weights they take (``narrow.fits``), a finish of a bias and an activation the compiled kernels
-    know (no residual), a float32 target of rows with unit stride; else None."""
-    if (target.dtype != np.float32 or target.ndim != 2 or target.strides[1] != target.itemsize
-            or target.strides[0] % target.itemsize or not target.flags.writeable or not narrow.fits(w)):
+def _narrow_form(w: np.ndarray, finish, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, int] | None:
+    """(weights and bias as the kernels read them, relu in the kernel, activation code after it) when ``narrow``'s
+    kernels can make target = finish(a @ w) themselves: weights they take (``narrow.fits``), a finish of a bias
+    and an activation the compiled kernels know (no residual), a float32 target of rows with unit stride; else
+    None."""
+    if (target.dtype != np.float32 or target.ndim != 2 or (target.strides[1] != target.itemsize and w.shape[1] > 1)
+            or target.strides[0] % target.itemsize or target.strides[0] < 0 or not target.flags.writeable
+            or not narrow.fits(w)):
         return None
     bias, act, rest = _in_kernel(finish, target.dtype)
-    if rest is not None or (bias is not None and bias.shape != (w.shape[1],)):
+    columns = w.shape[1]
+    if rest is not None or (bias is not None and bias.shape != (columns,)):
         return None
     relu = act == compiled.code("relu")
-    return (narrow.zero_bias(w.shape[1]) if bias is None else bias), relu, 0 if relu else act
+    return narrow.padded(w, columns), narrow.padded(bias, columns), relu, 0 if relu else act
 
 
 def _prepared(cache: dict | None, key: tuple, make: Callable[[], np.ndarray]) -> np.ndarray:
@@ -653,8 +656,9 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
               else (lambda src, dst, r0: prologue(src, dst)) if prologue is not None else None)
     form = _narrow_form(w, finish, units[0][2]) if before is None else None
     if form is not None and all((src.shape[1] == 1 or src.strides[1] == x.itemsize) and src.strides[0] >= 0
-                                and narrow.fits(wu) for src, wu, _ in units):
-        _pointwise_narrow(units, length, form, macs)
+                                for src, _, _ in units):
+        units = [(src, form[0] if wu is w else narrow.padded(wu, filters), dst) for src, wu, dst in units]
+        _pointwise_narrow(units, length, form[1:], macs, filters)  # (a sample's gated weights padded here)
         return out
     limit = (PROLOGUE_BLOCK_BYTES // (c_in * x.itemsize) if before is not None
              else IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize))
@@ -674,15 +678,15 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
     return out
 
 
-def _pointwise_narrow(units: list, length: int, form: tuple[np.ndarray, bool, int], macs: int) -> None:
+def _pointwise_narrow(units: list, length: int, form: tuple[np.ndarray, bool, int], macs: int, filters: int) -> None:
     """``_pointwise``'s products by ``narrow``'s kernels (form from ``_narrow_form``): each unit's rows (a sample's,
     or all of them) shared among ``workers()`` threads from ``NARROW_SPREAD_MIN_MACS`` multiply-adds on, one
     compiled call each (``compiled.narrow_rows``), ``NARROW_BLOCK_BYTES`` of input rows finished at a time.
     Alone, batch 8, against OpenBLAS's two threads: SqueezeNet's squeezes 24200 x 64 -> 16 0.59, 5832 x 256 -> 32
     0.57; MobileNetV2's 1568 x 576 -> 96 0.89."""
     bias, relu, code = form
-    src0, w0, _ = units[0]
-    kernels = narrow.kernels(w0.shape[1], relu, False)
+    src0 = units[0][0]
+    kernels = narrow.kernels(filters, relu, False)
     step = max(1, NARROW_BLOCK_BYTES // (src0.shape[1] * src0.itemsize))
     threads = workers() if macs >= NARROW_SPREAD_MIN_MACS else 1
     share = -(-length // max(1, threads // len(units)))

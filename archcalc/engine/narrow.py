@@ -30,7 +30,8 @@ from archcalc.engine import compiled
 
 #: False sends every product to BLAS (the tests switch it to compare).
 ENABLED = os.environ.get("ARCHCALC_NARROW", "1").strip().lower() not in ("0", "false", "no", "off")
-#: Output columns the kernels take: a multiple of 16, at most this.
+#: Output columns the kernels take, at most (held in 16-wide registers: a count not a multiple of 16 has its weights
+#: and bias padded with zeros, ``padded``, and the last register's real columns stored one by one).
 MAX_COLUMNS = 96
 #: Rows at a time per 16-column count (measured best, 32768 rows, 27-363 inner: 45-56 GMAC/s a thread).
 ROWS_AT_ONCE = {1: 8, 2: 8, 3: 4, 4: 4, 5: 3, 6: 4}
@@ -59,10 +60,22 @@ def available() -> bool:
 
 
 def fits(w: np.ndarray) -> bool:
-    """Whether ``product`` takes weights ``w`` (K, N): float32, C-contiguous, N a multiple of 16 up to
-    ``MAX_COLUMNS``, on a machine where the kernels run."""
+    """Whether ``product`` takes weights ``w`` (K, N): float32, C-contiguous, N at most ``MAX_COLUMNS``, on a
+    machine where the kernels run."""
     return (w.ndim == 2 and w.dtype == np.float32 and w.flags.c_contiguous and w.shape[0] > 0
-            and w.shape[1] % 16 == 0 and 0 < w.shape[1] <= MAX_COLUMNS and available())
+            and 0 < w.shape[1] <= MAX_COLUMNS and available())
+
+
+def padded(v: np.ndarray | None, columns: int) -> np.ndarray:
+    """Weights (K, N) or a bias (N,) (None: zeros) as the kernels read them: N padded with zeros to a multiple of
+    16 (``v`` itself when it is one already and contiguous)."""
+    if v is None:
+        return zero_bias(-(-columns // 16) * 16)
+    if columns % 16 == 0 and v.flags.c_contiguous:
+        return v
+    wide = np.zeros((*v.shape[:-1], -(-columns // 16) * 16), np.float32)
+    wide[..., :columns] = v
+    return wide
 
 
 def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None,
@@ -70,7 +83,9 @@ def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | No
     """out = a @ w (+ bias, then max(., 0) with ``relu``; NaN stays NaN), or False (nothing done) when the kernels
     do not take these operands.  ``a`` (M, K) float32 with unit stride along either axis (a transposed view of
     tap-major columns is read as it lies), ``w`` as ``fits`` says, ``out`` (M, N) float32, rows of unit stride
-    (a channel slice of a wider buffer is written in place), ``bias`` (N,) float32 or None."""
+    (a channel slice of a wider buffer is written in place), ``bias`` (N,) float32 or None.  The plain entry (it
+    pads w per call); the engine calls the kernels from compiled loops (``compiled.narrow_rows``,
+    ``compiled.im2col_narrow``)."""
     if not fits(w) or a.ndim != 2 or out.ndim != 2 or a.dtype != np.float32 or out.dtype != np.float32:
         return False
     m, k = a.shape
@@ -78,7 +93,7 @@ def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | No
     if k != w.shape[0] or out.shape != (m, n) or m == 0 or not out.flags.writeable:
         return False
     item = a.itemsize
-    if out.strides[1] != item or out.strides[0] < n * item or out.strides[0] % item:
+    if (out.strides[1] != item and n > 1) or out.strides[0] < n * item or out.strides[0] % item:
         return False
     if a.strides[1] == item and (m == 1 or (a.strides[0] >= k * item and a.strides[0] % item == 0)):
         transposed = False
@@ -88,13 +103,14 @@ def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | No
         return False
     if bias is not None and (bias.shape != (n,) or bias.dtype != np.float32 or not bias.flags.c_contiguous):
         return False
+    w, bias = padded(w, n), padded(bias, n)
     main, tail, rows_at_once = kernels(n, bool(relu), transposed)
     if transposed:
         lda = a.strides[1] // item if k > 1 else m
     else:
         lda = a.strides[0] // item if m > 1 else k
     ldc = out.strides[0] // item if m > 1 else n
-    pointers = (w.ctypes.data, (bias if bias is not None else zero_bias(n)).ctypes.data)
+    pointers = (w.ctypes.data, bias.ctypes.data)
     body = m - m % rows_at_once
     if body:
         main(a.ctypes.data, *pointers, out.ctypes.data, body, k, lda, ldc)
@@ -113,29 +129,28 @@ def zero_bias(n: int) -> np.ndarray:
 
 
 def kernels(columns: int, relu: bool, transposed: bool) -> tuple[Any, Any, int]:
-    """(kernel of ``ROWS_AT_ONCE`` rows, kernel of one row, rows at once) for ``columns`` (a multiple of 16 up to
-    ``MAX_COLUMNS``) output columns, relu'd or not, a read as it lies or transposed; built on first use.  Each is a
-    ctypes function (a, w, bias, out, rows, inner, lda, ldc) of pointers and int64s (``_define``)."""
-    vectors = columns // 16
-    key = (vectors, relu, transposed)
+    """(kernel of ``ROWS_AT_ONCE`` rows, kernel of one row, rows at once) for ``columns`` (up to ``MAX_COLUMNS``)
+    output columns, relu'd or not, a read as it lies or transposed; built on first use.  Each is a ctypes function
+    (a, w, bias, out, rows, inner, lda, ldc) of pointers and int64s (``_define``), reading w and bias ``padded``."""
+    key = (columns, relu, transposed)
     hit = _kernels.get(key)
     if hit is None:
         with _lock:
             hit = _kernels.get(key)
             if hit is None:
-                hit = _kernels[key] = _build(vectors, relu, transposed)
-    return hit[0], hit[1], ROWS_AT_ONCE[vectors]
+                hit = _kernels[key] = _build(columns, relu, transposed)
+    return hit[0], hit[1], ROWS_AT_ONCE[-(-columns // 16)]
 
 
-def _build(vectors: int, relu: bool, transposed: bool) -> tuple[Any, Any, Any]:
+def _build(columns: int, relu: bool, transposed: bool) -> tuple[Any, Any, Any]:
     """Compile the two kernels (rows at once, and one row) into one module; the engine object owns their code."""
     import llvmlite.binding as llvm
     import llvmlite.ir as ir
 
-    module = ir.Module(name=f"narrow{vectors}")
+    module = ir.Module(name=f"narrow{columns}")
     module.triple = llvm.get_process_triple()
-    _define(ir, module, "rows", vectors, ROWS_AT_ONCE[vectors], relu, transposed)
-    _define(ir, module, "row", vectors, 1, relu, transposed)
+    _define(ir, module, "rows", columns, ROWS_AT_ONCE[-(-columns // 16)], relu, transposed)
+    _define(ir, module, "row", columns, 1, relu, transposed)
     machine = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
     parsed = llvm.parse_assembly(str(module))
@@ -146,11 +161,14 @@ def _build(vectors: int, relu: bool, transposed: bool) -> tuple[Any, Any, Any]:
             engine)
 
 
-def _define(ir: Any, module: Any, name: str, vectors: int, rows_at_once: int, relu: bool, transposed: bool) -> None:
+def _define(ir: Any, module: Any, name: str, columns: int, rows_at_once: int, relu: bool, transposed: bool) -> None:
     """name(a, w, bias, out, rows, inner, lda, ldc): for each block of ``rows_at_once`` rows (rows a multiple of
-    it), accumulators start at the bias, take one fused multiply-add per inner column
-    (a's value splatted, times w's row of 16 x ``vectors``), and are stored (relu'd) to out's rows, ldc apart.
-    a's element (r, c) is at r * lda + c, or at c * lda + r when ``transposed``."""
+    it), accumulators start at the bias, take one fused multiply-add per inner column (a's value splatted, times
+    w's row of 16 x ``vectors``, ``padded``), and the first ``columns`` of each row are stored (relu'd) to out's
+    rows, ldc apart: whole registers, then the last one's real columns one by one.  a's element (r, c) is at
+    r * lda + c, or at c * lda + r when ``transposed``."""
+    vectors = -(-columns // 16)
+    last = columns - 16 * (vectors - 1)  # real columns in the last register
     f32, i64, i32 = ir.FloatType(), ir.IntType(64), ir.IntType(32)
     v16 = ir.VectorType(f32, 16)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 4 + [i64] * 4), name=name)
@@ -208,7 +226,11 @@ def _define(ir: Any, module: Any, name: str, vectors: int, rows_at_once: int, re
         for j, value in enumerate(values):
             if relu:  # a negative value becomes 0; NaN stays (numpy's maximum keeps it too)
                 value = b.select(b.fcmp_ordered("<", value, zero), zero, value)
-            b.store(value, b.bitcast(b.gep(target, [const(16 * j)]), v16.as_pointer()), align=4)
+            if j < vectors - 1 or last == 16:
+                b.store(value, b.bitcast(b.gep(target, [const(16 * j)]), v16.as_pointer()), align=4)
+            else:
+                for e in range(last):
+                    b.store(b.extract_element(value, ir.Constant(i32, e)), b.gep(target, [const(16 * j + e)]), align=4)
     block_next = b.add(block, const(1))
     block.add_incoming(block_next, store)
     b.cbranch(b.icmp_unsigned("<", block_next, blocks), row_loop, done)
