@@ -720,24 +720,36 @@ def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # prag
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
-def _narrow_step(main, tail, rows_at_once, a_at, lda, by_col, w, b, out, flat, r0, m, code, ex, en,
-                 tt):  # pragma: no cover - compiled
-    """out's rows r0 <= r < r0 + m = act(a @ w + b) by the LLVM kernels of ``archcalc.engine.narrow`` (``main``
-    ``rows_at_once`` rows at a time, ``tail`` a row at a time; the bias and a relu inside them): a's (r, c) at
-    a_at + (r * lda + c) cells, or (c * lda + r) with ``by_col``; out (rows, F) with rows of unit stride; then the
-    activation ``code`` (not relu) on those rows while in cache: on ``flat`` (out's cells as one run, when out is
-    contiguous; else empty), or row by row."""
+def _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda, by_col, w,
+                 b, out, flat, r0, m, code, ex, en, tt):  # pragma: no cover - compiled
+    """out's rows r0 <= r < r0 + m = act(a @ w + b) by the LLVM kernels of ``archcalc.engine.narrow``, chunk by
+    chunk of ``width`` output columns (the last chunk's kernels for the last): ``*_main`` ``*_rows`` rows at a
+    time, ``*_tail`` a row at a time, the bias and a relu inside them.  a's (r, c) at a_at + (r * lda + c) cells,
+    or (c * lda + r) with ``by_col``; w and b packed (``narrow.pack``: (chunks, K * width), (chunks, width)); out
+    (rows, F) with rows of unit stride.  Then the activation ``code`` (not relu) on those rows while in cache: on
+    ``flat`` (out's cells as one run, when out is contiguous; else empty), or row by row."""
     item = out.itemsize
     n = out.shape[1]
     ldc = out.strides[0] // item if out.shape[0] > 1 else n
-    width = w.shape[0]
-    body = m - m % rows_at_once
-    target = out.ctypes.data + r0 * ldc * item
-    if body > 0:
-        main(a_at, w.ctypes.data, b.ctypes.data, target, body, width, lda, ldc)
-    if body < m:
-        skip = body if by_col else body * lda
-        tail(a_at + skip * item, w.ctypes.data, b.ctypes.data, target + body * ldc * item, m - body, width, lda, ldc)
+    inner = w.shape[1] // width
+    for c in range(chunks):
+        last = c == chunks - 1
+        rows_at_once = last_rows if last else full_rows
+        wp = w.ctypes.data + c * w.strides[0]
+        bp = b.ctypes.data + c * b.strides[0]
+        target = out.ctypes.data + (r0 * ldc + c * width) * item
+        body = m - m % rows_at_once
+        if body > 0:
+            if last:
+                last_main(a_at, wp, bp, target, body, inner, lda, ldc)
+            else:
+                full_main(a_at, wp, bp, target, body, inner, lda, ldc)
+        if body < m:
+            skip = a_at + (body if by_col else body * lda) * item
+            if last:
+                last_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc)
+            else:
+                full_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc)
     if code != NONE and code != RELU:
         if flat.shape[0] > 0:
             _activate_run(flat[r0 * n:(r0 + m) * n], code, ex, en, tt)
@@ -747,7 +759,8 @@ def _narrow_step(main, tail, rows_at_once, a_at, lda, by_col, w, b, out, flat, r
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
-def narrow_rows(main, tail, rows_at_once, a, w, b, out, flat, code, step):  # pragma: no cover - compiled
+def narrow_rows(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a, w, b, out, flat, code,
+                step):  # pragma: no cover - compiled
     """out = act(a @ w + b) (``_narrow_step``), ``step`` rows at a time: a (rows, K) with rows of unit stride, out
     (rows, F) likewise.  One call per thread and layer."""
     item = a.itemsize
@@ -755,19 +768,21 @@ def narrow_rows(main, tail, rows_at_once, a, w, b, out, flat, code, step):  # pr
     ex, en, tt = _activation_scratch()
     rows = a.shape[0]
     for r0 in range(0, rows, step):
-        _narrow_step(main, tail, rows_at_once, a.ctypes.data + r0 * lda * item, lda, False, w, b, out, flat, r0,
-                     min(step, rows - r0), code, ex, en, tt)
+        _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
+                     a.ctypes.data + r0 * lda * item, lda, False, w, b, out, flat, r0, min(step, rows - r0), code, ex,
+                     en, tt)
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
-def im2col_narrow(x, cols, j0, j1, step, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw, by_tap, main, tail, rows_at_once,
-                  w, b, out, flat, code):  # pragma: no cover - compiled
+def im2col_narrow(x, cols, j0, j1, step, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw, by_tap, full_main, full_tail,
+                  full_rows, last_main, last_tail, last_rows, chunks, width, w, b, out, flat,
+                  code):  # pragma: no cover - compiled
     """A dense 2-D conv's output rows j0 <= j = n * o_h + oh < j1, ``step`` rows at a time, in one call: the im2col
     columns of a step gathered into ``cols`` (``im2col_rows``, or ``im2col_taps`` with ``by_tap``, cols then
     (taps, step * o_w)), then multiplied and finished into out's rows by ``_narrow_step`` (out (N * O_h * O_w,
     F)).  One call per thread and layer: each return to Python takes the GIL, and on a VM handing it between
     threads costs tens of microseconds."""
-    lda = cols.shape[1] if by_tap else w.shape[0]
+    lda = cols.shape[1] if by_tap else w.shape[1] // width
     ex, en, tt = _activation_scratch()
     for s0 in range(j0, j1, step):
         s1 = min(s0 + step, j1)
@@ -775,5 +790,5 @@ def im2col_narrow(x, cols, j0, j1, step, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh,
             im2col_taps(x, cols, s0, s1, o_h, o_w, k_h, k_w, sh, ph, pw, dh, dw)
         else:
             im2col_rows(x, cols, s0, s1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw)
-        _narrow_step(main, tail, rows_at_once, cols.ctypes.data, lda, by_tap, w, b, out, flat, s0 * o_w,
-                     (s1 - s0) * o_w, code, ex, en, tt)
+        _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, cols.ctypes.data,
+                     lda, by_tap, w, b, out, flat, s0 * o_w, (s1 - s0) * o_w, code, ex, en, tt)

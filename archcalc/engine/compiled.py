@@ -293,26 +293,28 @@ def im2col_rows(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spat
 
 def im2col_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], step: int, out_spatial: tuple[int, int],
                   kernel: tuple[int, int], stride: tuple[int, int], pads_before: tuple[int, int],
-                  dilation: tuple[int, int], by_tap: bool, kernels: tuple[Any, Any, int], w: np.ndarray,
-                  bias: np.ndarray, out: np.ndarray, activation: int) -> None:
+                  dilation: tuple[int, int], by_tap: bool, kernels: tuple, w: np.ndarray, bias: np.ndarray,
+                  out: np.ndarray, activation: int) -> None:
     """A 2-D conv's output rows j0 <= n * O_h + oh < j1 (``rows``), ``step`` at a time: each step's im2col columns
-    gathered into ``cols`` (as ``im2col_rows``, or as ``im2col_taps`` with ``by_tap``), multiplied by ``w`` (K, F,
-    ``narrow.padded`` as the bias) with the bias by the LLVM kernels of ``archcalc.engine.narrow`` (``kernels``: (main, tail, rows at once), a
-    relu in them or not), into ``out`` (N * O_h * O_w, F) rows, and the ``activation`` (a code, not relu) applied.
-    ``narrow.im2col_product`` checks the operands."""
+    gathered into ``cols`` (as ``im2col_rows``, or as ``im2col_taps`` with ``by_tap``), multiplied by ``w`` with the
+    ``bias`` (both ``narrow.pack``ed) by the LLVM kernels of ``archcalc.engine.narrow`` (``kernels``, from
+    ``narrow.kernels``), into ``out`` (N * O_h * O_w, F) rows, and the ``activation`` (a code, not relu: that is in
+    the kernels or not) applied.  ``kernels._narrow_form`` checks the operands."""
+    chunks, width, full, last = kernels
     _module().im2col_narrow(x, cols, rows[0], rows[1], step, out_spatial[0], out_spatial[1], kernel[0], kernel[1],
                             stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1], by_tap,
-                            kernels[0], kernels[1], kernels[2], w, bias, out,
+                            *full, *last, chunks, width, w, bias, out,
                             out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
 
 
-def narrow_rows(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray, kernels: tuple[Any, Any, int],
-                activation: int, step: int) -> None:
+def narrow_rows(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray, kernels: tuple, activation: int,
+                step: int) -> None:
     """out = act(a @ w + bias), ``step`` rows at a time, by the LLVM kernels of ``archcalc.engine.narrow``
-    (``kernels``: (main, tail, rows at once), a relu in them or not) and the ``activation`` (a code, not relu) after
-    them: a (rows, K) and out (rows, F) float32 with rows of unit stride, w (K, F) and bias (F,) ``narrow.padded``.
-    ``kernels._narrow_form`` checks the operands."""
-    _module().narrow_rows(kernels[0], kernels[1], kernels[2], a, w, bias, out,
+    (``kernels``, from ``narrow.kernels``) and the ``activation`` (a code, not relu) after them: a (rows, K) and
+    out (rows, F) float32 with rows of unit stride, w and bias ``narrow.pack``ed.  ``kernels._narrow_form`` checks
+    the operands."""
+    chunks, width, full, last = kernels
+    _module().narrow_rows(*full, *last, chunks, width, a, w, bias, out,
                           out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation, step)
 
 

@@ -397,11 +397,11 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
     if (all(k == 1 for k in kernel) and all(s == 1 for s in stride)
             and not any(p for pair in pads for p in pair) and groups == 1
             and tuple(out_spatial) == x.shape[1:-1]):
-        return _pointwise(x, w.reshape(x.shape[-1], filters), out, finish)
+        return _pointwise(x, w.reshape(x.shape[-1], filters), out, finish, prepared=prepared)
 
     if groups > 1:  # its kernels pad (or read unpadded) themselves
         return _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out, finish, prepared)
-    if _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish):
+    if _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish, prepared):
         return out
     xp = _pad(x, pads, out_spatial, kernel, stride, dilation, 0.0)
     view = _windows(xp, out_spatial, kernel, stride, dilation)  # N, *o, *k, C
@@ -442,7 +442,7 @@ def _conv_gemm(x, w, stride, pads, dilation, groups, out_spatial, out=None, fini
 IM2COL_COMPILED_BLOCK_BYTES = IM2COL_CHUNK_BYTES
 
 
-def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish) -> bool:
+def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish, prepared: dict | None = None) -> bool:
     """A 1-D or 2-D float32 conv of one group by ``compiled.im2col_rows`` and a product per block of output rows:
     the columns are gathered from the unpadded input (zeros off its edges), a window row inside the input as one
     run; False (nothing done) when the compiled kernels cannot take it (or a 1x1 kernel, a plain strided copy for
@@ -490,7 +490,7 @@ def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish) -> 
             compiled.im2col_rows(x, cols, (j0, j1), *geometry)
         _product_into(cols, wm, target[j0 * o_w:j1 * o_w], finish)
 
-    form = _narrow_form(wm, finish, target)
+    form = _narrow_form(wm, finish, target, prepared)
     if form is not None:  # gather, product and finish in one compiled call per thread (``narrow``)
         wn, bias, relu, code = form
         kernels = narrow.kernels(filters, relu, by_tap)
@@ -535,21 +535,23 @@ NARROW_BLOCK_BYTES = 2**18
 NARROW_SPREAD_MIN_MACS = 2**22
 
 
-def _narrow_form(w: np.ndarray, finish, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, int] | None:
-    """(weights and bias as the kernels read them, relu in the kernel, activation code after it) when ``narrow``'s
-    kernels can make target = finish(a @ w) themselves: weights they take (``narrow.fits``), a finish of a bias
-    and an activation the compiled kernels know (no residual), a float32 target of rows with unit stride; else
-    None."""
+def _narrow_form(w: np.ndarray, finish, target: np.ndarray,
+                 cache: dict | None = None) -> tuple[np.ndarray, np.ndarray, bool, int] | None:
+    """(weights and bias as the kernels read them (``narrow.pack``; the weights kept in ``cache``, ``conv``'s
+    ``prepared``), relu in the kernel, activation code after it) when ``narrow``'s kernels can make target =
+    finish(a @ w) themselves: weights they take (``narrow.fits``), a finish of a bias and an activation the compiled
+    kernels know (no residual), a float32 target of rows with unit stride; else None."""
     if (target.dtype != np.float32 or target.ndim != 2 or (target.strides[1] != target.itemsize and w.shape[1] > 1)
             or target.strides[0] % target.itemsize or target.strides[0] < 0 or not target.flags.writeable
             or not narrow.fits(w)):
         return None
     bias, act, rest = _in_kernel(finish, target.dtype)
-    columns = w.shape[1]
+    inner, columns = w.shape
     if rest is not None or (bias is not None and bias.shape != (columns,)):
         return None
     relu = act == compiled.code("relu")
-    return narrow.padded(w, columns), narrow.padded(bias, columns), relu, 0 if relu else act
+    packed = _prepared(cache, ("narrow", w.shape), lambda: narrow.pack(w, columns, inner))
+    return packed, narrow.pack(bias, columns), relu, 0 if relu else act
 
 
 def _prepared(cache: dict | None, key: tuple, make: Callable[[], np.ndarray]) -> np.ndarray:
@@ -634,9 +636,9 @@ def pointwise(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarra
 
 
 def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.ndarray | None = None,
-               prologue=None) -> np.ndarray:
+               prologue=None, prepared: dict | None = None) -> np.ndarray:
     """``pointwise`` on checked operands: w (C, F), ``out`` from ``_output(..., rows=True)``, ``finish`` the bias
-    and epilogue of a block (``_finisher``).  Also the 1x1 path of ``conv``."""
+    and epilogue of a block (``_finisher``).  Also the 1x1 path of ``conv`` (``prepared`` as there)."""
     if _as_rows(x) is None:
         x = np.ascontiguousarray(x)
     n_batch, c_in, filters = x.shape[0], x.shape[-1], w.shape[-1]
@@ -654,11 +656,11 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
     # what each block of input rows goes through, into a workspace, before its product: the map's gate, or the prologue
     before = ((lambda src, dst, r0: _gated(src, dst, gated, positions, r0)) if gated is not None
               else (lambda src, dst, r0: prologue(src, dst)) if prologue is not None else None)
-    form = _narrow_form(w, finish, units[0][2]) if before is None else None
+    form = _narrow_form(w, finish, units[0][2], prepared if gate is None else None) if before is None else None
     if form is not None and all((src.shape[1] == 1 or src.strides[1] == x.itemsize) and src.strides[0] >= 0
                                 for src, _, _ in units):
-        units = [(src, form[0] if wu is w else narrow.padded(wu, filters), dst) for src, wu, dst in units]
-        _pointwise_narrow(units, length, form[1:], macs, filters)  # (a sample's gated weights padded here)
+        units = [(src, form[0] if wu is w else narrow.pack(wu, filters, c_in), dst) for src, wu, dst in units]
+        _pointwise_narrow(units, length, form[1:], macs, filters)  # (a sample's gated weights packed here)
         return out
     limit = (PROLOGUE_BLOCK_BYTES // (c_in * x.itemsize) if before is not None
              else IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize))

@@ -30,9 +30,13 @@ from archcalc.engine import compiled
 
 #: False sends every product to BLAS (the tests switch it to compare).
 ENABLED = os.environ.get("ARCHCALC_NARROW", "1").strip().lower() not in ("0", "false", "no", "off")
-#: Output columns the kernels take, at most (held in 16-wide registers: a count not a multiple of 16 has its weights
-#: and bias padded with zeros, ``padded``, and the last register's real columns stored one by one).
-MAX_COLUMNS = 96
+#: Output columns one kernel pass holds in registers, at most: a product of more is made in chunks of equal width
+#: (``layout``), each pass over rows still in cache.  A chunk's weights and bias are padded with zeros to a multiple
+#: of 16 (``pack``), and the last register's real columns are stored one by one.
+CHUNK_COLUMNS = 96
+#: Output columns the engine gives the kernels, at most (chunks of up to 96; measured ahead of OpenBLAS up to 960 at
+#: small inner dimensions, 5-15 % from 128 on).
+MAX_COLUMNS = 384
 #: Rows at a time per 16-column count (measured best, 32768 rows, 27-363 inner: 45-56 GMAC/s a thread).
 ROWS_AT_ONCE = {1: 8, 2: 8, 3: 4, 4: 4, 5: 3, 6: 4}
 
@@ -66,16 +70,32 @@ def fits(w: np.ndarray) -> bool:
             and 0 < w.shape[1] <= MAX_COLUMNS and available())
 
 
-def padded(v: np.ndarray | None, columns: int) -> np.ndarray:
-    """Weights (K, N) or a bias (N,) (None: zeros) as the kernels read them: N padded with zeros to a multiple of
-    16 (``v`` itself when it is one already and contiguous)."""
+def layout(columns: int) -> tuple[int, int]:
+    """(chunks, chunk width) of a product of ``columns`` output columns: the fewest chunks of at most
+    ``CHUNK_COLUMNS``, of equal width rounded up to 16 (the last may hold fewer real columns)."""
+    chunks = -(-columns // CHUNK_COLUMNS)
+    return chunks, -(-(-(-columns // chunks)) // 16) * 16
+
+
+def pack(v: np.ndarray | None, columns: int, inner: int = 1) -> np.ndarray:
+    """Weights (K, N), or a bias (N,) (None: zeros), as the kernels read them: (chunks, K * width) (a bias: K = 1),
+    chunk c holding columns c * width up to (c + 1) * width, zero-padded to a multiple of 16 (the last chunk's
+    K rows of ceil16(its real columns), so that its kernel reads its rows as wide as it holds them)."""
+    chunks, width = layout(columns)
     if v is None:
-        return zero_bias(-(-columns // 16) * 16)
-    if columns % 16 == 0 and v.flags.c_contiguous:
-        return v
-    wide = np.zeros((*v.shape[:-1], -(-columns // 16) * 16), np.float32)
-    wide[..., :columns] = v
-    return wide
+        zeros = _state.get(("zeros", columns))
+        if zeros is None:
+            zeros = _state[("zeros", columns)] = np.zeros((chunks, width), np.float32)
+        return zeros
+    rows = v.reshape(inner, columns)
+    if chunks == 1 and columns % 16 == 0 and rows.flags.c_contiguous:
+        return rows.reshape(1, -1)
+    packed = np.zeros((chunks, inner * width), np.float32)
+    for c in range(chunks):
+        lo, hi = c * width, min(columns, (c + 1) * width)
+        wide = -(-(hi - lo) // 16) * 16
+        packed[c, :inner * wide].reshape(inner, wide)[:, :hi - lo] = rows[:, lo:hi]
+    return packed
 
 
 def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None,
@@ -84,7 +104,7 @@ def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | No
     do not take these operands.  ``a`` (M, K) float32 with unit stride along either axis (a transposed view of
     tap-major columns is read as it lies), ``w`` as ``fits`` says, ``out`` (M, N) float32, rows of unit stride
     (a channel slice of a wider buffer is written in place), ``bias`` (N,) float32 or None.  The plain entry (it
-    pads w per call); the engine calls the kernels from compiled loops (``compiled.narrow_rows``,
+    packs w per call); the engine calls the kernels from compiled loops (``compiled.narrow_rows``,
     ``compiled.im2col_narrow``)."""
     if not fits(w) or a.ndim != 2 or out.ndim != 2 or a.dtype != np.float32 or out.dtype != np.float32:
         return False
@@ -103,35 +123,38 @@ def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | No
         return False
     if bias is not None and (bias.shape != (n,) or bias.dtype != np.float32 or not bias.flags.c_contiguous):
         return False
-    w, bias = padded(w, n), padded(bias, n)
-    main, tail, rows_at_once = kernels(n, bool(relu), transposed)
+    wp, bp = pack(w, n, k), pack(bias, n)
+    chunks, width, full, last = kernels(n, bool(relu), transposed)
     if transposed:
         lda = a.strides[1] // item if k > 1 else m
     else:
         lda = a.strides[0] // item if m > 1 else k
     ldc = out.strides[0] // item if m > 1 else n
-    pointers = (w.ctypes.data, bias.ctypes.data)
-    body = m - m % rows_at_once
-    if body:
-        main(a.ctypes.data, *pointers, out.ctypes.data, body, k, lda, ldc)
-    if body < m:  # the last rows, one at a time
-        skip = body if transposed else body * lda
-        tail(a.ctypes.data + skip * item, *pointers, out.ctypes.data + body * ldc * item, m - body, k, lda, ldc)
+    for c in range(chunks):
+        main, tail, rows_at_once = last if c == chunks - 1 else full
+        pointers = (wp[c].ctypes.data, bp[c].ctypes.data)
+        target = out.ctypes.data + c * width * item
+        body = m - m % rows_at_once
+        if body:
+            main(a.ctypes.data, *pointers, target, body, k, lda, ldc)
+        if body < m:  # the last rows, one at a time
+            skip = body if transposed else body * lda
+            tail(a.ctypes.data + skip * item, *pointers, target + body * ldc * item, m - body, k, lda, ldc)
     return True
 
 
-def zero_bias(n: int) -> np.ndarray:
-    """A bias of n zeros (the kernels always start from one), made once per n."""
-    zeros = _state.get(("zeros", n))
-    if zeros is None:
-        zeros = _state[("zeros", n)] = np.zeros(n, np.float32)
-    return zeros
+def kernels(columns: int, relu: bool, transposed: bool) -> tuple[int, int, tuple[Any, Any, int], tuple[Any, Any, int]]:
+    """(chunks, chunk width, kernels of a full chunk, kernels of the last chunk) for a product of ``columns`` (up to
+    ``MAX_COLUMNS``, ``layout``) output columns, relu'd or not, a read as it lies or transposed.  The kernels of a
+    chunk are (kernel of ``ROWS_AT_ONCE`` rows, kernel of one row, rows at once), each a ctypes function (a, w,
+    bias, out, rows, inner, lda, ldc) of pointers and int64s (``_define``) reading its chunk of w and bias
+    ``pack``ed; built on first use."""
+    chunks, width = layout(columns)
+    return chunks, width, _chunk(width, relu, transposed), _chunk(columns - (chunks - 1) * width, relu, transposed)
 
 
-def kernels(columns: int, relu: bool, transposed: bool) -> tuple[Any, Any, int]:
-    """(kernel of ``ROWS_AT_ONCE`` rows, kernel of one row, rows at once) for ``columns`` (up to ``MAX_COLUMNS``)
-    output columns, relu'd or not, a read as it lies or transposed; built on first use.  Each is a ctypes function
-    (a, w, bias, out, rows, inner, lda, ldc) of pointers and int64s (``_define``), reading w and bias ``padded``."""
+def _chunk(columns: int, relu: bool, transposed: bool) -> tuple[Any, Any, int]:
+    """The kernels of one chunk of ``columns`` (up to ``CHUNK_COLUMNS``): built once per process."""
     key = (columns, relu, transposed)
     hit = _kernels.get(key)
     if hit is None:

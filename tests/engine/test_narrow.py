@@ -38,7 +38,7 @@ def kernels(monkeypatch):
     return calls
 
 
-COLUMNS = st.one_of(st.sampled_from([16, 32, 48, 64, 80, 96]), st.integers(1, 96))
+COLUMNS = st.one_of(st.sampled_from([16, 32, 48, 64, 80, 96, 128, 192, 384]), st.integers(1, 384))
 
 
 @FAST
@@ -46,7 +46,7 @@ COLUMNS = st.one_of(st.sampled_from([16, 32, 48, 64, 80, 96]), st.integers(1, 96
        st.integers(0, 3), st.data())
 def test_product_matches_float64(kernels, rows, inner, columns, transposed, relu, bias, spare, data):
     """out = a @ w (+ bias, relu) for every rows count (the kernels take 3-8 rows at once and a tail row by row) and
-    every column count (a last register of 1-16 real columns, stored one by one),
+    every column count (chunks of up to 96, a last register of 1-16 real columns stored one by one),
     a read as it lies or transposed (tap-major columns), out a channel slice of a wider buffer (the cells around
     it untouched)."""
     a = arrays(data.draw, (inner, rows) if transposed else (rows, inner), np.float32)
@@ -83,7 +83,7 @@ def test_refused_operands(kernels):
     """What the kernels do not take is left to BLAS: False and nothing written."""
     a = np.ones((5, 4), np.float32)
     out = np.full((5, 16), 3.0, np.float32)
-    assert not narrow.product(a, np.ones((4, 112), np.float32), np.empty((5, 112), np.float32))  # over 96
+    assert not narrow.product(a, np.ones((4, 400), np.float32), np.empty((5, 400), np.float32))  # over 384
     assert not narrow.product(a.astype(np.float64), np.ones((4, 16)), out.astype(np.float64))  # float64
     assert not narrow.product(a, np.ones((3, 16), np.float32), out)  # inner dimensions differ
     assert not narrow.product(a[:, ::2], np.ones((2, 16), np.float32), out)  # a strided along both axes
