@@ -199,3 +199,19 @@ def test_switched_off_uses_blas(kernels, monkeypatch):
     np.testing.assert_allclose(on, off, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(on, R.conv(x.astype(np.float64), w, b, (1, 1), ((1, 1), (1, 1))), rtol=1e-5,
                                atol=1e-5)
+
+
+def test_few_channels_take_the_narrow_gemm_over_winograd(kernels, monkeypatch):
+    """A 3x3 conv of fewer than 24 channels in goes to im2col and the narrow kernels where they run (SqueezeNet's
+    55x55 16 -> 64: 3.25 ms by F(4x4, 3x3), 2.32 by them), from 24 on to Winograd as before; values as the twin."""
+    assert K.winograd_tile((3, 3), 16, 64, (1, 1), (1, 1), 1, (55, 55), fast=True, narrow_gemm=True) is None
+    assert K.winograd_tile((3, 3), 16, 64, (1, 1), (1, 1), 1, (55, 55), fast=True) == 4
+    assert K.winograd_tile((3, 3), 24, 64, (1, 1), (1, 1), 1, (28, 28), fast=True, narrow_gemm=True) == 4
+    monkeypatch.setattr(K, "winograd_spreads", lambda dtype: True)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 17, 17, 16), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 16, 64), dtype=np.float32)
+    got = K.conv(x, w, None, (1, 1), ((1, 1), (1, 1)))
+    assert set(kernels) == {"im2col_narrow"}  # (one call per thread)
+    np.testing.assert_allclose(got, R.conv(x.astype(np.float64), w, None, (1, 1), ((1, 1), (1, 1))), rtol=1e-5,
+                               atol=1e-4)
