@@ -720,24 +720,19 @@ def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # prag
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
-def _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda, by_col, w,
-                 b, out, flat, r0, m, code, ex, en, tt):  # pragma: no cover - compiled
-    """out's rows r0 <= r < r0 + m = act(a @ w + b) by the LLVM kernels of ``archcalc.engine.narrow``, chunk by
-    chunk of ``width`` output columns (the last chunk's kernels for the last): ``*_main`` ``*_rows`` rows at a
-    time, ``*_tail`` a row at a time, the bias and a relu inside them.  a's (r, c) at a_at + (r * lda + c) cells,
-    or (c * lda + r) with ``by_col``; w and b packed (``narrow.pack``: (chunks, K * width), (chunks, width)); out
-    (rows, F) with rows of unit stride.  Then the activation ``code`` (not relu) on those rows while in cache: on
-    ``flat`` (out's cells as one run, when out is contiguous; else empty), or row by row."""
-    item = out.itemsize
-    n = out.shape[1]
-    ldc = out.strides[0] // item if out.shape[0] > 1 else n
-    inner = w.shape[1] // width
+def _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda, by_col,
+                   w_at, w_step, b_at, b_step, out_at, ldc, m, inner):  # pragma: no cover - compiled
+    """m rows of out (at out_at, ldc cells apart) = a @ w + b by the LLVM kernels of ``archcalc.engine.narrow``,
+    chunk by chunk of ``width`` output columns (the last chunk's kernels for the last): ``*_main`` ``*_rows`` rows
+    at a time, ``*_tail`` a row at a time.  a's (r, c) at a_at + (r * lda + c) cells, or (c * lda + r) with
+    ``by_col``; chunk c of w and b (``narrow.pack``) at w_at + c * w_step and b_at + c * b_step bytes."""
+    item = 4
     for c in range(chunks):
         last = c == chunks - 1
         rows_at_once = last_rows if last else full_rows
-        wp = w.ctypes.data + c * w.strides[0]
-        bp = b.ctypes.data + c * b.strides[0]
-        target = out.ctypes.data + (r0 * ldc + c * width) * item
+        wp = w_at + c * w_step
+        bp = b_at + c * b_step
+        target = out_at + c * width * item
         body = m - m % rows_at_once
         if body > 0:
             if last:
@@ -750,6 +745,21 @@ def _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_row
                 last_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc)
             else:
                 full_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc)
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda, by_col, w,
+                 b, out, flat, r0, m, code, ex, en, tt):  # pragma: no cover - compiled
+    """out's rows r0 <= r < r0 + m = act(a @ w + b) (``_narrow_chunks``; the bias and a relu inside the kernels):
+    w and b packed (``narrow.pack``: (chunks, K * width), (chunks, width)); out (rows, F) with rows of unit stride.
+    Then the activation ``code`` (not relu) on those rows while in cache: on ``flat`` (out's cells as one run, when
+    out is contiguous; else empty), or row by row."""
+    item = out.itemsize
+    n = out.shape[1]
+    ldc = out.strides[0] // item if out.shape[0] > 1 else n
+    _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda, by_col,
+                   w.ctypes.data, w.strides[0], b.ctypes.data, b.strides[0], out.ctypes.data + r0 * ldc * item, ldc,
+                   m, w.shape[1] // width)
     if code != NONE and code != RELU:
         if flat.shape[0] > 0:
             _activate_run(flat[r0 * n:(r0 + m) * n], code, ex, en, tt)
@@ -792,3 +802,27 @@ def im2col_narrow(x, cols, j0, j1, step, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh,
             im2col_rows(x, cols, s0, s1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw)
         _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, cols.ctypes.data,
                      lda, by_tap, w, b, out, flat, s0 * o_w, (s1 - s0) * o_w, code, ex, en, tt)
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def winograd_narrow(x, ph, pw, m_h, m_w, bt_h, bt_w, at_h, at_w, v_buf, m_buf, u, full_main, full_tail, full_rows,
+                    last_main, last_tail, last_rows, chunks, width, zeros, b, code, out, base, s_n, s_r, s_q, o_h, o_w,
+                    tw, filters, pieces):  # pragma: no cover - compiled
+    """Winograd for the chunks ``pieces`` (rows of (first image, first tile row, tile rows, tiles)) in one call:
+    each chunk's tiles transformed (``winograd_in``) into v_buf, its a_h * a_w products (tiles, C) @ (C, F) made by
+    the LLVM kernels of ``archcalc.engine.narrow`` (``_narrow_chunks``, u packed per point: (a_h * a_w, chunks,
+    C * width); ``zeros`` the packed zero bias) into m_buf, and transformed into the output cells with the bias b
+    and the activation ``code`` (``winograd_out``, out as there).  v_buf and m_buf are flat, large enough for the
+    largest chunk.  One call per thread and layer, where a chunk took three calls and a batched BLAS product."""
+    a2, c_in = u.shape[0], x.shape[3]
+    for i in range(pieces.shape[0]):
+        n0, r0, rt, n_tiles = pieces[i, 0], pieces[i, 1], pieces[i, 2], pieces[i, 3]
+        v = v_buf[:a2 * n_tiles * c_in].reshape(a2, n_tiles, c_in)
+        mm = m_buf[:a2 * n_tiles * filters].reshape(a2, n_tiles, filters)
+        winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, 0, n_tiles)
+        for p in range(a2):
+            _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
+                           v.ctypes.data + p * n_tiles * c_in * 4, c_in, False, u.ctypes.data + p * u.strides[0],
+                           u.strides[1], zeros.ctypes.data, zeros.strides[0], mm.ctypes.data + p * n_tiles * filters * 4,
+                           filters, n_tiles, c_in)
+        winograd_out(mm, at_h, at_w, b, code, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt, tw, 0, n_tiles)

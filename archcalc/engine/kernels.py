@@ -921,7 +921,7 @@ def conv_winograd(x: np.ndarray, w: np.ndarray, pads: Pads, out_spatial: Ints,
     out = _output(out, (n_batch, oh, ow, filters), dt, rows=True)
     if _winograd_compiled(x, out):
         return _winograd_fast(x, u, (pads[0][0], pads[1][0]), (m_h, m_w), (bt_h, bt_w, at_h, at_w), out, (th, tw),
-                              finish)
+                              finish, prepared)
     kb = np.kron(bt_h, bt_w).astype(dt)  # a2 x a2
     ka = np.kron(at_h, at_w).astype(dt)  # m_h m_w x a2
     row_bytes = a2 * c_in * dt.itemsize
@@ -973,7 +973,8 @@ WINOGRAD_CHUNK_TILES = 256
 
 
 def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], tile: tuple[int, int],
-                   transforms: tuple[np.ndarray, ...], out: np.ndarray, counts: tuple[int, int], finish) -> np.ndarray:
+                   transforms: tuple[np.ndarray, ...], out: np.ndarray, counts: tuple[int, int], finish,
+                   prepared: dict | None = None) -> np.ndarray:
     """Winograd through the compiled transforms (``compiled.winograd_in``/``winograd_out``): chunks of whole tile
     rows, each transformed from the unpadded input, multiplied (a^2 products (tiles, C) @ (C, F)) and transformed
     into its output cells (``WINOGRAD_CHUNK_TILES`` says where the chunks run).  The bias and an activation the
@@ -991,6 +992,9 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
     fused = finish is not None and rest is None  # else the whole finish on each chunk's output after
     if not fused:
         bias, act = None, 0
+    if WINOGRAD_NARROW and narrow.available() and filters <= narrow.MAX_COLUMNS:
+        return _winograd_narrow(x, u, pads_before, tile, (bt_h, bt_w, at_h, at_w), out, counts,
+                                None if fused else finish, bias, act, prepared)
 
     def run(where: tuple[slice, slice]) -> None:
         nb, rows = where
@@ -1014,6 +1018,49 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
         else:
             for where in chunks:
                 run(where)
+    return out
+
+
+#: False keeps the compiled Winograd path's batched BLAS product where the narrow kernels could take it.
+WINOGRAD_NARROW = True
+
+
+def _winograd_narrow(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], tile: tuple[int, int],
+                     transforms: tuple[np.ndarray, ...], out: np.ndarray, counts: tuple[int, int], finish,
+                     bias: np.ndarray | None, act: int, prepared: dict | None) -> np.ndarray:
+    """``_winograd_fast`` with the products by ``narrow``'s kernels: each thread transforms, multiplies and
+    transforms back its share of the chunks in one compiled call (``compiled.winograd_narrow``), where a chunk took
+    two compiled calls and a batched BLAS product of a^2 small matrices (each paying OpenBLAS's per-call cost).
+    ``finish``, if given, is what the output transform could not do (a residual add): run on each chunk after."""
+    dt = x.dtype
+    n_batch, (th, tw) = x.shape[0], counts
+    a2, c_in, filters = u.shape
+    packed = _prepared(prepared, ("winograd-narrow", a2, c_in, filters),
+                       lambda: np.stack([narrow.pack(u[p], filters, c_in) for p in range(a2)]))
+    kernels = narrow.kernels(filters, False, False)
+    zeros = narrow.pack(None, filters)
+    total = n_batch * th * tw
+    threads = workers() if total * a2 * c_in * filters >= NARROW_SPREAD_MIN_MACS else 1
+    row_bytes = a2 * c_in * dt.itemsize
+    per = max(1, min(WINOGRAD_CHUNK_TILES, -(-total // (2 * threads))))
+    chunks = []
+    for nb, rows in _chunks(n_batch, counts, row_bytes, per * row_bytes):
+        images, tile_rows = range(*nb.indices(n_batch)), range(*rows.indices(th))
+        chunks.append(((nb, rows), (images.start, tile_rows.start, len(tile_rows), len(images) * len(tile_rows) * tw)))
+    share = -(-len(chunks) // threads)
+
+    def run(first: int) -> None:
+        group = chunks[first:first + share]
+        most = max(piece[3] for _, piece in group)
+        v_buf = _workspace("wino_v", (a2 * most * c_in,), dt)
+        m_buf = _workspace("wino_m", (a2 * most * filters,), dt)
+        compiled.winograd_narrow(x, pads_before, tile, transforms, v_buf, m_buf, packed, kernels, zeros, out, tw,
+                                 np.array([piece for _, piece in group], np.int64), bias=bias, activation=act)
+        if finish is not None:
+            for (nb, rows), (_, r0, rt, _) in group:
+                finish(out[nb, tile[0] * r0:tile[0] * (r0 + rt)])
+
+    run_blocks(run, list(range(0, len(chunks), share)), PARALLEL_MIN_OUT_BYTES)
     return out
 
 

@@ -39,7 +39,7 @@ def path(request, monkeypatch):
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
     for name in ("depthwise_rows", "depthwise_ring_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
-                 "grouped_rows", "im2col_rows", "im2col_taps", "im2col_narrow", "narrow_rows", "pool_rows"):
+                 "grouped_rows", "im2col_rows", "im2col_taps", "im2col_narrow", "narrow_rows", "winograd_narrow", "pool_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -273,14 +273,15 @@ def test_conv_finish_float32_matches_twin(path, batch, side, c_in, filters, bias
        st.sampled_from(["none", "bias", "bias+relu", "relu", "bias+hardswish", "bias+gelu", "bias+lambda",
                         "bias+residual"]),
        st.sampled_from([(1, False), (3, False), (10**6, False), (2, True)]),
-       st.sampled_from([(3, 3), (5, 5), (1, 3), (7, 1)]), st.data())
+       st.sampled_from([(3, 3), (5, 5), (1, 3), (7, 1)]), st.booleans(), st.data())
 def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, tile, before, finish, chunking, kernel,
-                                       data):
+                                       with_narrow, data):
     """Winograd in float32 (F(2x2, 3x3), F(4x4, 3x3), F(4x4, 5x5), F(1x4, 1x3), ...): the compiled transforms (reading the input unpadded, tiles
     hanging off the map, chunks of a few tiles starting mid-image, or spread over two threads as with BLAS pinned)
     and numpy's padded Kronecker path, into a fresh array or a channel slice of a wider buffer (the rest untouched),
     with the finish: a bias and an activation the output transform applies to each cell itself, or an opaque
-    epilogue or a residual add run on each chunk after, against the float64 twin."""
+    epilogue or a residual add run on each chunk after, against the float64 twin.  With the narrow kernels
+    (``with_narrow``, where they run) each thread's chunks go through one compiled call (``winograd_narrow``)."""
     kind, calls = path
     calls.clear()
     top, bottom, left, right = pads
@@ -303,10 +304,14 @@ def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, 
         epilogue = Named(act) if act else None
     tiles, spread = chunking
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(narrow, "ENABLED", with_narrow)
+        by_narrow = kind == "compiled" and narrow.available()
         mp.setattr(K, "WINOGRAD_CHUNK_TILES", tiles)
         if spread:
             mp.setitem(K._blas, "pinned", True)
             mp.setattr(K, "workers", lambda: 2)
+            mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
+            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
         got = K.conv(x, w, b, (1, 1), ((top, bottom), (left, right)), out=out,
                      algorithm="winograd" if tile == 4 else "winograd2", epilogue=epilogue)
     want = R.conv(x.astype(np.float64), w, b, (1, 1), ((top, bottom), (left, right)))
@@ -320,7 +325,8 @@ def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, 
     np.testing.assert_allclose(got, want, rtol=0, atol=4e-5 * max(1.0, float(np.abs(want).max())))
     if before:
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
-    assert ("winograd_in" in calls and "winograd_out" in calls) == (kind == "compiled")
+    assert ("winograd_in" in calls and "winograd_out" in calls) == (kind == "compiled" and not by_narrow)
+    assert ("winograd_narrow" in calls) == by_narrow
     if kind == "compiled" and act not in ("lambda", "residual"):  # the bias and activation in the transform
         assert "finish_rows" not in calls
 
