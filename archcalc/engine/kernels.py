@@ -657,15 +657,20 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
     # what each block of input rows goes through, into a workspace, before its product: the map's gate, or the prologue
     before = ((lambda src, dst, r0: _gated(src, dst, gated, positions, r0)) if gated is not None
               else (lambda src, dst, r0: prologue(src, dst)) if prologue is not None else None)
-    form = _narrow_form(w, finish, units[0][2], prepared if gate is None else None) if before is None else None
-    if form is not None and all((src.shape[1] == 1 or src.strides[1] == x.itemsize) and src.strides[0] >= 0
-                                for src, _, _ in units):
+    form = _narrow_form(w, finish, units[0][2], prepared if gate is None or gated is not None else None)
+    if form is not None and before is None and all(
+            (src.shape[1] == 1 or src.strides[1] == x.itemsize) and src.strides[0] >= 0 for src, _, _ in units):
         units = [(src, form[0] if wu is w else narrow.pack(wu, filters, c_in), dst) for src, wu, dst in units]
         _pointwise_narrow(units, length, form[1:], macs, filters)  # (a sample's gated weights packed here)
         return out
     limit = (PROLOGUE_BLOCK_BYTES // (c_in * x.itemsize) if before is not None
              else IM2COL_CHUNK_BYTES // (4 * max(c_in, filters) * x.itemsize))
-    step = parts(length, limit, macs)
+    narrow_after = None if form is None or before is None else (form, narrow.kernels(filters, form[2], False))
+    if narrow_after is not None:  # every thread a block at least, where the layer is worth spreading
+        spread = macs >= NARROW_SPREAD_MIN_MACS
+        step = max(1, min(limit, -(-length // workers())) if spread else limit)
+    else:
+        step = parts(length, limit, macs)
 
     def product(where: tuple[int, int]) -> None:
         u, r0 = where
@@ -675,9 +680,18 @@ def _pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray, finish, gate: np.n
             tmp = _workspace("prologue", src.shape, x.dtype)
             before(src, tmp, r0)
             src = tmp
+        if narrow_after is not None:  # the block, transformed in a workspace, into the narrow kernels
+            (wp, bias, _, code), kernels = narrow_after
+            compiled.narrow_rows(src, wp, bias, dst[r0:r0 + step], kernels, code,
+                                 max(1, NARROW_BLOCK_BYTES // (c_in * x.itemsize)))
+            return
         _product_into(src, wu, dst[r0:r0 + step], finish)
 
-    run_blas_blocks(product, [(u, r) for u in range(len(units)) for r in range(0, length, step)], macs)
+    blocks = [(u, r) for u in range(len(units)) for r in range(0, length, step)]
+    if narrow_after is not None:  # no BLAS in the blocks: the crew takes them
+        run_blocks(product, blocks, PARALLEL_MIN_OUT_BYTES if spread else 0)
+    else:
+        run_blas_blocks(product, blocks, macs)
     return out
 
 

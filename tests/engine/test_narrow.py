@@ -144,13 +144,16 @@ def test_im2col_conv_matches_twin(kernels, geo, c_in, filters, batch, finish, be
 
 @FAST
 @given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 40), COLUMNS, st.sampled_from(FINISHES), st.integers(0, 2),
-       st.booleans(), st.sampled_from(["one call", "steps", "spread"]), st.data())
-def test_pointwise_matches_twin(kernels, batch, side, c_in, filters, finish, before, gated, split, data):
-    """1x1 convs of 16-96 filters by the narrow kernels: input rows read in place from a channel slice of a wider
-    buffer, a per-sample gate (squeeze-and-excitation) scaling each sample's weights, a bias, relu and other
-    activations in the same call, output into a channel slice; in one call, in steps of one row, or shared by two
-    threads; against the float64 twin."""
+       st.sampled_from(["plain", "gated weights", "gated map", "prologue"]), st.sampled_from(["one call", "steps", "spread"]),
+       st.data())
+def test_pointwise_matches_twin(kernels, batch, side, c_in, filters, finish, before, first, split, data):
+    """1x1 convs by the narrow kernels: input rows read in place from a channel slice of a wider buffer, a
+    per-sample gate (squeeze-and-excitation) scaling each sample's weights or, on a small map, the map block by
+    block, or a prologue (DenseNet's batchnorm and relu before the conv) on each block in a workspace; a bias, relu
+    and other activations in the same call, output into a channel slice; in one call, in steps of one row, or
+    shared by two threads; against the float64 twin."""
     kernels.clear()
+    gated = first.startswith("gated")
     wide = arrays(data.draw, (batch, side, side, c_in + before), np.float32) * 2
     x = wide[..., before:]
     w = arrays(data.draw, (c_in, filters), np.float32)
@@ -162,16 +165,24 @@ def test_pointwise_matches_twin(kernels, batch, side, c_in, filters, finish, bef
     whole = np.full((batch, side, side, before + filters + 1), -7.25, np.float32)
     out = whole[..., before:before + filters] if before else np.empty((batch, side, side, filters), np.float32)
     res = arrays(data.draw, out.shape, np.float32) * 3
+    def prologue(src, dst):
+        np.maximum(src * np.float32(0.5) + np.float32(0.25), 0, out=dst)
+
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(K, "GATE_MAP_RATIO", 0)  # every gate scales the weights (a small map's gated map: BLAS)
+        mp.setattr(K, "GATE_MAP_RATIO", 0 if first == "gated weights" else 10**9)
         if split != "one call":
             mp.setattr(K, "NARROW_BLOCK_BYTES", 4)  # a step of one row
         if split == "spread":
             mp.setattr(K, "workers", lambda: 2)
             mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
             mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
-        got = K.pointwise(x, w, b, out=out, epilogue=_epilogue(spec, out, {"r": res}) if spec else None, gate=gate)
+        if split != "one call":
+            mp.setattr(K, "PROLOGUE_BLOCK_BYTES", 4)  # a block of one row
+        got = K.pointwise(x, w, b, out=out, epilogue=_epilogue(spec, out, {"r": res}) if spec else None, gate=gate,
+                          prologue=prologue if first == "prologue" else None)
     xs = x.astype(np.float64) if gate is None else x.astype(np.float64) * gate[:, None, None, :]
+    if first == "prologue":
+        xs = np.maximum(xs * 0.5 + 0.25, 0)
     want = xs @ w.astype(np.float64) + (0 if b is None else b)
     if residual:
         want = want + res
