@@ -826,3 +826,67 @@ def winograd_narrow(x, ph, pw, m_h, m_w, bt_h, bt_w, at_h, at_w, v_buf, m_buf, u
                            u.strides[1], zeros.ctypes.data, zeros.strides[0], mm.ctypes.data + p * n_tiles * filters * 4,
                            filters, n_tiles, c_in)
         winograd_out(mm, at_h, at_w, b, code, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt, tw, 0, n_tiles)
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def im2col_group(x, cols, j0, j1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw, c0, cg):  # pragma: no cover - compiled
+    """``im2col_rows`` for one group's channels c0 <= c < c0 + cg: cols[(j - j0) * o_w + ow, (kh * k_w + kw) * cg +
+    c - c0] = x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw, c], zero where the tap falls outside the input."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    xf, cf = x.ravel(), cols.ravel()
+    width = k_h * k_w * cg
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        base = (j - j0) * o_w * width
+        for kh in range(k_h):
+            ih = oh * sh - ph + kh * dh
+            inside = ih >= 0 and ih < h_in
+            src = (n * h_in + ih) * w_in
+            for ow in range(o_w):
+                iw = ow * sw - pw
+                at = base + ow * width + kh * k_w * cg
+                for kw in range(k_w):
+                    cw = iw + kw * dw
+                    ao = _U(at + kw * cg)
+                    if not inside or cw < 0 or cw >= w_in:
+                        for c in range(cg):
+                            cf[ao + _U(c)] = _ZERO
+                    else:
+                        xo = _U((src + cw) * channels + c0)
+                        for c in range(cg):
+                            cf[ao + _U(c)] = xf[xo + _U(c)]
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def grouped_narrow(x, cols, j0, j1, step, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw, groups, full_main, full_tail,
+                   full_rows, last_main, last_tail, last_rows, chunks, width, w, b, out, flat,
+                   code):  # pragma: no cover - compiled
+    """A grouped 2-D conv's output rows j0 <= j = n * o_h + oh < j1, ``step`` rows at a time, in one call: for each
+    group, its channels' im2col columns gathered into ``cols`` (``im2col_group``) and multiplied by its weights by
+    the LLVM kernels of ``archcalc.engine.narrow`` (``_narrow_chunks``; w and b packed per group: (groups, chunks,
+    taps * C_g * width), (groups, chunks, width)) into its channels of out's rows (out (N * O_h * O_w, F), rows of
+    unit stride); then the activation ``code`` (not relu: the kernels did it) on the step's rows."""
+    item = cols.itemsize
+    cg = x.shape[3] // groups
+    n = out.shape[1]
+    fg = n // groups
+    ldc = out.strides[0] // item if out.shape[0] > 1 else n
+    inner = k_h * k_w * cg
+    ex, en, tt = _activation_scratch()
+    for s0 in range(j0, j1, step):
+        s1 = min(s0 + step, j1)
+        m = (s1 - s0) * o_w
+        r0 = s0 * o_w
+        for g in range(groups):
+            im2col_group(x, cols, s0, s1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw, g * cg, cg)
+            _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
+                           cols.ctypes.data, inner, False, w.ctypes.data + g * w.strides[0], w.strides[1],
+                           b.ctypes.data + g * b.strides[0], b.strides[1],
+                           out.ctypes.data + (r0 * ldc + g * fg) * item, ldc, m, inner)
+        if code != NONE and code != RELU:
+            if flat.shape[0] > 0:
+                _activate_run(flat[r0 * n:(r0 + m) * n], code, ex, en, tt)
+            else:
+                for r in range(r0, r0 + m):
+                    _activate_run(out[r], code, ex, en, tt)

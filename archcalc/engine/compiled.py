@@ -289,6 +289,22 @@ def winograd_narrow(x: np.ndarray, pads_before: tuple[int, int], tile: tuple[int
                               s_n, s_r, s_q, out.shape[1], out.shape[2], tiles_across, out.shape[3], pieces)
 
 
+def grouped_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], step: int, out_spatial: tuple[int, int],
+                   kernel: tuple[int, int], stride: tuple[int, int], pads_before: tuple[int, int],
+                   dilation: tuple[int, int], groups: int, kernels: tuple, w: np.ndarray, bias: np.ndarray,
+                   out: np.ndarray, activation: int) -> None:
+    """A grouped 2-D conv's output rows j0 <= n * O_h + oh < j1 (``rows``), ``step`` at a time, group by group: the
+    group's im2col columns gathered into ``cols`` and multiplied by its weights with its bias (both packed per
+    group) by the LLVM kernels of ``archcalc.engine.narrow`` (``kernels``, from ``narrow.kernels`` for F_g
+    columns), into its channels of ``out`` (N * O_h * O_w, F) rows, then the ``activation`` (a code, not relu).
+    ``x`` (N, H, W, C) C-contiguous float32, read unpadded."""
+    chunks, width, full, last = kernels
+    _module().grouped_narrow(x, cols, rows[0], rows[1], step, out_spatial[0], out_spatial[1], kernel[0], kernel[1],
+                             stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1], groups,
+                             *full, *last, chunks, width, w, bias, out,
+                             out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
+
+
 def grouped_rows(x: np.ndarray, w: np.ndarray, out: np.ndarray, rows: tuple[int, int], stride: tuple[int, int],
                  pads_before: tuple[int, int], dilation: tuple[int, int]) -> None:
     """A grouped convolution without bias for the output rows j0 <= n * O_h + oh < j1 (``rows``): ``x`` (N, H, W,

@@ -2565,6 +2565,63 @@ def _grouped_compiled(x, w, stride, pads, dilation, groups, out_spatial, out, fi
     return out
 
 
+#: Grouped 2-D convs of at least this many input channels a group take the narrow kernels (``_grouped_narrow``)
+#: where they run.
+GROUPED_NARROW_MIN_C_G = 9
+
+
+def _grouped_narrow(x, w, stride, pads, dilation, groups, out_spatial, out, finish,
+                    prepared: dict | None) -> np.ndarray | None:
+    """A float32 grouped 2-D conv by ``narrow``'s kernels, or None (nothing done) where they do not take it (more
+    than ``narrow.MAX_COLUMNS`` filters a group, a residual add or an opaque epilogue, no compiled kernels): each
+    thread's share of the output rows in one compiled call (``compiled.grouped_narrow``), a step of rows at a time,
+    each group's im2col columns gathered from the unpadded input and multiplied into its channels, the bias and
+    activation applied there.  Where BLAS took one product per group (taps * C_g columns, F_g wide), too narrow
+    for it: ResNeXt-50's 14x14 3x3 of 16 channels a group."""
+    k_h, k_w, c_g, filters = w.shape
+    f_g, inner = filters // groups, k_h * k_w * c_g
+    if (x.dtype != np.float32 or f_g > narrow.MAX_COLUMNS or not narrow.available()
+            or (out is not None and out.dtype != np.float32)):
+        return None
+    bias, act, rest = _in_kernel(finish, x.dtype)
+    if rest is not None or (bias is not None and bias.shape != (filters,)):
+        return None
+    n_batch = x.shape[0]
+    out = _output(out, (n_batch, *out_spatial, filters), x.dtype, rows=True)
+    target = _rows_of(out)
+    if target.strides[1] != target.itemsize or target.strides[0] < 0 or not target.flags.writeable:
+        return None
+    _check_windows(x.shape[1:-1], pads, stride, tuple(out_spatial))
+    x = np.ascontiguousarray(x)
+    packed = _prepared(prepared, ("grouped-narrow", x.dtype.str), lambda: np.stack([
+        narrow.pack(np.ascontiguousarray(w[..., g * f_g:(g + 1) * f_g]).reshape(inner, f_g), f_g, inner)
+        for g in range(groups)]))
+    chunks, width = narrow.layout(f_g)
+    biases = np.zeros((groups, chunks, width), np.float32)
+    if bias is not None:
+        for c in range(chunks):  # chunk c of every group's bias at once
+            lo, hi = c * width, min(f_g, (c + 1) * width)
+            biases[:, c, :hi - lo] = bias.reshape(groups, f_g)[:, lo:hi]
+    relu = act == compiled.code("relu")
+    kernels = narrow.kernels(f_g, relu, False)
+    o_h, o_w = out_spatial
+    total = n_batch * o_h
+    step = max(1, NARROW_BLOCK_BYTES // (o_w * inner * x.itemsize))
+    macs = total * o_w * inner * filters
+    threads = workers() if macs >= NARROW_SPREAD_MIN_MACS else 1
+    share = -(-total // threads)
+    geometry = ((o_h, o_w), (k_h, k_w), tuple(stride), (pads[0][0], pads[1][0]), tuple(dilation))
+
+    def run(j0: int) -> None:
+        j1 = min(j0 + share, total)
+        cols = _workspace("cols", (min(step, j1 - j0) * o_w, inner), x.dtype)
+        compiled.grouped_narrow(x, cols, (j0, j1), step, *geometry, groups, kernels, packed, biases, target,
+                                0 if relu else act)
+
+    run_blocks(run, list(range(0, total, share)), PARALLEL_MIN_OUT_BYTES)
+    return out
+
+
 #: Blocks of output rows per thread of a compiled grouped conv (each block refills its ring of input rows).
 GROUPED_BLOCKS_PER_THREAD = 4
 
@@ -2575,6 +2632,10 @@ def _conv_groups(x, w, stride, pads, dilation, groups, out_spatial, out=None, fi
     kernel, c_g = w.shape[:rank], w.shape[-2]
     if c_g == 1 and groups == x.shape[-1]:
         return _conv_depthwise(x, w, stride, pads, dilation, out_spatial, out, finish)
+    if rank == 2 and c_g >= GROUPED_NARROW_MIN_C_G:
+        done = _grouped_narrow(x, w, stride, pads, dilation, groups, out_spatial, out, finish, prepared)
+        if done is not None:
+            return done
     if (rank == 2 and 1 < c_g <= GROUPED_COMPILED_MAX_C_G and x.dtype == np.float32 and compiled.available(x.dtype)
             and (out is None or out.flags.c_contiguous)
             and (finish is None or finish.bias is None or finish.bias.ndim == 1)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from archcalc.engine import compiled, narrow
@@ -32,7 +32,7 @@ def kernels(monkeypatch):
     if not narrow.available():
         pytest.skip("the narrow kernels need a CPU with AVX-512")
     calls: list[str] = []
-    for name in ("im2col_narrow", "narrow_rows", "im2col_rows", "im2col_taps", "finish_rows"):
+    for name in ("im2col_narrow", "narrow_rows", "grouped_narrow", "im2col_rows", "im2col_taps", "finish_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return calls
@@ -193,6 +193,49 @@ def test_pointwise_matches_twin(kernels, batch, side, c_in, filters, finish, bef
     if before:
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     assert ("narrow_rows" in kernels) == (not residual)
+
+
+@FAST
+@given(window_settings(max_rank=2), st.integers(9, 20), st.sampled_from([2, 3]), st.integers(1, 40),
+       st.integers(1, 2), st.sampled_from(FINISHES), st.integers(0, 2), st.sampled_from(["one call", "steps", "spread"]),
+       st.data())
+def test_grouped_conv_matches_twin(kernels, geo, c_g, groups, f_g, batch, finish, before, split, data):
+    """Grouped 2-D convs of 9+ channels a group by the narrow kernels (each group's columns gathered from the
+    unpadded input and multiplied into its channels): strides, dilations, asymmetric pads, a bias and activations,
+    output into a channel slice; in one call, in steps of one row, or shared by two threads; against the float64
+    twin.  A residual add is left to the block finish after the batched BLAS products."""
+    kernels.clear()
+    spatial, kernel, stride, dilation, pads, out_spatial = geo
+    assume(len(spatial) == 2)
+    filters = f_g * groups
+    x = arrays(data.draw, (batch, *spatial, c_g * groups), np.float32) * 2
+    w = arrays(data.draw, (*kernel, c_g, filters), np.float32)
+    b = arrays(data.draw, (filters,), np.float32) if "bias" in finish else None
+    residual = "add" in finish and not before
+    act = {"relu": "relu", "hardswish": "hardswish", "silu": "silu", "relu6": "relu6"}.get(finish.split("+")[-1])
+    spec = ((("add", ("r",), None),) if residual else ()) + ((("act", act, None),) if act else ())
+    whole = np.full((batch, *out_spatial, before + filters + 1), -7.25, np.float32)
+    out = whole[..., before:before + filters] if before else np.empty((batch, *out_spatial, filters), np.float32)
+    res = arrays(data.draw, out.shape, np.float32) * 3
+    with pytest.MonkeyPatch.context() as mp:
+        if split != "one call":
+            mp.setattr(K, "NARROW_BLOCK_BYTES", 4)
+        if split == "spread":
+            mp.setattr(K, "workers", lambda: 2)
+            mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
+            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        got = K.conv(x, w, b, stride, pads, dilation, groups, out_spatial, out=out,
+                     epilogue=_epilogue(spec, out, {"r": res}) if spec else None)
+    want = R.conv(x.astype(np.float64), w, b, stride, pads, dilation, groups, out_spatial=out_spatial)
+    if residual:
+        want = want + res
+    if act:
+        want = R.activate(want, act)
+    assert got is out
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    if before:
+        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
+    assert ("grouped_narrow" in kernels) == (not residual)
 
 
 def test_switched_off_uses_blas(kernels, monkeypatch):
