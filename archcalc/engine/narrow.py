@@ -1,20 +1,23 @@
-"""Narrow matrix products in LLVM IR (``archcalc[fast]``): out = act(a @ w + bias) for w of 16-96 columns.
+"""Narrow matrix products in LLVM IR (``archcalc[fast]``): out = act(a @ w + bias) for w of up to 384 columns.
 
-OpenBLAS runs products with 16-96 output columns and a short inner dimension at a fraction of its wide rate: the
+OpenBLAS runs products with few output columns and a short inner dimension at a fraction of its wide rate: the
 im2col product of a 3-channel 3x3 first conv (27 columns in, 16-64 out) reaches 17-21 GMAC/s a thread, and it packs
-both operands for every call.  These are the first convs of nearly every net in the zoo, and where the engine
-trailed PyTorch's direct kernels by 3-4x (CIFAR-10's 32x32x3 -> 32: 630 us against 136).
+both operands for every call.  Such products are every first conv of the zoo, the squeeze and projection 1x1
+convs, Winograd's per-point products and the groups of grouped convs; on the first convs the engine trailed
+PyTorch's direct kernels by 3-4x (CIFAR-10's 32x32x3 -> 32: 630 us against 136).
 
 numba would not produce the kernel these need (its register-blocked form was not vectorised: 3-13 GMAC/s), so it is
 built here with llvmlite, which numba installs: R rows at a time, each row's outputs held in ``<16 x float>``
 registers across the whole inner dimension, one fused multiply-add per row, input column and 16 outputs, the bias
-as the accumulators' start and relu applied on the way out.  45-56 GMAC/s a thread on the zoo's first convs.
+as the accumulators' start and relu applied on the way out; more than 96 columns in chunks (``layout``), weights and
+bias zero-padded to 16 per chunk (``pack``).  45-56 GMAC/s a thread.
 
-The kernels are built on first use, one module per column count (about 0.1 s each), and only where the CPU has
+The kernels are built on first use, one module per column count (about 20 ms each), and only where the CPU has
 AVX-512: the register budget (R rows x columns / 16 accumulators plus the weights' vectors, at most 32 registers)
 is AVX-512's, and that is the only machine it was measured on.  Elsewhere, with ``ENABLED = False``
 (``ARCHCALC_NARROW=0``) or without the compiled kernels, ``product`` returns False and the caller uses BLAS.
-Each call releases the GIL (ctypes), so the engine's crew spreads row blocks over the cores.
+The engine calls them from numba loops (``compiled.im2col_narrow``, ``narrow_rows``, ``winograd_narrow``,
+``grouped_narrow``), one call per thread and layer, by their addresses; ``product`` is the plain entry (ctypes).
 """
 
 from __future__ import annotations
