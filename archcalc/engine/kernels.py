@@ -195,7 +195,7 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, pads:
     if algorithm == "auto":
         fast = winograd_spreads(x.dtype)
         chosen = winograd_tile(kernel, c_in, filters, stride, dilation, groups, out_spatial, fast=fast,
-                               narrow_gemm=fast and narrow.available())
+                               narrow_gemm=fast and _narrow_available())
         algorithm, tile = ("gemm", 4) if chosen is None else ("winograd", chosen)
     elif algorithm == "winograd2":
         algorithm, tile = "winograd", 2
@@ -536,6 +536,60 @@ NARROW_BLOCK_BYTES = 2**18
 NARROW_SPREAD_MIN_MACS = 2**22
 
 
+_narrow_checked: dict[str, bool] = {}
+_narrow_checking = threading.Lock()
+
+
+def _narrow_available() -> bool:
+    """``narrow.available()``, and the engine's paths through the kernels checked once per process, on the first
+    ask (``_narrow_self_test``; about 0.5 s with numba's cache warm)."""
+    if not narrow.available():
+        return False
+    ok = _narrow_checked.get("ok")
+    if ok is None:
+        with _narrow_checking:
+            ok = _narrow_checked.get("ok")
+            if ok is None:
+                _narrow_checked["ok"] = True  # (asks made by the test itself find the kernels on)
+                ok = _narrow_checked["ok"] = _narrow_self_test()
+    return ok
+
+
+def _narrow_self_test() -> bool:
+    """Run each engine path through ``narrow``'s kernels once on tiny arrays and check the values against float64,
+    as ``compiled`` does for its kernels at load: numba compiles (or loads from its cache) the loops that call the
+    kernels here, not in the middle of a layer, and kernels that give wrong values on this machine are never used
+    (then BLAS does every product).  Paths: im2col (window rows and tap-major), 1x1, 1x1 into a channel slice,
+    Winograd, grouped."""
+    from archcalc.engine import reference as R
+
+    try:
+        rng = np.random.default_rng(0)
+        x1 = rng.standard_normal((1, 5, 5, 1), dtype=np.float32)
+        x3 = rng.standard_normal((1, 5, 5, 3), dtype=np.float32)
+        x18 = rng.standard_normal((1, 6, 6, 18), dtype=np.float32)
+        cases = [(x1, rng.standard_normal((3, 3, 1, 16), dtype=np.float32), 1, "gemm"),
+                 (x3, rng.standard_normal((3, 3, 3, 20), dtype=np.float32), 1, "gemm"),
+                 (x3, rng.standard_normal((1, 1, 3, 16), dtype=np.float32), 1, "gemm"),
+                 (x18, rng.standard_normal((3, 3, 18, 32), dtype=np.float32), 1, "winograd"),
+                 (x18, rng.standard_normal((3, 3, 9, 16), dtype=np.float32), 2, "gemm")]
+        pads = ((1, 1), (1, 1))
+        for x, w, groups, algorithm in cases:
+            b = rng.standard_normal(w.shape[-1], dtype=np.float32)
+            p = pads if w.shape[0] == 3 else ((0, 0), (0, 0))
+            want = R.conv(x.astype(np.float64), w, b, (1, 1), p, groups=groups)
+            wide = np.zeros((*want.shape[:-1], w.shape[-1] + 3), np.float32)
+            for out in (None, wide[..., 1:1 + w.shape[-1]]):
+                got = conv(x, w, b, (1, 1), p, groups=groups, algorithm=algorithm, out=out)
+                if not np.allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max())):
+                    return False
+            if wide[..., 0].any() or wide[..., -2:].any():
+                return False
+        return True
+    except Exception:  # a kernel that does not build or run here: BLAS does the products
+        return False
+
+
 def _narrow_form(w: np.ndarray, finish, target: np.ndarray,
                  cache: dict | None = None) -> tuple[np.ndarray, np.ndarray, bool, int] | None:
     """(weights and bias as the kernels read them (``narrow.pack``; the weights kept in ``cache``, ``conv``'s
@@ -544,7 +598,7 @@ def _narrow_form(w: np.ndarray, finish, target: np.ndarray,
     kernels know (no residual), a float32 target of rows with unit stride; else None."""
     if (target.dtype != np.float32 or target.ndim != 2 or (target.strides[1] != target.itemsize and w.shape[1] > 1)
             or target.strides[0] % target.itemsize or target.strides[0] < 0 or not target.flags.writeable
-            or not narrow.fits(w)):
+            or not narrow.fits(w) or not _narrow_available()):
         return None
     bias, act, rest = _in_kernel(finish, target.dtype)
     inner, columns = w.shape
@@ -1006,7 +1060,7 @@ def _winograd_fast(x: np.ndarray, u: np.ndarray, pads_before: tuple[int, int], t
     fused = finish is not None and rest is None  # else the whole finish on each chunk's output after
     if not fused:
         bias, act = None, 0
-    if WINOGRAD_NARROW and narrow.available() and filters <= narrow.MAX_COLUMNS:
+    if WINOGRAD_NARROW and _narrow_available() and filters <= narrow.MAX_COLUMNS:
         return _winograd_narrow(x, u, pads_before, tile, (bt_h, bt_w, at_h, at_w), out, counts,
                                 None if fused else finish, bias, act, prepared)
 
@@ -2580,7 +2634,7 @@ def _grouped_narrow(x, w, stride, pads, dilation, groups, out_spatial, out, fini
     for it: ResNeXt-50's 14x14 3x3 of 16 channels a group."""
     k_h, k_w, c_g, filters = w.shape
     f_g, inner = filters // groups, k_h * k_w * c_g
-    if (x.dtype != np.float32 or f_g > narrow.MAX_COLUMNS or not narrow.available()
+    if (x.dtype != np.float32 or f_g > narrow.MAX_COLUMNS or not _narrow_available()
             or (out is not None and out.dtype != np.float32)):
         return None
     bias, act, rest = _in_kernel(finish, x.dtype)

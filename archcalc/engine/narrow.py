@@ -51,19 +51,23 @@ _SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * 
 
 def available() -> bool:
     """Whether the kernels can run here: switched on, the compiled kernels loaded, llvmlite built for a CPU with
-    AVX-512."""
+    AVX-512.  (The engine also checks its paths through them once per process: ``kernels._narrow_available``.)"""
     if not ENABLED or not compiled.available(np.float32):
         return False
     if "host" not in _state:
-        try:
-            import llvmlite.binding as llvm
-
-            llvm.initialize_native_target()
-            llvm.initialize_native_asmprinter()
-            _state["host"] = bool(llvm.get_host_cpu_features().get("avx512f", False))
-        except Exception:  # llvmlite missing or unable to find the host: BLAS does the products
-            _state["host"] = False
+        _state["host"] = _host_has_avx512()
     return bool(_state["host"])
+
+
+def _host_has_avx512() -> bool:
+    try:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+    except Exception:  # llvmlite missing or unable to find the host: BLAS does the products
+        return False
 
 
 def fits(w: np.ndarray) -> bool:

@@ -305,7 +305,7 @@ def test_winograd_float32_matches_twin(path, batch, h, w_, pads, c_in, filters, 
     tiles, spread = chunking
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(narrow, "ENABLED", with_narrow)
-        by_narrow = kind == "compiled" and narrow.available()
+        by_narrow = kind == "compiled" and K._narrow_available()
         mp.setattr(K, "WINOGRAD_CHUNK_TILES", tiles)
         if spread:
             mp.setitem(K._blas, "pinned", True)

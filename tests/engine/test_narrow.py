@@ -31,6 +31,7 @@ def kernels(monkeypatch):
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     if not narrow.available():
         pytest.skip("the narrow kernels need a CPU with AVX-512")
+    assert K._narrow_available(), "the narrow kernels failed their self-test (kernels._narrow_self_test)"
     calls: list[str] = []
     for name in ("im2col_narrow", "narrow_rows", "grouped_narrow", "im2col_rows", "im2col_taps", "finish_rows"):
         real = getattr(compiled, name)
@@ -269,3 +270,17 @@ def test_few_channels_take_the_narrow_gemm_over_winograd(kernels, monkeypatch):
     assert set(kernels) == {"im2col_narrow"}  # (one call per thread)
     np.testing.assert_allclose(got, R.conv(x.astype(np.float64), w, None, (1, 1), ((1, 1), (1, 1))), rtol=1e-5,
                                atol=1e-4)
+
+
+def test_self_test_turns_them_off_where_they_give_wrong_values(kernels, monkeypatch):
+    """The first ask in a process runs every path through the kernels on tiny arrays against float64: a kernel
+    that gives wrong values (here the 1x1 path writing zeros) turns them off for the process, and BLAS does the
+    products, to the right values."""
+    monkeypatch.setattr(K, "_narrow_checked", {})
+    monkeypatch.setattr(compiled, "narrow_rows", lambda a, w, bias, out, *rest: out.fill(0))
+    assert not K._narrow_available()
+    x = np.ones((1, 4, 4, 3), np.float32)
+    w = np.ones((1, 1, 3, 16), np.float32)
+    assert (K.conv(x, w, None, (1, 1), ((0, 0), (0, 0))) == 3).all()
+    monkeypatch.undo()  # (the earlier answer back)
+    assert K._narrow_available()
