@@ -748,24 +748,31 @@ def _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_r
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _activate_step(out, flat, r0, m, code, ex, en, tt):  # pragma: no cover - compiled
+    """The activation ``code`` (not relu: the narrow kernels do that) on out's rows r0 <= r < r0 + m while in cache:
+    on ``flat`` (out's cells as one run, when out is contiguous; else empty), or row by row."""
+    if code != NONE and code != RELU:
+        if flat.shape[0] > 0:
+            n = out.shape[1]
+            _activate_run(flat[r0 * n:(r0 + m) * n], code, ex, en, tt)
+        else:
+            for r in range(r0, r0 + m):
+                _activate_run(out[r], code, ex, en, tt)
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda, by_col, w,
                  b, out, flat, r0, m, code, ex, en, tt):  # pragma: no cover - compiled
     """out's rows r0 <= r < r0 + m = act(a @ w + b) (``_narrow_chunks``; the bias and a relu inside the kernels):
     w and b packed (``narrow.pack``: (chunks, K * width), (chunks, width)); out (rows, F) with rows of unit stride.
-    Then the activation ``code`` (not relu) on those rows while in cache: on ``flat`` (out's cells as one run, when
-    out is contiguous; else empty), or row by row."""
+    Then the activation ``code`` on those rows (``_activate_step``)."""
     item = out.itemsize
     n = out.shape[1]
     ldc = out.strides[0] // item if out.shape[0] > 1 else n
     _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda, by_col,
                    w.ctypes.data, w.strides[0], b.ctypes.data, b.strides[0], out.ctypes.data + r0 * ldc * item, ldc,
                    m, w.shape[1] // width)
-    if code != NONE and code != RELU:
-        if flat.shape[0] > 0:
-            _activate_run(flat[r0 * n:(r0 + m) * n], code, ex, en, tt)
-        else:
-            for r in range(r0, r0 + m):
-                _activate_run(out[r], code, ex, en, tt)
+    _activate_step(out, flat, r0, m, code, ex, en, tt)
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
@@ -884,9 +891,4 @@ def grouped_narrow(x, cols, j0, j1, step, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh
                            cols.ctypes.data, inner, False, w.ctypes.data + g * w.strides[0], w.strides[1],
                            b.ctypes.data + g * b.strides[0], b.strides[1],
                            out.ctypes.data + (r0 * ldc + g * fg) * item, ldc, m, inner)
-        if code != NONE and code != RELU:
-            if flat.shape[0] > 0:
-                _activate_run(flat[r0 * n:(r0 + m) * n], code, ex, en, tt)
-            else:
-                for r in range(r0, r0 + m):
-                    _activate_run(out[r], code, ex, en, tt)
+        _activate_step(out, flat, r0, m, code, ex, en, tt)

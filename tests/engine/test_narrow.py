@@ -102,6 +102,49 @@ def test_refused_operands(kernels):
 FINISHES = ["none", "bias", "bias+relu", "bias+hardswish", "bias+silu", "relu6", "bias+add", "bias+add+relu"]
 
 
+class Case:
+    """A FINISHES case for a conv of ``filters`` outputs over ``lead`` (batch and output map): the bias, a
+    residual add (only into a buffer of the conv's own, as the plan fuses it), the activation, the output (a
+    channel slice of a wider buffer of -7.25 when ``before``), and the epilogue the plan would give."""
+
+    def __init__(self, data, finish: str, filters: int, before: int, lead: tuple) -> None:
+        self.bias = arrays(data.draw, (filters,), np.float32) if "bias" in finish else None
+        self.residual = "add" in finish and not before
+        self.act = {"relu": "relu", "hardswish": "hardswish", "silu": "silu", "relu6": "relu6"}.get(
+            finish.split("+")[-1])
+        self.spec = ((("add", ("r",), None),) if self.residual else ()) + (
+            (("act", self.act, None),) if self.act else ())
+        self.before, self.filters = before, filters
+        self.whole = np.full((*lead, before + filters + 1), -7.25, np.float32)
+        self.out = self.whole[..., before:before + filters] if before else np.empty((*lead, filters), np.float32)
+        self.res = arrays(data.draw, self.out.shape, np.float32) * 3
+
+    def epilogue(self):
+        return _epilogue(self.spec, self.out, {"r": self.res}) if self.spec else None
+
+    def check(self, got: np.ndarray, want: np.ndarray) -> None:
+        """got is the output, the finish applied to the float64 ``want``, the cells around the slice untouched."""
+        if self.residual:
+            want = want + self.res
+        if self.act:
+            want = R.activate(want, self.act)
+        assert got is self.out
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+        if self.before:
+            assert (self.whole[..., :self.before] == -7.25).all()
+            assert (self.whole[..., self.before + self.filters:] == -7.25).all()
+
+
+def _split(mp, split: str, block: str = "NARROW_BLOCK_BYTES") -> None:
+    """One call, steps of one row (``block`` at 4 bytes), or those steps shared by two threads."""
+    if split != "one call":
+        mp.setattr(K, block, 4)
+    if split == "spread":
+        mp.setattr(K, "workers", lambda: 2)
+        mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
+        mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+
+
 @FAST
 @given(window_settings(max_rank=2), st.integers(1, 4), COLUMNS, st.integers(1, 3), st.sampled_from(FINISHES),
        st.integers(0, 2), st.sampled_from(["one call", "steps", "spread"]), st.data())
@@ -114,33 +157,14 @@ def test_im2col_conv_matches_twin(kernels, geo, c_in, filters, batch, finish, be
     spatial, kernel, stride, dilation, pads, out_spatial = geo
     x = arrays(data.draw, (batch, *spatial, c_in), np.float32) * 2
     w = arrays(data.draw, (*kernel, c_in, filters), np.float32)
-    b = arrays(data.draw, (filters,), np.float32) if "bias" in finish else None
-    residual = "add" in finish and not before
-    act = {"relu": "relu", "hardswish": "hardswish", "silu": "silu", "relu6": "relu6"}.get(finish.split("+")[-1])
-    spec = ((("add", ("r",), None),) if residual else ()) + ((("act", act, None),) if act else ())
-    whole = np.full((batch, *out_spatial, before + filters + 1), -7.25, np.float32)
-    out = whole[..., before:before + filters] if before else np.empty((batch, *out_spatial, filters), np.float32)
-    res = arrays(data.draw, out.shape, np.float32) * 3
+    case = Case(data, finish, filters, before, (batch, *out_spatial))
     with pytest.MonkeyPatch.context() as mp:
-        if split != "one call":
-            mp.setattr(K, "NARROW_BLOCK_BYTES", 4)  # a step of one output row
-        if split == "spread":
-            mp.setattr(K, "workers", lambda: 2)
-            mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
-            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
-        got = K.conv(x, w, b, stride, pads, dilation, 1, out_spatial, out=out, algorithm="gemm",
-                     epilogue=_epilogue(spec, out, {"r": res}) if spec else None)
-    want = R.conv(x.astype(np.float64), w, b, stride, pads, dilation, 1, out_spatial=out_spatial)
-    if residual:
-        want = want + res
-    if act:
-        want = R.activate(want, act)
-    assert got is out
-    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
-    if before:
-        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
+        _split(mp, split)
+        got = K.conv(x, w, case.bias, stride, pads, dilation, 1, out_spatial, out=case.out, algorithm="gemm",
+                     epilogue=case.epilogue())
+    case.check(got, R.conv(x.astype(np.float64), w, case.bias, stride, pads, dilation, 1, out_spatial=out_spatial))
     if np.prod(kernel) > 1:
-        assert ("im2col_narrow" in kernels) == (not residual)
+        assert ("im2col_narrow" in kernels) == (not case.residual)
 
 
 @FAST
@@ -158,42 +182,24 @@ def test_pointwise_matches_twin(kernels, batch, side, c_in, filters, finish, bef
     wide = arrays(data.draw, (batch, side, side, c_in + before), np.float32) * 2
     x = wide[..., before:]
     w = arrays(data.draw, (c_in, filters), np.float32)
-    b = arrays(data.draw, (filters,), np.float32) if "bias" in finish else None
+    case = Case(data, finish, filters, before, (batch, side, side))
     gate = (arrays(data.draw, (batch, c_in), np.float32) + 2) if gated else None
-    residual = "add" in finish and not before
-    act = {"relu": "relu", "hardswish": "hardswish", "silu": "silu", "relu6": "relu6"}.get(finish.split("+")[-1])
-    spec = ((("add", ("r",), None),) if residual else ()) + ((("act", act, None),) if act else ())
-    whole = np.full((batch, side, side, before + filters + 1), -7.25, np.float32)
-    out = whole[..., before:before + filters] if before else np.empty((batch, side, side, filters), np.float32)
-    res = arrays(data.draw, out.shape, np.float32) * 3
+
     def prologue(src, dst):
         np.maximum(src * np.float32(0.5) + np.float32(0.25), 0, out=dst)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(K, "GATE_MAP_RATIO", 0 if first == "gated weights" else 10**9)
-        if split != "one call":
-            mp.setattr(K, "NARROW_BLOCK_BYTES", 4)  # a step of one row
-        if split == "spread":
-            mp.setattr(K, "workers", lambda: 2)
-            mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
-            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        _split(mp, split)
         if split != "one call":
             mp.setattr(K, "PROLOGUE_BLOCK_BYTES", 4)  # a block of one row
-        got = K.pointwise(x, w, b, out=out, epilogue=_epilogue(spec, out, {"r": res}) if spec else None, gate=gate,
+        got = K.pointwise(x, w, case.bias, out=case.out, epilogue=case.epilogue(), gate=gate,
                           prologue=prologue if first == "prologue" else None)
     xs = x.astype(np.float64) if gate is None else x.astype(np.float64) * gate[:, None, None, :]
     if first == "prologue":
         xs = np.maximum(xs * 0.5 + 0.25, 0)
-    want = xs @ w.astype(np.float64) + (0 if b is None else b)
-    if residual:
-        want = want + res
-    if act:
-        want = R.activate(want, act)
-    assert got is out
-    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
-    if before:
-        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
-    assert ("narrow_rows" in kernels) == (not residual)
+    case.check(got, xs @ w.astype(np.float64) + (0 if case.bias is None else case.bias))
+    assert ("narrow_rows" in kernels) == (not case.residual)
 
 
 @FAST
@@ -211,32 +217,14 @@ def test_grouped_conv_matches_twin(kernels, geo, c_g, groups, f_g, batch, finish
     filters = f_g * groups
     x = arrays(data.draw, (batch, *spatial, c_g * groups), np.float32) * 2
     w = arrays(data.draw, (*kernel, c_g, filters), np.float32)
-    b = arrays(data.draw, (filters,), np.float32) if "bias" in finish else None
-    residual = "add" in finish and not before
-    act = {"relu": "relu", "hardswish": "hardswish", "silu": "silu", "relu6": "relu6"}.get(finish.split("+")[-1])
-    spec = ((("add", ("r",), None),) if residual else ()) + ((("act", act, None),) if act else ())
-    whole = np.full((batch, *out_spatial, before + filters + 1), -7.25, np.float32)
-    out = whole[..., before:before + filters] if before else np.empty((batch, *out_spatial, filters), np.float32)
-    res = arrays(data.draw, out.shape, np.float32) * 3
+    case = Case(data, finish, filters, before, (batch, *out_spatial))
     with pytest.MonkeyPatch.context() as mp:
-        if split != "one call":
-            mp.setattr(K, "NARROW_BLOCK_BYTES", 4)
-        if split == "spread":
-            mp.setattr(K, "workers", lambda: 2)
-            mp.setattr(K, "NARROW_SPREAD_MIN_MACS", 0)
-            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
-        got = K.conv(x, w, b, stride, pads, dilation, groups, out_spatial, out=out,
-                     epilogue=_epilogue(spec, out, {"r": res}) if spec else None)
-    want = R.conv(x.astype(np.float64), w, b, stride, pads, dilation, groups, out_spatial=out_spatial)
-    if residual:
-        want = want + res
-    if act:
-        want = R.activate(want, act)
-    assert got is out
-    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
-    if before:
-        assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
-    assert ("grouped_narrow" in kernels) == (not residual)
+        _split(mp, split)
+        got = K.conv(x, w, case.bias, stride, pads, dilation, groups, out_spatial, out=case.out,
+                     epilogue=case.epilogue())
+    case.check(got, R.conv(x.astype(np.float64), w, case.bias, stride, pads, dilation, groups,
+                           out_spatial=out_spatial))
+    assert ("grouped_narrow" in kernels) == (not case.residual)
 
 
 def test_switched_off_uses_blas(kernels, monkeypatch):
