@@ -811,28 +811,87 @@ def im2col_narrow(x, cols, j0, j1, step, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh,
                      lda, by_tap, w, b, out, flat, s0 * o_w, (s1 - s0) * o_w, code, ex, en, tt)
 
 
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def spread_stride(n):  # pragma: no cover - compiled
+    """n cells rounded up to whole 64-byte lines, then an odd number of lines: the start of each of a tile's points,
+    this many cells apart, falls in a different set of the L1 cache.  (Points 2^k bytes apart, 36 of them, share
+    one set of 8 ways: the CIFAR-10 net's 32x32 32->32 input transform took twice the time.)"""
+    s = (n + 15) // 16 * 16
+    return s + 16 if (s // 16) % 2 == 0 else s
+
+
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
-def winograd_narrow(x, ph, pw, m_h, m_w, bt_h, bt_w, at_h, at_w, v_buf, m_buf, u, full_main, full_tail, full_rows,
-                    last_main, last_tail, last_rows, chunks, width, zeros, b, code, out, base, s_n, s_r, s_q, o_h, o_w,
-                    tw, filters, pieces):  # pragma: no cover - compiled
-    """Winograd for the chunks ``pieces`` (rows of (first image, first tile row, tile rows, tiles)) in one call:
-    each chunk's tiles transformed (``winograd_in``) into v_buf, its a_h * a_w products (tiles, C) @ (C, F) made by
-    the LLVM kernels of ``archcalc.engine.narrow`` (``_narrow_chunks``, u packed per point: (a_h * a_w, chunks,
-    C * width); ``zeros`` the packed zero bias) into m_buf, and transformed into the output cells with the bias b
-    and the activation ``code`` (``winograd_out``, out as there).  v_buf and m_buf are flat, large enough for the
-    largest chunk.  One call per thread and layer, where a chunk took three calls and a batched BLAS product."""
+def winograd_narrow(x, ph, pw, m_h, m_w, a_h, a_w, k_in, k_out, v_buf, m_buf, d_buf, y_buf, u, full_main, full_tail,
+                    full_rows, last_main, last_tail, last_rows, chunks, width, zeros, b, code, out, base, s_n, s_r,
+                    s_q, o_h, o_w, tw, filters, pieces):  # pragma: no cover - compiled
+    """Winograd for the chunks ``pieces`` (rows of (first image, first tile row, tile rows, tiles)) in one call, by
+    LLVM kernels (``archcalc.engine.narrow``): each tile's input transform (``k_in``, from x where the tile lies
+    inside it, else from its cells gathered into d_buf with zeros outside) into v_buf, point p of every tile
+    ``spread_stride`` cells after point p - 1; the a_h * a_w products (tiles, C) @ (C, F) (``_narrow_chunks``, u
+    packed per point: (a_h * a_w, chunks, C * width); ``zeros`` the packed zero bias) into m_buf, likewise spread;
+    each tile's output transform with the bias b (``k_out`` adds it and a relu, as built) into its output cells,
+    through y_buf where the tile hangs over the map's edge, then the activation ``code`` if not relu.  ``out`` is
+    flat, cell (n, r, q) starting at base + n * s_n + r * s_r + q * s_q.  v_buf and m_buf are flat, large enough
+    for the largest chunk (a_h * a_w points of ``spread_stride(tiles * C)``).  One call per thread and layer."""
     a2, c_in = u.shape[0], x.shape[3]
+    h_in, w_in = x.shape[1], x.shape[2]
+    item = 4
+    x_at, v_at, m_at, d_at, y_at = x.ctypes.data, v_buf.ctypes.data, m_buf.ctypes.data, d_buf.ctypes.data, \
+        y_buf.ctypes.data
+    b_at = b.ctypes.data if b.shape[0] > 0 else zeros.ctypes.data
+    xf, df, yf = x.ravel(), d_buf.ravel(), y_buf.ravel()
+    ex, en, tt = _activation_scratch()
+    after = code != NONE and code != RELU
     for i in range(pieces.shape[0]):
         n0, r0, rt, n_tiles = pieces[i, 0], pieces[i, 1], pieces[i, 2], pieces[i, 3]
-        v = v_buf[:a2 * n_tiles * c_in].reshape(a2, n_tiles, c_in)
-        mm = m_buf[:a2 * n_tiles * filters].reshape(a2, n_tiles, filters)
-        winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, 0, n_tiles)
+        pv, pm = spread_stride(n_tiles * c_in), spread_stride(n_tiles * filters)
+        for t in range(n_tiles):
+            n, row, column = _tile(t, n0, r0, rt, tw)
+            top, left = row * m_h - ph, column * m_w - pw
+            dst = v_at + t * c_in * item
+            if top >= 0 and left >= 0 and top + a_h <= h_in and left + a_w <= w_in:
+                k_in(x_at + ((n * h_in + top) * w_in + left) * c_in * item, w_in * c_in, c_in, dst, a_w * pv, pv,
+                     c_in, b_at)
+                continue
+            for k in range(a_h):
+                r = top + k
+                for q in range(a_w):
+                    cq = left + q
+                    at = _U((k * a_w + q) * c_in)
+                    if 0 <= r < h_in and 0 <= cq < w_in:
+                        src = _U(((n * h_in + r) * w_in + cq) * c_in)
+                        for c in range(c_in):
+                            df[at + _U(c)] = xf[src + _U(c)]
+                    else:
+                        for c in range(c_in):
+                            df[at + _U(c)] = _ZERO
+            k_in(d_at, a_w * c_in, c_in, dst, a_w * pv, pv, c_in, b_at)
         for p in range(a2):
             _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
-                           v.ctypes.data + p * n_tiles * c_in * 4, c_in, False, u.ctypes.data + p * u.strides[0],
-                           u.strides[1], zeros.ctypes.data, zeros.strides[0], mm.ctypes.data + p * n_tiles * filters * 4,
-                           filters, n_tiles, c_in)
-        winograd_out(mm, at_h, at_w, b, code, out, base, s_n, s_r, s_q, o_h, o_w, n0, r0, rt, tw, 0, n_tiles)
+                           v_at + p * pv * item, c_in, False, u.ctypes.data + p * u.strides[0], u.strides[1],
+                           zeros.ctypes.data, zeros.strides[0], m_at + p * pm * item, filters, n_tiles, c_in)
+        for t in range(n_tiles):
+            n, row, column = _tile(t, n0, r0, rt, tw)
+            top, left = row * m_h, column * m_w
+            src = m_at + t * filters * item
+            corner = base + n * s_n + top * s_r + left * s_q
+            if top + m_h <= o_h and left + m_w <= o_w:
+                k_out(src, a_w * pm, pm, out.ctypes.data + corner * item, s_r, s_q, filters, b_at)
+                if after:
+                    for k in range(m_h):
+                        for q in range(m_w):
+                            cell = corner + k * s_r + q * s_q
+                            _activate_run(out[cell:cell + filters], code, ex, en, tt)
+                continue
+            k_out(src, a_w * pm, pm, y_at, m_w * filters, filters, filters, b_at)
+            for k in range(min(m_h, o_h - top)):
+                for q in range(min(m_w, o_w - left)):
+                    at = _U((k * m_w + q) * filters)
+                    cell = corner + k * s_r + q * s_q
+                    for c in range(filters):
+                        out[cell + c] = yf[at + _U(c)]
+                    if after:
+                        _activate_run(out[cell:cell + filters], code, ex, en, tt)
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)

@@ -272,21 +272,30 @@ def winograd_out(mm: np.ndarray, at: tuple[np.ndarray, np.ndarray], out: np.ndar
                            out.shape[1], out.shape[2], first[0], first[1], tile_rows, tiles_across, span[0], span[1])
 
 
-def winograd_narrow(x: np.ndarray, pads_before: tuple[int, int], tile: tuple[int, int],
-                    transforms: tuple[np.ndarray, ...], v_buf: np.ndarray, m_buf: np.ndarray, u: np.ndarray,
-                    kernels: tuple, zeros: np.ndarray, out: np.ndarray, tiles_across: int, pieces: np.ndarray,
+def winograd_narrow(x: np.ndarray, pads_before: tuple[int, int], tile: tuple[int, int], points: tuple[int, int],
+                    transforms: tuple[Any, Any], buffers: tuple[np.ndarray, ...], u: np.ndarray, kernels: tuple,
+                    zeros: np.ndarray, out: np.ndarray, tiles_across: int, pieces: np.ndarray,
                     bias: np.ndarray | None = None, activation: int = 0) -> None:
     """Winograd for the chunks ``pieces`` ((first image, first tile row, tile rows, tiles) each) in one call: the
-    input transform (as ``winograd_in``), the products by the LLVM kernels of ``archcalc.engine.narrow``
-    (``kernels`` from ``narrow.kernels``; ``u`` the transformed weights packed per point, (a^2, chunks, C * width),
-    ``zeros`` the packed zero bias) and the output transform with the bias and activation (as ``winograd_out``).
-    ``transforms`` (B_h^T, B_w^T, A_h^T, A_w^T) float32; ``v_buf`` and ``m_buf`` flat float32 scratch for the
-    largest chunk's transformed tiles and products."""
+    input transform, the products and the output transform with the bias and activation, by LLVM kernels of
+    ``archcalc.engine.narrow``: ``transforms`` (input, output) from ``narrow.transform`` (the output one built with
+    the bias if ``bias`` is given, and with relu if ``activation`` is relu's code), ``kernels`` from
+    ``narrow.kernels``, ``u`` the transformed weights packed per point, (a^2, chunks, C * width), ``zeros`` the
+    packed zero bias.  ``points`` (a_h, a_w) the input tile; ``buffers`` flat float32 scratch: the largest chunk's
+    transformed tiles and products (a^2 ``spread_stride``s each), a tile's input cells and a tile's output cells.
+    ``out`` as for ``winograd_out``."""
     chunks, width, full, last = kernels
     flat, (s_n, s_r, s_q) = _run(out)
-    _module().winograd_narrow(x, pads_before[0], pads_before[1], tile[0], tile[1], *transforms, v_buf, m_buf, u, *full,
-                              *last, chunks, width, zeros, _NOTHING if bias is None else bias, activation, flat, 0,
-                              s_n, s_r, s_q, out.shape[1], out.shape[2], tiles_across, out.shape[3], pieces)
+    _module().winograd_narrow(x, pads_before[0], pads_before[1], tile[0], tile[1], points[0], points[1], *transforms,
+                              *buffers, u, *full, *last, chunks, width, zeros, _NOTHING if bias is None else bias,
+                              activation, flat, 0, s_n, s_r, s_q, out.shape[1], out.shape[2], tiles_across,
+                              out.shape[3], pieces)
+
+
+def spread_stride(cells: int) -> int:
+    """The cells between a Winograd chunk's points in ``winograd_narrow``'s scratch (``_jit.spread_stride``)."""
+    s = -(-cells // 16) * 16
+    return s + 16 if (s // 16) % 2 == 0 else s
 
 
 def grouped_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], step: int, out_spatial: tuple[int, int],

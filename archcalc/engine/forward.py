@@ -675,8 +675,8 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
     width = taps * (c_in // groups) * itemsize
     if m is None and groups == 1:
         ws[("main", "cols")] = ws[("pool", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
-    tile = m if m is not None else fast
-    if tile is not None:
+    tiles_used = sorted({t for t in (m, fast) if t is not None})
+    for tile in tiles_used:  # the largest of each workspace over the tiles that may run
         (m_h, a_h), (m_w, a_w) = K.winograd_axes(kernel, tile)
         a2 = a_h * a_w
         th, tw = -(-out_spatial[0] // m_h), -(-out_spatial[1] // m_w)
@@ -686,11 +686,13 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
         tiles = max(_chunk_bytes(batch, (th, tw), per_tile, K.WINOGRAD_CHUNK_BYTES),  # numpy's, the compiled path's
                     _chunk_bytes(batch, (th, tw), per_tile, K.WINOGRAD_CHUNK_TILES * per_tile))
         products = tiles // c_in * filters  # M: a^2 x tiles x F; Y: m^2/a^2 of it
+        spread = a2 * 32 * itemsize  # each point's start a spread_stride apart (compiled.winograd_narrow)
         for where in ("main", "pool"):  # chunks run in the caller or on the pool
-            ws[(where, "cols")] = max(ws.get((where, "cols"), 0), tiles)
-            ws[(where, "wino_v")] = tiles
-            ws[(where, "wino_m")] = products
-            ws[(where, "wino_y")] = products * m_h * m_w // a2 + 1
+            for key, size in (("cols", tiles), ("wino_v", tiles + spread), ("wino_m", products + spread),
+                              ("wino_y", products * m_h * m_w // a2 + 1)):
+                ws[(where, key)] = max(ws.get((where, key), 0), size)
+    if tiles_used:
+        a2 = max(math.prod(a for _, a in K.winograd_axes(kernel, t)) for t in tiles_used)
         # U = G w G^T: the weights in float64, the product and its cast (a2 / taps of the weights each)
         return Scratch(ws, weights * (3 - (-3 * a2 // taps)) + act)
     if groups == 1:

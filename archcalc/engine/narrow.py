@@ -18,6 +18,11 @@ is AVX-512's, and that is the only machine it was measured on.  Elsewhere, with 
 (``ARCHCALC_NARROW=0``) or without the compiled kernels, ``product`` returns False and the caller uses BLAS.
 The engine calls them from numba loops (``compiled.im2col_narrow``, ``narrow_rows``, ``winograd_narrow``,
 ``grouped_narrow``), one call per thread and layer, by their addresses; ``product`` is the plain entry (ctypes).
+
+Winograd's tile transforms are built here too (``transform``), for the same reason: numba's loops over a transform's
+rows, one small loop per coefficient, ran at a quarter of what the loads and stores allow.  Built from the
+transform's matrices, a tile's cells are loaded once, combined with the coefficients as constants (zeros skipped,
+ones as adds) and stored, 16 channels at a time.
 """
 
 from __future__ import annotations
@@ -43,10 +48,12 @@ MAX_COLUMNS = 384
 #: Rows at a time per 16-column count (measured best, 32768 rows, 27-363 inner: 45-56 GMAC/s a thread).
 ROWS_AT_ONCE = {1: 8, 2: 8, 3: 4, 4: 4, 5: 3, 6: 4}
 
-_kernels: dict[tuple[int, bool, bool], Any] = {}
+_kernels: dict[tuple, Any] = {}
 _state: dict[Any, Any] = {}
 _lock = threading.Lock()
 _SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * 4)
+_TRANSFORM_SIGNATURE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                                        ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
 
 
 def available() -> bool:
@@ -181,14 +188,22 @@ def _build(columns: int, relu: bool, transposed: bool) -> tuple[Any, Any, Any]:
     module.triple = llvm.get_process_triple()
     _define(ir, module, "rows", columns, ROWS_AT_ONCE[-(-columns // 16)], relu, transposed)
     _define(ir, module, "row", columns, 1, relu, transposed)
+    engine = _compile(llvm, module)
+    return (_SIGNATURE(engine.get_function_address("rows")), _SIGNATURE(engine.get_function_address("row")),
+            engine)
+
+
+def _compile(llvm: Any, module: Any) -> Any:
+    """The module compiled for this CPU: the execution engine that owns its code."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
     machine = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
     parsed = llvm.parse_assembly(str(module))
     parsed.verify()
     engine = llvm.create_mcjit_compiler(parsed, machine)
     engine.finalize_object()
-    return (_SIGNATURE(engine.get_function_address("rows")), _SIGNATURE(engine.get_function_address("row")),
-            engine)
+    return engine
 
 
 def _define(ir: Any, module: Any, name: str, columns: int, rows_at_once: int, relu: bool, transposed: bool) -> None:
@@ -266,3 +281,102 @@ def _define(ir: Any, module: Any, name: str, columns: int, rows_at_once: int, re
     b.cbranch(b.icmp_unsigned("<", block_next, blocks), row_loop, done)
     ir.IRBuilder(done).ret_void()
 
+
+
+def transform(left: np.ndarray, right: np.ndarray, bias: bool = False, relu: bool = False) -> Any:
+    """The kernel of a Winograd tile transform y = left @ x @ right^T applied to each channel, built on first use
+    (one per matrices and relu): a ctypes function (src, s_row, s_col, dst, d_row, d_col, channels, bias) of
+    pointers and int64s.  Cell (k, l) of the input tile, k < left's columns and l < right's columns, starts at src
+    + k * s_row + l * s_col cells; cell (i, j) of the output at dst + i * d_row + j * d_col; each holds ``channels``
+    contiguous float32s.  With ``bias``, the ``channels`` float32s at bias are added to every output cell (else the
+    pointer is not read); then relu with ``relu`` (NaN stays).  The input transform is (B_h^T, B_w^T), the output
+    transform (A_h^T, A_w^T)."""
+    key = ("transform", left.shape, left.tobytes(), right.shape, right.tobytes(), bool(bias), bool(relu))
+    hit = _kernels.get(key)
+    if hit is None:
+        with _lock:
+            hit = _kernels.get(key)
+            if hit is None:
+                hit = _kernels[key] = _build_transform(np.asarray(left, np.float64), np.asarray(right, np.float64),
+                                                       bool(bias), bool(relu))
+    return hit[0]
+
+
+def _build_transform(left: np.ndarray, right: np.ndarray, bias: bool, relu: bool) -> tuple[Any, Any]:
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    module = ir.Module(name="transform")
+    module.triple = llvm.get_process_triple()
+    _define_transform(ir, module, left.tolist(), right.tolist(), bias, relu)
+    engine = _compile(llvm, module)
+    return _TRANSFORM_SIGNATURE(engine.get_function_address("transform")), engine
+
+
+def _define_transform(ir: Any, module: Any, left: list, right: list, with_bias: bool, relu: bool) -> None:
+    """transform(src, s_row, s_col, dst, d_row, d_col, channels, bias) (see ``transform``): 16 channels at a time,
+    then the rest one at a time.  t[k][j] = sum_l right[j][l] x[k][l], then y[i][j] = sum_k left[i][k] t[k][j]
+    (+ bias, relu'd), every coefficient a constant: zeros skipped, +-1 an add or a subtract."""
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [f32.as_pointer(), i64, i64, f32.as_pointer(), i64, i64,
+                                                             i64, f32.as_pointer()]), name="transform")
+    src, s_row, s_col, dst, d_row, d_col, channels, bias = fn.args
+    for arg in (src, dst, bias):
+        arg.add_attribute("noalias")
+    entry, wide, wide_body, single, single_body, done = (
+        fn.append_basic_block(n) for n in ("entry", "wide", "wide_body", "single", "single_body", "done"))
+
+    def const(v: int) -> Any:
+        return ir.Constant(i64, v)
+
+    def body(b: Any, c: Any, width: int) -> None:
+        kind = ir.VectorType(f32, width) if width > 1 else f32
+
+        def at(base: Any, i: int, j: int, rows: Any, cols: Any) -> Any:
+            cell = b.gep(base, [b.add(b.add(b.mul(const(i), rows), b.mul(const(j), cols)), c)])
+            return b.bitcast(cell, kind.as_pointer()) if width > 1 else cell
+
+        def combine(coefficients: list, values: list) -> Any:
+            total = None
+            for f, v in zip(coefficients, values):
+                if f == 0:
+                    continue
+                term = v if f in (1, -1) else b.fmul(v, ir.Constant(kind, [f] * width if width > 1 else f))
+                if total is None:
+                    total = b.fneg(term) if f == -1 else term
+                else:
+                    total = b.fsub(total, term) if f == -1 else b.fadd(total, term)
+            return total if total is not None else ir.Constant(kind, None)
+
+        cells = [[b.load(at(src, k, l, s_row, s_col), align=4) for l in range(len(right[0]))]
+                 for k in range(len(left[0]))]
+        t = [[combine(right[j], row) for j in range(len(right))] for row in cells]
+        shift = b.load(at(bias, 0, 0, const(0), const(0)), align=4) if with_bias else None
+        zero = ir.Constant(kind, None)
+        for i in range(len(left)):
+            for j in range(len(right)):
+                y = combine(left[i], [row[j] for row in t])
+                if shift is not None:
+                    y = b.fadd(y, shift)
+                if relu:
+                    y = b.select(b.fcmp_ordered("<", y, zero), zero, y)
+                b.store(y, at(dst, i, j, d_row, d_col), align=4)
+
+    ir.IRBuilder(entry).branch(wide)
+    b = ir.IRBuilder(wide)
+    c = b.phi(i64, "c")
+    c.add_incoming(const(0), entry)
+    b.cbranch(b.icmp_signed("<=", b.add(c, const(16)), channels), wide_body, single)
+    b = ir.IRBuilder(wide_body)
+    body(b, c, 16)
+    c.add_incoming(b.add(c, const(16)), wide_body)
+    b.branch(wide)
+    b = ir.IRBuilder(single)
+    c1 = b.phi(i64, "c1")
+    c1.add_incoming(c, wide)
+    b.cbranch(b.icmp_signed("<", c1, channels), single_body, done)
+    b = ir.IRBuilder(single_body)
+    body(b, c1, 1)
+    c1.add_incoming(b.add(c1, const(1)), single_body)
+    b.branch(single)
+    ir.IRBuilder(done).ret_void()

@@ -1,5 +1,6 @@
 """The narrow-product kernels in LLVM IR (``archcalc.engine.narrow``) against float64 products, alone and as the
-im2col convs' product (gather, product and finish in one compiled call per thread), and the operands they refuse.
+im2col convs' product (gather, product and finish in one compiled call per thread), and the operands they refuse;
+the Winograd tile transforms built there, alone and in the Winograd convs they run.
 
 They run only where numba (and so llvmlite) is installed and the CPU has AVX-512; elsewhere these tests skip and
 the engine uses BLAS, which ``test_compiled.py`` and ``test_properties.py`` cover.
@@ -17,6 +18,7 @@ from archcalc.engine import kernels as K
 from archcalc.engine import reference as R
 from archcalc.engine.plan import _epilogue
 
+from test_compiled import Named
 from test_properties import arrays, window_settings
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -33,7 +35,8 @@ def kernels(monkeypatch):
         pytest.skip("the narrow kernels need a CPU with AVX-512")
     assert K._narrow_available(), "the narrow kernels failed their self-test (kernels._narrow_self_test)"
     calls: list[str] = []
-    for name in ("im2col_narrow", "narrow_rows", "grouped_narrow", "im2col_rows", "im2col_taps", "finish_rows"):
+    for name in ("im2col_narrow", "narrow_rows", "grouped_narrow", "im2col_rows", "im2col_taps", "finish_rows",
+                 "winograd_narrow", "winograd_in"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return calls
@@ -225,6 +228,70 @@ def test_grouped_conv_matches_twin(kernels, geo, c_g, groups, f_g, batch, finish
     case.check(got, R.conv(x.astype(np.float64), w, case.bias, stride, pads, dilation, groups,
                            out_spatial=out_spatial))
     assert ("grouped_narrow" in kernels) == (not case.residual)
+
+
+TRANSFORMS = [(2, 3), (4, 3), (4, 5), (2, 7), (4, 1)]  # (m, r): F(2, 3) ... F(2, 7); r = 1 the identity
+
+
+@FAST
+@given(st.sampled_from(TRANSFORMS), st.sampled_from(TRANSFORMS), st.one_of(st.integers(1, 40), st.just(16)),
+       st.booleans(), st.booleans(), st.integers(0, 5), st.data())
+def test_transform_matches_float64(kernels, along_h, along_w, channels, output, relu, gap, data):
+    """``narrow.transform``'s kernels: y[i, j] = sum_kl left[i, k] x[k, l] right[j, l] for every channel (16 at a
+    time and the rest one by one), cells read and written at strides with gaps, the bias added and relu applied
+    when built with them, against float64; a NaN reaches the outputs whose coefficient for it is not zero, through
+    relu too; the cells around the output untouched."""
+    (m_h, r_h), (m_w, r_w) = along_h, along_w
+    mats = [K.winograd_matrices(m, r) if r > 1 else (np.ones((1, 1)),) * 3 for m, r in (along_h, along_w)]
+    left, right = (np.asarray(t[2] if output else t[0], np.float32) for t in mats)
+    x = arrays(data.draw, (left.shape[1], right.shape[1], channels + gap), np.float32)
+    if data.draw(st.booleans()):
+        x[0, 0, 0] = np.nan
+    bias = arrays(data.draw, (channels,), np.float32) if output else None
+    y = np.full((left.shape[0], right.shape[0], channels + gap + 1), -7.25, np.float32)
+    kernel = narrow.transform(left, right, bias is not None, relu)
+    kernel(x.ctypes.data, x.shape[1] * x.shape[2], x.shape[2], y.ctypes.data, y.shape[1] * y.shape[2], y.shape[2],
+           channels, 0 if bias is None else bias.ctypes.data)
+    cells = x[..., :channels].astype(np.float64)
+    want = np.einsum("ik,klc,jl->ijc", left.astype(np.float64), np.nan_to_num(cells, nan=0.0),
+                     right.astype(np.float64))
+    # a NaN reaches the outputs whose coefficient for its cell is not zero (zeros are skipped, not multiplied)
+    reached = np.einsum("ik,klc,jl->ijc", left != 0, np.isnan(cells), right != 0) > 0
+    want[reached] = np.nan
+    if bias is not None:
+        want = want + bias
+    if relu:
+        want = np.where(want < 0, 0, want)
+    got = y[..., :channels]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(np.nan_to_num(want)).max())))
+    assert (y[..., channels:] == -7.25).all()
+
+
+@FAST
+@given(st.integers(1, 2), st.integers(1, 19), st.integers(1, 19), st.sampled_from([16, 17, 33, 40]),
+       st.sampled_from([16, 24, 33, 100]), st.sampled_from([2, 4]), st.sampled_from([(3, 3), (5, 5), (1, 3)]),
+       st.sampled_from(["", "relu", "silu"]), st.booleans(), st.integers(0, 2), st.data())
+def test_winograd_conv_matches_twin(kernels, batch, h, w_, c_in, filters, tile, kernel, act, bias, before, data):
+    """Winograd convs through the transforms and products of ``narrow`` (``compiled.winograd_narrow``) with 16 or
+    more channels in and out (``test_compiled`` covers a few): tiles inside the map read in place, tiles over its
+    edges gathered and written through scratch, points a ``spread_stride`` apart, into a channel slice of a wider
+    buffer (the rest untouched), with a bias and relu in the output transform or silu after it, against float64."""
+    assume(max(kernel) + tile - 1 <= 8)
+    pad = (kernel[0] // 2, kernel[1] // 2)
+    x = arrays(data.draw, (batch, h, w_, c_in), np.float32)
+    w = arrays(data.draw, (*kernel, c_in, filters), np.float32)
+    b = arrays(data.draw, (filters,), np.float32) if bias else None
+    whole = np.full((batch, h, w_, before + filters + 1), -7.25, np.float32)
+    out = whole[..., before:before + filters]
+    got = K.conv(x, w, b, (1, 1), ((pad[0], pad[0]), (pad[1], pad[1])), out=out,
+                 algorithm="winograd" if tile == 4 else "winograd2", epilogue=Named(act) if act else None)
+    want = R.conv(x.astype(np.float64), w, b, (1, 1), ((pad[0], pad[0]), (pad[1], pad[1])))
+    if act:
+        want = R.activate(want, act)
+    assert got is out
+    np.testing.assert_allclose(got, want, rtol=0, atol=4e-5 * max(1.0, float(np.abs(want).max())))
+    assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
+    assert set(kernels) == {"winograd_narrow"}  # not the BLAS path's transforms, and no finish after
 
 
 def test_switched_off_uses_blas(kernels, monkeypatch):
