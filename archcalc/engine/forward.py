@@ -669,13 +669,15 @@ def _conv_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
     weights = taps * (c_in // groups) * filters * itemsize
     kernel = tuple(a.f for a in axes)
     # Winograd or not depends on the path (float32 with the compiled kernels and its chunks spread takes it from
-    # fewer channels, ``kernels.winograd_tile``): either may run, so both are counted
-    m, fast = (K.winograd_tile(kernel, c_in, filters, tuple(a.s for a in axes), tuple(a.d for a in axes), groups,
-                               out_spatial, fast=f) for f in (False, True))
+    # fewer channels, and fewer still where the narrow kernels run, ``kernels.winograd_tile``): any may run, so each
+    # is counted
+    m, fast, by_narrow = (K.winograd_tile(kernel, c_in, filters, tuple(a.s for a in axes), tuple(a.d for a in axes),
+                                          groups, out_spatial, fast=f, narrow_gemm=n)
+                          for f, n in ((False, False), (True, False), (True, True)))
     width = taps * (c_in // groups) * itemsize
-    if m is None and groups == 1:
+    if (m is None or by_narrow is None) and groups == 1:
         ws[("main", "cols")] = ws[("pool", "cols")] = _chunk_bytes(batch, out_spatial, width, K.IM2COL_CHUNK_BYTES)
-    tiles_used = sorted({t for t in (m, fast) if t is not None})
+    tiles_used = sorted({t for t in (m, fast, by_narrow) if t is not None})
     for tile in tiles_used:  # the largest of each workspace over the tiles that may run
         (m_h, a_h), (m_w, a_w) = K.winograd_axes(kernel, tile)
         a2 = a_h * a_w

@@ -861,8 +861,9 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
                   out_spatial: Ints, fast: bool = False, narrow_gemm: bool = False) -> int | None:
     """The Winograd tile for a 2-D stride-1 conv wide enough that the products, not the transforms, dominate, or
     None (GEMM).  ``fast``: the conv would take the compiled transforms with its chunks spread over the pool
-    (``winograd_spreads``), which pay from fewer channels.  ``narrow_gemm``: a GEMM's product would take the narrow
-    kernels (``archcalc.engine.narrow``), so a 3x3 conv needs ``WINOGRAD_NARROW_MIN_C_IN`` channels in.
+    (``winograd_spreads``), which pay from fewer channels.  ``narrow_gemm``: the narrow kernels run
+    (``archcalc.engine.narrow``: a GEMM's product, and Winograd's transforms and products), with rules of their own
+    for 3x3 convs (``WINOGRAD_NARROW_MIN_C_IN``).
 
     3x3: F(4x4, 3x3) from 16x16 maps up (64+ channels in, 32+ out), F(2x2, 3x3) on 8x8 to 15x15 maps with 128+
     channels in and out.  4x4 tiles would round 13x13 and 14x14 up to 16x16 (51 % and 31 % wasted work), which
@@ -896,9 +897,11 @@ def winograd_tile(kernel: Ints, c_in: int, filters: int, stride: Ints, dilation:
         return None
     if tuple(kernel) == (5, 5):
         return 4 if small >= WINOGRAD5_MIN_MAP and min(c_in, filters) >= WINOGRAD5_MIN_CHANNELS else None
-    if (narrow_gemm and tuple(kernel) == (3, 3) and c_in < WINOGRAD_NARROW_MIN_C_IN
-            and filters <= narrow.MAX_COLUMNS):
-        return None
+    if fast and narrow_gemm and tuple(kernel) == (3, 3) and filters <= narrow.MAX_COLUMNS:
+        if (c_in < WINOGRAD_NARROW_MIN_C_IN or small < WINOGRAD_FAST_SMALL_MAP
+                or filters < (WINOGRAD_NARROW_MIN_FILTERS if small >= 14 else 2 * WINOGRAD_NARROW_MIN_FILTERS)):
+            return None
+        return 2 if c_in >= WINOGRAD_FAST_TILE2_FROM_C_IN and small < 16 else 4
     if fast and tuple(kernel) == (3, 3) and small >= 16 and c_in >= WINOGRAD_FAST_MIN_C_IN and filters >= 32:
         return 4
     if fast and tuple(kernel) == (3, 3) and small >= WINOGRAD_FAST_SMALL_MAP and (
@@ -921,11 +924,17 @@ WINOGRAD_LINE_MIN_MAP = 8
 WINOGRAD_LINE_MIN_CHANNELS = 64
 #: Fewest input channels of a 3x3 conv on the fast path (``winograd_tile``'s ``fast``).
 WINOGRAD_FAST_MIN_C_IN = 16
-#: ... and where the narrow kernels take a GEMM's product (of at most ``narrow.MAX_COLUMNS`` filters).  Alone, batch
-#: 8, F(4x4, 3x3) against im2col with them: 55x55 16->64 (SqueezeNet's fire2 and fire3) 3.25 -> 2.32 ms, 32x32
-#: 16->32 0.66 -> 0.46, 56x56 16->64 2.86 -> 2.32; from 24 channels Winograd stays ahead (28x28 24->64 0.74
-#: against 0.91).
-WINOGRAD_NARROW_MIN_C_IN = 24
+#: Where the narrow kernels run (``narrow_gemm``: they make a GEMM's products, and Winograd's transforms and
+#: products, ``_winograd_narrow``), a 3x3 conv to at most ``narrow.MAX_COLUMNS`` filters on a map of at least
+#: ``WINOGRAD_FAST_SMALL_MAP`` takes F(4x4, 3x3) from this many channels in and ``WINOGRAD_NARROW_MIN_FILTERS``
+#: filters out (twice as many on maps under 14x14), F(2x2, 3x3) from ``WINOGRAD_FAST_TILE2_FROM_C_IN`` channels
+#: in on maps under 16x16, and im2col with them otherwise.  Alone, batch 8, im2col against F(4x4): 7x7 16->64
+#: 91 -> 78 us, 24->64 157 -> 97, 64->32 184 -> 102; 14x14 16->16 108 -> 88, 32->64 585 -> 322, 64->32 608 -> 307;
+#: 28x28 16->64 1127 -> 510; the CIFAR-10 net's 32x32 32->32 846 -> 431 (the transforms' kernels had made F(4x4)
+#: 787 -> 380).  With 8 channels in neither is ahead on small maps (7x7 8->32 43 against 59, 14x14 8->32 103
+#: against 119); nor with 16 filters on 7x7 (16->16 44 against 49).
+WINOGRAD_NARROW_MIN_C_IN = 16
+WINOGRAD_NARROW_MIN_FILTERS = 16
 #: On the fast path, 3x3 convs on maps of 7 to 15 with at least 48 channels in and 64 out take F(4x4, 3x3), or
 #: F(2x2, 3x3) from 384 channels in.  Alone, batch 8, GEMM against F(4x4): GoogLeNet's 14x14 96->208 3.2 -> 1.7-2.0
 #: ms, 128->256 5.3-6.1 -> 2.8, 7x7 160->320 1.9 -> 1.05, 192->384 2.8 -> 1.7; SqueezeNet's 13x13 48->192 1.4-1.6 ->

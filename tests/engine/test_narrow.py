@@ -311,20 +311,29 @@ def test_switched_off_uses_blas(kernels, monkeypatch):
                                atol=1e-5)
 
 
-def test_few_channels_take_the_narrow_gemm_over_winograd(kernels, monkeypatch):
-    """A 3x3 conv of fewer than 24 channels in goes to im2col and the narrow kernels where they run (SqueezeNet's
-    55x55 16 -> 64: 3.25 ms by F(4x4, 3x3), 2.32 by them), from 24 on to Winograd as before; values as the twin."""
-    assert K.winograd_tile((3, 3), 16, 64, (1, 1), (1, 1), 1, (55, 55), fast=True, narrow_gemm=True) is None
-    assert K.winograd_tile((3, 3), 16, 64, (1, 1), (1, 1), 1, (55, 55), fast=True) == 4
-    assert K.winograd_tile((3, 3), 24, 64, (1, 1), (1, 1), 1, (28, 28), fast=True, narrow_gemm=True) == 4
+def test_winograd_from_16_channels_where_the_kernels_run(kernels, monkeypatch):
+    """Where the narrow kernels run, a 3x3 conv takes F(4x4, 3x3) from 16 channels in and 16 filters out (32 on
+    maps under 14x14) on maps from 7x7, F(2x2, 3x3) from 384 channels in on maps under 16x16, and im2col with them
+    below (measured: ``WINOGRAD_NARROW_MIN_C_IN``); without them the earlier rules hold.  Values as the twin."""
+    def tile(c_in, filters, side, narrow_gemm=True):
+        return K.winograd_tile((3, 3), c_in, filters, (1, 1), (1, 1), 1, (side, side), fast=True,
+                               narrow_gemm=narrow_gemm)
+
+    assert tile(8, 64, 55) is None and tile(15, 64, 28) is None
+    assert tile(16, 64, 55) == 4 and tile(16, 64, 7) == 4 and tile(16, 16, 14) == 4 and tile(32, 32, 32) == 4
+    assert tile(16, 16, 7) is None and tile(16, 15, 28) is None and tile(64, 64, 6) is None
+    assert tile(384, 128, 13) == 2 and tile(384, 128, 16) == 4
+    assert tile(16, 64, 7, False) is None and tile(32, 32, 32, False) == 4 and tile(16, 64, 55, False) == 4
     monkeypatch.setattr(K, "winograd_spreads", lambda dtype: True)
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 17, 17, 16), dtype=np.float32)
-    w = rng.standard_normal((3, 3, 16, 64), dtype=np.float32)
-    got = K.conv(x, w, None, (1, 1), ((1, 1), (1, 1)))
-    assert set(kernels) == {"im2col_narrow"}  # (one call per thread)
-    np.testing.assert_allclose(got, R.conv(x.astype(np.float64), w, None, (1, 1), ((1, 1), (1, 1))), rtol=1e-5,
-                               atol=1e-4)
+    for c_in, path in ((8, "im2col_narrow"), (16, "winograd_narrow")):
+        kernels.clear()
+        x = rng.standard_normal((2, 17, 17, c_in), dtype=np.float32)
+        w = rng.standard_normal((3, 3, c_in, 64), dtype=np.float32)
+        got = K.conv(x, w, None, (1, 1), ((1, 1), (1, 1)))
+        assert set(kernels) == {path}  # (one call per thread)
+        want = R.conv(x.astype(np.float64), w, None, (1, 1), ((1, 1), (1, 1)))
+        np.testing.assert_allclose(got, want, rtol=0, atol=4e-5 * float(np.abs(want).max()))  # Winograd's rounding
 
 
 def test_self_test_turns_them_off_where_they_give_wrong_values(kernels, monkeypatch):
