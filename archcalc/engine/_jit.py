@@ -895,6 +895,63 @@ def winograd_narrow(x, ph, pw, m_h, m_w, a_h, a_w, k_in, k_out, v_buf, m_buf, d_
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def depthwise_narrow(x, w, b, out, j0, j1, sh, sw, ph, pw, dh, dw, code, cells_main, cell_tail,
+                     at_once):  # pragma: no cover - compiled
+    """``depthwise_rows`` by the LLVM kernels of ``archcalc.engine.narrow`` (``depthwise``: ``cells_main`` takes
+    ``at_once`` output cells at a time, the last of a row overlapping the block before; ``cell_tail`` a row of fewer
+    cells, one at a time): each input row a window reads is copied
+    once, zero-padded, into a ring of K_h rows (a row off the input reads a row of zeros), and each output row is one
+    or two kernel calls with the bias, and relu if ``code`` says so; another activation ``code`` after, on the row
+    while in cache.  Any stride and dilation."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    o_h, o_w = out.shape[1], out.shape[2]
+    k_h, k_w = w.shape[0], w.shape[1]
+    xf, of = x.ravel(), out.ravel()
+    ex, en, tt = _activation_scratch()
+    row_len = o_w * channels
+    cells = (o_w - 1) * sw + (k_w - 1) * dw + 1  # a padded row
+    width = cells * channels
+    ring = np.zeros((k_h + 1) * width, np.float32)  # the last row stays zeros
+    held = np.full(k_h, _EMPTY, np.int64)
+    rows = np.empty(k_h, np.int64)
+    lo = min(max(0, pw), cells)  # the first padded cell that holds an input cell, and the first input cell
+    first = max(0, -pw)
+    copied = max(0, min(w_in - first, cells - lo)) * channels
+    body = o_w - o_w % at_once
+    after = code != NONE and code != RELU
+    item = 4
+    ring_at, rows_at, w_at, b_at, out_at = ring.ctypes.data, rows.ctypes.data, w.ctypes.data, b.ctypes.data, \
+        out.ctypes.data
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        for kh in range(k_h):
+            ih = oh * sh - ph + kh * dh
+            if ih < 0 or ih >= h_in:
+                rows[kh] = k_h * width
+                continue
+            key = n * h_in + ih
+            slot, fresh = _slot(held, key, n * h_in + oh * sh - ph, dh)
+            rows[kh] = slot * width
+            if fresh:
+                dst = _U(slot * width + lo * channels)
+                src = _U((key * w_in + first) * channels)
+                for i in range(copied):
+                    ring[dst + _U(i)] = xf[src + _U(i)]
+        target = out_at + j * row_len * item
+        if body > 0:
+            cells_main(ring_at, rows_at, w_at, b_at, target, body, channels, sw * channels, dw * channels)
+            if body < o_w:  # the last cells once more with the cells before them: the one-cell kernel is 2x slower
+                last = o_w - at_once
+                cells_main(ring_at + last * sw * channels * item, rows_at, w_at, b_at, target + last * channels * item,
+                           at_once, channels, sw * channels, dw * channels)
+        else:
+            cell_tail(ring_at, rows_at, w_at, b_at, target, o_w, channels, sw * channels, dw * channels)
+        if after:
+            _activate_run(of[j * row_len:(j + 1) * row_len], code, ex, en, tt)
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def im2col_group(x, cols, j0, j1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw, c0, cg):  # pragma: no cover - compiled
     """``im2col_rows`` for one group's channels c0 <= c < c0 + cg: cols[(j - j0) * o_w + ow, (kh * k_w + kw) * cg +
     c - c0] = x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw, c], zero where the tap falls outside the input."""

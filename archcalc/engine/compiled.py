@@ -204,6 +204,16 @@ def depthwise_ring_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.nda
                                   dilation[0], dilation[1], activation)
 
 
+def depthwise_narrow(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, rows: tuple[int, int],
+                     stride: tuple[int, int], pads_before: tuple[int, int], dilation: tuple[int, int],
+                     activation: int, kernels: tuple) -> None:
+    """``depthwise_rows`` by the LLVM kernels of ``archcalc.engine.narrow`` (``kernels`` from ``narrow.depthwise``,
+    built with relu if ``activation`` is relu's code), from a ring of zero-padded input rows, any stride."""
+    main, tail, at_once = kernels
+    _module().depthwise_narrow(x, w, b, out, rows[0], rows[1], stride[0], stride[1], pads_before[0], pads_before[1],
+                               dilation[0], dilation[1], activation, main, tail, at_once)
+
+
 _NOTHING = np.empty(0, np.float32)
 
 

@@ -19,7 +19,8 @@ is AVX-512's, and that is the only machine it was measured on.  Elsewhere, with 
 The engine calls them from numba loops (``compiled.im2col_narrow``, ``narrow_rows``, ``winograd_narrow``,
 ``grouped_narrow``), one call per thread and layer, by their addresses; ``product`` is the plain entry (ctypes).
 
-Winograd's tile transforms are built here too (``transform``), for the same reason: numba's loops over a transform's
+Winograd's tile transforms (``transform``) and a depthwise conv's output rows (``depthwise``) are built here too, for
+the same reason.  For the transforms: numba's loops over a transform's
 rows, one small loop per coefficient, ran at a quarter of what the loads and stores allow.  Built from the
 transform's matrices, a tile's cells are loaded once, combined with the coefficients as constants (zeros skipped,
 ones as adds) and stored, 16 channels at a time.
@@ -52,6 +53,7 @@ _kernels: dict[tuple, Any] = {}
 _state: dict[Any, Any] = {}
 _lock = threading.Lock()
 _SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * 4)
+_DEPTHWISE_SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 5, *[ctypes.c_int64] * 4)
 _TRANSFORM_SIGNATURE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                                         ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
 
@@ -379,4 +381,118 @@ def _define_transform(ir: Any, module: Any, left: list, right: list, with_bias: 
     body(b, c1, 1)
     c1.add_incoming(b.add(c1, const(1)), single_body)
     b.branch(single)
+    ir.IRBuilder(done).ret_void()
+
+
+#: Output cells a depthwise kernel holds in registers at once, per kernel size (the rest of a row one at a time).
+DEPTHWISE_CELLS = 4
+
+
+def depthwise(k_h: int, k_w: int, relu: bool = False) -> tuple[Any, Any, int]:
+    """(kernel of ``DEPTHWISE_CELLS`` output cells at a time, kernel of one cell, cells at once) of a k_h x k_w
+    depthwise conv's output rows, built on first use: ctypes functions (src, rows, w, bias, dst, cells, channels,
+    cell_step, tap_step) of pointers and int64s.  Output cell p of a row (p < cells, a multiple of the cells at once
+    for the first kernel) is act(bias + sum_{kh, kw} src[rows[kh] + p * cell_step + kw * tap_step + c] *
+    w[(kh * k_w + kw) * channels + c]) for each channel c, stored at dst + p * channels: ``rows`` holds k_h int64
+    offsets (cells) of the input rows from src, and every tap must lie in memory (a zero-padded copy of the rows).
+    ``relu``: max(., 0), NaN kept.  Each cell's sums stay in ``<16 x float>`` registers over all the taps, 16
+    channels at a time and then the rest one by one, where numba's loop loaded and stored the output once per tap
+    or kernel row."""
+    key = ("depthwise", k_h, k_w, bool(relu))
+    hit = _kernels.get(key)
+    if hit is None:
+        with _lock:
+            hit = _kernels.get(key)
+            if hit is None:
+                hit = _kernels[key] = _build_depthwise(k_h, k_w, bool(relu))
+    return hit[0], hit[1], DEPTHWISE_CELLS
+
+
+def _build_depthwise(k_h: int, k_w: int, relu: bool) -> tuple[Any, Any, Any]:
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    module = ir.Module(name=f"depthwise{k_h}x{k_w}")
+    module.triple = llvm.get_process_triple()
+    _define_depthwise(ir, module, "cells", k_h, k_w, DEPTHWISE_CELLS, relu)
+    _define_depthwise(ir, module, "cell", k_h, k_w, 1, relu)
+    engine = _compile(llvm, module)
+    return (_DEPTHWISE_SIGNATURE(engine.get_function_address("cells")),
+            _DEPTHWISE_SIGNATURE(engine.get_function_address("cell")), engine)
+
+
+def _define_depthwise(ir: Any, module: Any, name: str, k_h: int, k_w: int, at_once: int, relu: bool) -> None:
+    """name(src, rows, w, bias, dst, cells, channels, cell_step, tap_step) (see ``depthwise``): for each block of
+    ``at_once`` cells, each 16 channels (then each channel left) summed over the k_h x k_w taps in registers."""
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    p32, p64 = f32.as_pointer(), i64.as_pointer()
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [p32, p64, p32, p32, p32] + [i64] * 4), name=name)
+    src, rows, w, bias, dst, cells, channels, cell_step, tap_step = fn.args
+    for arg in (src, rows, w, bias, dst):
+        arg.add_attribute("noalias")
+    entry, block_loop, wide, wide_body, single, single_body, next_block, done = (
+        fn.append_basic_block(n) for n in ("entry", "block", "wide", "wide_body", "single", "single_body", "next",
+                                           "done"))
+
+    def const(v: int) -> Any:
+        return ir.Constant(i64, v)
+
+    b = ir.IRBuilder(entry)
+    starts = [b.load(b.gep(rows, [const(kh)])) for kh in range(k_h)]
+    blocks = b.udiv(cells, const(at_once))
+    b.cbranch(b.icmp_unsigned(">", blocks, const(0)), block_loop, done)
+
+    b = ir.IRBuilder(block_loop)
+    block = b.phi(i64, "block")
+    block.add_incoming(const(0), entry)
+    first = b.mul(block, const(at_once))
+    b.branch(wide)
+
+    def body(b: Any, c: Any, width: int) -> None:
+        kind = ir.VectorType(f32, width) if width > 1 else f32
+
+        def load(base: Any, offset: Any) -> Any:
+            cell = b.gep(base, [b.add(offset, c)])
+            return b.load(b.bitcast(cell, kind.as_pointer()) if width > 1 else cell, align=4)
+
+        fma = None
+        if width > 1:
+            fma = module.globals.get("llvm.fma.v16f32") or ir.Function(
+                module, ir.FunctionType(kind, [kind] * 3), name="llvm.fma.v16f32")
+        sums = [load(bias, const(0)) for _ in range(at_once)]
+        for kh in range(k_h):
+            for kw in range(k_w):
+                wv = load(w, b.mul(const(kh * k_w + kw), channels))
+                tap = b.add(starts[kh], b.mul(const(kw), tap_step))
+                for i in range(at_once):
+                    at = b.add(tap, b.mul(b.add(first, const(i)), cell_step))
+                    xv = load(src, at)
+                    sums[i] = b.call(fma, [xv, wv, sums[i]]) if fma is not None else b.fadd(sums[i], b.fmul(xv, wv))
+        zero = ir.Constant(kind, None)
+        for i, total in enumerate(sums):
+            if relu:  # NaN stays
+                total = b.select(b.fcmp_ordered("<", total, zero), zero, total)
+            cell = b.gep(dst, [b.add(b.mul(b.add(first, const(i)), channels), c)])
+            b.store(total, b.bitcast(cell, kind.as_pointer()) if width > 1 else cell, align=4)
+
+    b = ir.IRBuilder(wide)
+    c = b.phi(i64, "c")
+    c.add_incoming(const(0), block_loop)
+    b.cbranch(b.icmp_signed("<=", b.add(c, const(16)), channels), wide_body, single)
+    b = ir.IRBuilder(wide_body)
+    body(b, c, 16)
+    c.add_incoming(b.add(c, const(16)), wide_body)
+    b.branch(wide)
+    b = ir.IRBuilder(single)
+    c1 = b.phi(i64, "c1")
+    c1.add_incoming(c, wide)
+    b.cbranch(b.icmp_signed("<", c1, channels), single_body, next_block)
+    b = ir.IRBuilder(single_body)
+    body(b, c1, 1)
+    c1.add_incoming(b.add(c1, const(1)), single_body)
+    b.branch(single)
+    b = ir.IRBuilder(next_block)
+    following = b.add(block, const(1))
+    block.add_incoming(following, next_block)
+    b.cbranch(b.icmp_unsigned("<", following, blocks), block_loop, done)
     ir.IRBuilder(done).ret_void()

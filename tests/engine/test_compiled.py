@@ -39,7 +39,8 @@ def path(request, monkeypatch):
         pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
     calls: list[str] = []
     for name in ("depthwise_rows", "depthwise_ring_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
-                 "grouped_rows", "im2col_rows", "im2col_taps", "im2col_narrow", "narrow_rows", "winograd_narrow", "pool_rows"):
+                 "grouped_rows", "im2col_rows", "im2col_taps", "im2col_narrow", "narrow_rows", "winograd_narrow", "pool_rows",
+                 "depthwise_narrow"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -64,12 +65,15 @@ FORMS = [(name, None) for name in ACTIVATIONS] + [("gelu", "tanh")]
 
 @FAST
 @given(window_settings(max_rank=2), st.integers(1, 11), st.integers(1, 2), st.integers(1, 3),
-       st.sampled_from(["none", "lambda", *ACTIVATIONS]), st.booleans(), st.integers(0, 2), st.data())
-def test_depthwise_float32_matches_twin(path, geo, channels, multiplier, batch, epilogue, bias, before, data):
+       st.sampled_from(["none", "lambda", *ACTIVATIONS]), st.booleans(), st.integers(0, 2), st.booleans(), st.data())
+def test_depthwise_float32_matches_twin(path, geo, channels, multiplier, batch, epilogue, bias, before, with_narrow,
+                                        data):
     """1-D and 2-D depthwise convs (stride, dilation, asymmetric padding, ceil-mode windows hanging off the end,
     depth multiplier), float32, with or without a bias, with an activation named to the kernel or an opaque
-    epilogue, into a fresh array or a channel slice of a wider buffer (the rest untouched)."""
+    epilogue, into a fresh array or a channel slice of a wider buffer (the rest untouched).  With the narrow
+    kernels (``with_narrow``, where they run) every compiled depthwise conv takes ``depthwise_narrow``."""
     kind, calls = path
+    calls.clear()
     spatial, kernel, stride, dilation, pads, out_spatial = geo
     filters = channels * multiplier
     x = arrays(data.draw, (batch, *spatial, channels), np.float32) * 3
@@ -78,7 +82,10 @@ def test_depthwise_float32_matches_twin(path, geo, channels, multiplier, batch, 
     fn = {"none": None, "lambda": lambda block: np.maximum(block, 0, out=block)}.get(epilogue, Named(epilogue))
     whole = np.full((batch, *out_spatial, before + filters + 1), np.nan, np.float32)
     out = whole[..., before:before + filters] if before else None
-    got = K.conv_depthwise(x, w, b, stride, pads, dilation, out_spatial, out=out, epilogue=fn)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(narrow, "ENABLED", with_narrow)
+        by_narrow = kind == "compiled" and K._narrow_available()
+        got = K.conv_depthwise(x, w, b, stride, pads, dilation, out_spatial, out=out, epilogue=fn)
     want = R.conv_depthwise(x.astype(np.float64), w, b, stride, pads, dilation, out_spatial)
     if epilogue == "lambda":
         want = np.maximum(want, 0)
@@ -91,13 +98,16 @@ def test_depthwise_float32_matches_twin(path, geo, channels, multiplier, batch, 
         assert got is out
         assert np.isnan(whole[..., :before]).all() and np.isnan(whole[..., before + filters:]).all()
     ring = stride[-1] == 1 and kernel[-1] == 3
-    assert ("depthwise_ring_rows" if ring else "depthwise_rows") in calls or kind == "numpy"
-    assert not ({"depthwise_rows", "depthwise_ring_rows"} & set(calls)) or kind == "compiled"
+    assert ("depthwise_narrow" if by_narrow else "depthwise_ring_rows" if ring else "depthwise_rows") in calls \
+        or kind == "numpy"
+    assert not ({"depthwise_rows", "depthwise_ring_rows", "depthwise_narrow"} & set(calls)) or kind == "compiled"
+    assert not ({"depthwise_rows", "depthwise_ring_rows"} & set(calls)) or not by_narrow
 
 
+@pytest.mark.parametrize("with_narrow", [False, True])  # depthwise: its numba loop, or the narrow kernels' ring
 @pytest.mark.parametrize("groups", [0, 2])  # depthwise, and two groups of two channels
 @pytest.mark.parametrize("kernel, dilation", [((2, 3), (2, 1)), ((3, 3), (2, 2)), ((3, 5), (3, 1)), ((2, 3), (4, 1))])
-def test_ring_kernels_keep_the_rows_a_dilated_window_still_reads(path, groups, kernel, dilation):
+def test_ring_kernels_keep_the_rows_a_dilated_window_still_reads(path, groups, kernel, dilation, with_narrow):
     """The depthwise and grouped kernels keep input rows in a ring of K_h slots, reused from one output row to the
     next.  With a dilation along the height the oldest row may still be read: output row 1 of a 2-tap kernel at
     dilation 2 reads rows 1 and 3 after row 0 read rows 0 and 2, so evicting the smallest row for row 3 would drop
@@ -113,16 +123,18 @@ def test_ring_kernels_keep_the_rows_a_dilated_window_still_reads(path, groups, k
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 2**30)  # the whole map in one call
         mp.setattr(K, "workers", lambda: 1)
+        mp.setattr(narrow, "ENABLED", with_narrow)
+        by_narrow = kind == "compiled" and K._narrow_available()
         got = K.conv(x, w, None, (1, 1), pads, dilation, g, out_spatial)
     want = R.conv(x.astype(np.float64), w, None, (1, 1), pads, dilation, g, out_spatial)
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * float(np.abs(want).max()))
-    ring = "depthwise_ring_rows" if not groups else "grouped_rows"
+    ring = "grouped_rows" if groups else "depthwise_narrow" if by_narrow else "depthwise_ring_rows"
     assert (ring in calls) == (kind == "compiled")
 
 
 @FAST
 @given(st.sampled_from([(3,), (5,), (7,), (3, 3), (5, 5), (7, 7), (1, 3), (1, 5), (5, 3), (3, 5), (1, 7)]), st.data())
-def test_depthwise_ring_float32_matches_twin(path, kernel, data):
+def test_depthwise_ring_float32_matches_twin(path, kernel, data):  # (the numba ring; the narrow one in test_narrow)
     """The ring kernel (stride 1 along the width, kernels 3, 5 or 7 wide: a kernel row's taps, or a 3x3's nine, summed
     before each store, from zero-padded copies of the input rows): strides and dilations along the height,
     dilations along the width, asymmetric pads, maps narrower than the kernel, batches whose rows go to two threads
@@ -145,6 +157,7 @@ def test_depthwise_ring_float32_matches_twin(path, kernel, data):
         mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 4)  # one output row a block
         mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
         mp.setattr(K, "workers", lambda: 2)
+        mp.setattr(K, "DEPTHWISE_NARROW", False)
         got = K.conv_depthwise(x, w, b, stride, pads, dilation, out_spatial, epilogue=Named("relu6"))
     want = R.activate(R.conv_depthwise(x.astype(np.float64), w, b, stride, pads, dilation, out_spatial), "relu6")
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
@@ -500,7 +513,8 @@ def test_fused_plan_either_path_matches_unfused_float64(path, name):
     got = compile_plan(net, params).run(x)
     want = archcalc.forward(net, x.astype(np.float64), params, dtype="float64", fuse=False)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * float(np.abs(want).max()))
-    assert ("depthwise_rows" in calls) == (kind == "compiled")
+    depthwise = "depthwise_narrow" if K._narrow_available() else "depthwise_rows"
+    assert (depthwise in calls) == (kind == "compiled")
 
 
 def run_python(code: str, **env: str) -> str:

@@ -36,7 +36,7 @@ def kernels(monkeypatch):
     assert K._narrow_available(), "the narrow kernels failed their self-test (kernels._narrow_self_test)"
     calls: list[str] = []
     for name in ("im2col_narrow", "narrow_rows", "grouped_narrow", "im2col_rows", "im2col_taps", "finish_rows",
-                 "winograd_narrow", "winograd_in"):
+                 "winograd_narrow", "winograd_in", "depthwise_narrow", "depthwise_rows", "depthwise_ring_rows"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return calls
@@ -267,8 +267,8 @@ def test_transform_matches_float64(kernels, along_h, along_w, channels, output, 
     assert (y[..., channels:] == -7.25).all()
 
 
-@FAST
-@given(st.integers(1, 2), st.integers(1, 19), st.integers(1, 19), st.sampled_from([16, 17, 33, 40]),
+@settings(FAST, max_examples=30)  # (the float64 twin of a 13x13x33 -> 100 conv takes a second)
+@given(st.integers(1, 2), st.integers(1, 13), st.integers(1, 13), st.sampled_from([16, 17, 33]),
        st.sampled_from([16, 24, 33, 100]), st.sampled_from([2, 4]), st.sampled_from([(3, 3), (5, 5), (1, 3)]),
        st.sampled_from(["", "relu", "silu"]), st.booleans(), st.integers(0, 2), st.data())
 def test_winograd_conv_matches_twin(kernels, batch, h, w_, c_in, filters, tile, kernel, act, bias, before, data):
@@ -292,6 +292,37 @@ def test_winograd_conv_matches_twin(kernels, batch, h, w_, c_in, filters, tile, 
     np.testing.assert_allclose(got, want, rtol=0, atol=4e-5 * max(1.0, float(np.abs(want).max())))
     assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     assert set(kernels) == {"winograd_narrow"}  # not the BLAS path's transforms, and no finish after
+
+
+@FAST
+@given(st.integers(1, 2), st.integers(1, 12), st.integers(1, 12), st.sampled_from([1, 5, 16, 33, 48]),
+       st.sampled_from([(1, 1), (3, 3), (5, 5), (7, 7), (3, 5), (1, 3)]), st.integers(1, 3), st.integers(1, 2),
+       st.sampled_from(["", "relu", "hardswish"]), st.booleans(), st.booleans(), st.data())
+def test_depthwise_conv_matches_twin(kernels, batch, h, w_, channels, kernel, stride, dilation, act, bias, spread,
+                                     data):
+    """Depthwise convs through ``narrow.depthwise``'s kernels (``compiled.depthwise_narrow``): 16 channels at a
+    time and the rest one by one, rows of fewer cells than a block (the one-cell kernel), of more (the last block
+    overlapping the one before), any stride and dilation, zero padding from the ring, relu in the kernel or
+    hardswish after, blocks spread over two threads, against the float64 twin."""
+    pads = tuple((data.draw(st.integers(0, k - 1)), data.draw(st.integers(0, k - 1))) for k in kernel)
+    spatial = (h, w_)
+    assume(all(n + p0 + p1 >= dilation * (k - 1) + 1 for n, (p0, p1), k in zip(spatial, pads, kernel)))
+    out_spatial = K.floor_out_spatial(spatial, kernel, (stride, stride), pads, (dilation, dilation))
+    x = arrays(data.draw, (batch, *spatial, channels), np.float32) * 3
+    w = arrays(data.draw, (*kernel, 1, channels), np.float32)
+    b = arrays(data.draw, (channels,), np.float32) if bias else None
+    with pytest.MonkeyPatch.context() as mp:
+        if spread:
+            mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 4)  # one output row a block
+            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+            mp.setattr(K, "workers", lambda: 2)
+        got = K.conv_depthwise(x, w, b, (stride, stride), pads, (dilation, dilation), out_spatial,
+                               epilogue=Named(act) if act else None)
+    want = R.conv_depthwise(x.astype(np.float64), w, b, (stride, stride), pads, (dilation, dilation), out_spatial)
+    if act:
+        want = R.activate(want, act)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    assert set(kernels) == {"depthwise_narrow"}  # the relu in the kernel, hardswish in the same call: no finish
 
 
 def test_switched_off_uses_blas(kernels, monkeypatch):
