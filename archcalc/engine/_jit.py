@@ -812,6 +812,107 @@ def im2col_narrow(x, cols, j0, j1, step, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh,
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _indexed_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda,
+                    offsets, w, b, out_at, ldc, m):  # pragma: no cover - compiled
+    """``_narrow_chunks`` by indexed kernels (``narrow.kernels(..., indexed=True)``): a's (r, k) at a_at + (r * lda
+    + offsets[k]) cells, w and b packed (chunks, K * width), (chunks, width); out's m rows from out_at."""
+    item = 4
+    inner = offsets.shape[0]
+    for c in range(chunks):
+        last = c == chunks - 1
+        rows_at_once = last_rows if last else full_rows
+        wp = w.ctypes.data + c * w.strides[0]
+        bp = b.ctypes.data + c * b.strides[0]
+        target = out_at + c * width * item
+        body = m - m % rows_at_once
+        if body > 0:
+            if last:
+                last_main(a_at, wp, bp, target, body, inner, lda, ldc, offsets.ctypes.data)
+            else:
+                full_main(a_at, wp, bp, target, body, inner, lda, ldc, offsets.ctypes.data)
+        if body < m:
+            skip = a_at + body * lda * item
+            if last:
+                last_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc, offsets.ctypes.data)
+            else:
+                full_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc, offsets.ctypes.data)
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _gather_cells(x, cf, n, top, ow0, ow1, k_h, k_w, sw, pw, dh, dw):  # pragma: no cover - compiled
+    """The im2col rows of output cells ow0 <= ow < ow1 of the output row whose window starts at input row ``top``
+    of image n, into cf from its start (zeros where a tap falls outside the input)."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    xf = x.ravel()
+    width = k_h * k_w * channels
+    for ow in range(ow0, ow1):
+        at = (ow - ow0) * width
+        left = ow * sw - pw
+        for kh in range(k_h):
+            ih = top + kh * dh
+            for kw in range(k_w):
+                iw = left + kw * dw
+                ao = _U(at + (kh * k_w + kw) * channels)
+                if 0 <= ih < h_in and 0 <= iw < w_in:
+                    src = _U(((n * h_in + ih) * w_in + iw) * channels)
+                    for c in range(channels):
+                        cf[ao + _U(c)] = xf[src + _U(c)]
+                else:
+                    for c in range(channels):
+                        cf[ao + _U(c)] = _ZERO
+
+
+@njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def direct_narrow(x, cols, j0, j1, o_h, o_w, k_h, k_w, sh, sw, ph, pw, dh, dw, full_main, full_tail, full_rows,
+                  last_main, last_tail, last_rows, chunks, width, w, b, out, flat, code):  # pragma: no cover - compiled
+    """A dense 2-D conv's output rows j0 <= j = n * o_h + oh < j1 without an im2col copy where the window lies inside
+    the input: the indexed LLVM kernels of ``archcalc.engine.narrow`` read each output cell's taps in place (cell
+    ow's inner column (kh, kw, c) at (kh * dh * W + kw * dw) * C + c cells from its window's corner, cells
+    sw * C apart).  Cells whose window crosses the input's edge (the first and last rows and columns) are gathered
+    into ``cols`` first.  Then the activation ``code`` (not relu: that is in the kernels) on each row.  out
+    (N * O_h * O_w, F), w and b packed (``narrow.pack``)."""
+    h_in, w_in, channels = x.shape[1], x.shape[2], x.shape[3]
+    inner = k_h * k_w * channels
+    offsets = np.empty(inner, np.int64)
+    gathered = np.empty(inner, np.int64)
+    for kh in range(k_h):
+        for kw in range(k_w):
+            for c in range(channels):
+                k = (kh * k_w + kw) * channels + c
+                offsets[k] = (kh * dh * w_in + kw * dw) * channels + c
+                gathered[k] = k
+    lo = min(o_w, max(0, -(-pw // sw)))  # the first and last + 1 cells whose windows lie inside along the width
+    hi = max(lo, min(o_w, (w_in - 1 - (k_w - 1) * dw + pw) // sw + 1))
+    item = 4
+    ldc = out.strides[0] // item if out.shape[0] > 1 else out.shape[1]
+    cf = cols.ravel()
+    ex, en, tt = _activation_scratch()
+    for j in range(j0, j1):
+        n = j // o_h
+        oh = j - n * o_h
+        top = oh * sh - ph
+        first = j * o_w
+        row_at = out.ctypes.data + first * ldc * item
+        if top >= 0 and top + (k_h - 1) * dh < h_in and hi > lo:
+            corner = x.ctypes.data + ((n * h_in + top) * w_in + lo * sw - pw) * channels * item
+            _indexed_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, corner,
+                            sw * channels, offsets, w, b, row_at + lo * ldc * item, ldc, hi - lo)
+            if lo > 0:
+                _gather_cells(x, cf, n, top, 0, lo, k_h, k_w, sw, pw, dh, dw)
+                _indexed_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
+                                cols.ctypes.data, inner, gathered, w, b, row_at, ldc, lo)
+            if hi < o_w:
+                _gather_cells(x, cf, n, top, hi, o_w, k_h, k_w, sw, pw, dh, dw)
+                _indexed_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
+                                cols.ctypes.data, inner, gathered, w, b, row_at + hi * ldc * item, ldc, o_w - hi)
+        else:
+            _gather_cells(x, cf, n, top, 0, o_w, k_h, k_w, sw, pw, dh, dw)
+            _indexed_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
+                            cols.ctypes.data, inner, gathered, w, b, row_at, ldc, o_w)
+        _activate_step(out, flat, first, o_w, code, ex, en, tt)
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def spread_stride(n):  # pragma: no cover - compiled
     """n cells rounded up to whole 64-byte lines, then an odd number of lines: the start of each of a tile's points,
     this many cells apart, falls in a different set of the L1 cache.  (Points 2^k bytes apart, 36 of them, share

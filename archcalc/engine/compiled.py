@@ -359,6 +359,20 @@ def im2col_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], step: 
                             out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
 
 
+def direct_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spatial: tuple[int, int],
+                  kernel: tuple[int, int], stride: tuple[int, int], pads_before: tuple[int, int],
+                  dilation: tuple[int, int], kernels: tuple, w: np.ndarray, bias: np.ndarray, out: np.ndarray,
+                  activation: int) -> None:
+    """``im2col_narrow`` without the im2col copy where a window lies inside the input: the indexed kernels
+    (``kernels`` from ``narrow.kernels(..., indexed=True)``) read each cell's taps in place; ``cols`` holds one
+    output row's im2col rows, for the cells at the input's edges."""
+    chunks, width, full, last = kernels
+    _module().direct_narrow(x, cols, rows[0], rows[1], out_spatial[0], out_spatial[1], kernel[0], kernel[1],
+                            stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1], *full,
+                            *last, chunks, width, w, bias, out,
+                            out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
+
+
 def narrow_rows(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray, kernels: tuple, activation: int,
                 step: int) -> None:
     """out = act(a @ w + bias), ``step`` rows at a time, by the LLVM kernels of ``archcalc.engine.narrow``

@@ -458,7 +458,8 @@ def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish, pre
 
     Where ``narrow``'s kernels take the product (16-96 filters, a finish of a bias and a known activation), each
     thread gathers, multiplies and finishes its share of the rows in one compiled call (``compiled.im2col_narrow``):
-    every first conv of the zoo.  Alone, batch 8, against the gather and OpenBLAS: CIFAR-10's 32x32x3 -> 32 292 ->
+    every first conv of the zoo; with fewer than ``DIRECT_NARROW_BELOW_C_IN`` channels in, the kernels read the
+    taps in place instead (``compiled.direct_narrow``).  Alone, batch 8, against the gather and OpenBLAS: CIFAR-10's 32x32x3 -> 32 292 ->
     188 us, MobileNetV3-Small's 224x224x3 -> 16 3x3/2 1.80 -> 1.13 ms, VGG16's 3 -> 64 15.3 -> 10.5 ms, ResNet's
     7x7/2 14.1 -> 10.8 ms, AlexNet's 11x11/4 11.1 -> 9.1 ms, the MNIST nets' 28x28x1 -> 32 155 -> 77 us."""
     rank = x.ndim - 2
@@ -499,8 +500,16 @@ def _im2col_compiled(x, w, stride, pads, dilation, out_spatial, out, finish, pre
         threads = workers() if macs >= NARROW_SPREAD_MIN_MACS else 1
         share = -(-total // threads)
 
+        direct = DIRECT_NARROW and not by_tap and x.shape[-1] < DIRECT_NARROW_BELOW_C_IN
+        if direct:
+            kernels = narrow.kernels(filters, relu, False, indexed=True)
+
         def gather_multiply(j0: int) -> None:
             j1 = min(j0 + share, total)
+            if direct:
+                cols = _workspace("cols", (o_w, width), x.dtype)
+                compiled.direct_narrow(x, cols, (j0, j1), *geometry, kernels, wn, bias, target, code)
+                return
             rows = min(step, j1 - j0) * o_w
             cols = _workspace("cols", (width, rows) if by_tap else (rows, width), x.dtype)
             compiled.im2col_narrow(x, cols, (j0, j1), step, *geometry, by_tap, kernels, wn, bias, target, code)
@@ -534,6 +543,15 @@ IM2COL_SPREAD_MAX_WIDTH = 512
 #: from ``NARROW_SPREAD_MIN_MACS`` multiply-adds on (one call each), else in the calling thread.
 NARROW_BLOCK_BYTES = 2**18
 NARROW_SPREAD_MIN_MACS = 2**22
+#: A conv of fewer than ``DIRECT_NARROW_BELOW_C_IN`` channels in that the narrow kernels take (and not the one-channel
+#: tap-major gather) reads its taps in place (``compiled.direct_narrow``): the im2col copy of a 3-channel first conv
+#: costs as much as its product.  Alone, batch 8, with hardswish, against the gather: MobileNetV3-Small's 224x224x3
+#: -> 16 3x3/2 1250 -> 622 us, MobileNetV2's -> 32 1540 -> 1158, VGG16's 3 -> 64 10.7 -> 8.1 ms, ResNet's 7x7/2
+#: 10.7 -> 9.8, AlexNet's 11x11/4 8.6 -> 8.5, 56x56x12 -> 32 1048 -> 991 us; the CIFAR-10 net's 32x32x3 -> 32 and
+#: 28x28x8 -> 16 even (0.93-1.04); from 24 channels in the gather is ahead (56x56x24 -> 32 3x3/2: 520 against 560).
+#: False: the gather for every conv.
+DIRECT_NARROW = True
+DIRECT_NARROW_BELOW_C_IN = 16
 
 
 _narrow_checked: dict[str, bool] = {}
@@ -559,8 +577,8 @@ def _narrow_self_test() -> bool:
     """Run each engine path through ``narrow``'s kernels once on tiny arrays and check the values against float64,
     as ``compiled`` does for its kernels at load: numba compiles (or loads from its cache) the loops that call the
     kernels here, not in the middle of a layer, and kernels that give wrong values on this machine are never used
-    (then BLAS does every product).  Paths: im2col (window rows and tap-major), 1x1, 1x1 into a channel slice,
-    Winograd, grouped, depthwise."""
+    (then BLAS does every product).  Paths: im2col (window rows and tap-major), taps read in place, 1x1, 1x1 into
+    a channel slice, Winograd, grouped, depthwise."""
     from archcalc.engine import reference as R
 
     try:
@@ -573,7 +591,8 @@ def _narrow_self_test() -> bool:
                  (x3, rng.standard_normal((1, 1, 3, 16), dtype=np.float32), 1, "gemm"),
                  (x18, rng.standard_normal((3, 3, 18, 32), dtype=np.float32), 1, "winograd"),
                  (x18, rng.standard_normal((3, 3, 9, 16), dtype=np.float32), 2, "gemm"),
-                 (x18, rng.standard_normal((3, 3, 1, 18), dtype=np.float32), 18, "auto")]
+                 (x18, rng.standard_normal((3, 3, 1, 18), dtype=np.float32), 18, "auto"),
+                 (x18, rng.standard_normal((3, 3, 18, 16), dtype=np.float32), 1, "gemm")]
         pads = ((1, 1), (1, 1))
         for x, w, groups, algorithm in cases:
             b = rng.standard_normal(w.shape[-1], dtype=np.float32)

@@ -53,6 +53,7 @@ _kernels: dict[tuple, Any] = {}
 _state: dict[Any, Any] = {}
 _lock = threading.Lock()
 _SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * 4)
+_INDEXED_SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * 4, ctypes.c_void_p)
 _DEPTHWISE_SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 5, *[ctypes.c_int64] * 4)
 _TRANSFORM_SIGNATURE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                                         ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
@@ -159,39 +160,43 @@ def product(a: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | No
     return True
 
 
-def kernels(columns: int, relu: bool, transposed: bool) -> tuple[int, int, tuple[Any, Any, int], tuple[Any, Any, int]]:
+def kernels(columns: int, relu: bool, transposed: bool,
+            indexed: bool = False) -> tuple[int, int, tuple[Any, Any, int], tuple[Any, Any, int]]:
     """(chunks, chunk width, kernels of a full chunk, kernels of the last chunk) for a product of ``columns`` (up to
     ``MAX_COLUMNS``, ``layout``) output columns, relu'd or not, a read as it lies or transposed.  The kernels of a
     chunk are (kernel of ``ROWS_AT_ONCE`` rows, kernel of one row, rows at once), each a ctypes function (a, w,
     bias, out, rows, inner, lda, ldc) of pointers and int64s (``_define``) reading its chunk of w and bias
-    ``pack``ed; built on first use."""
+    ``pack``ed; built on first use.  ``indexed``: the kernels take one more pointer last, to ``inner`` int64 offsets,
+    and read a's element (r, c) at r * lda + offsets[c] (a conv's taps read in place: ``compiled.direct_narrow``)."""
     chunks, width = layout(columns)
-    return chunks, width, _chunk(width, relu, transposed), _chunk(columns - (chunks - 1) * width, relu, transposed)
+    return (chunks, width, _chunk(width, relu, transposed, indexed),
+            _chunk(columns - (chunks - 1) * width, relu, transposed, indexed))
 
 
-def _chunk(columns: int, relu: bool, transposed: bool) -> tuple[Any, Any, int]:
+def _chunk(columns: int, relu: bool, transposed: bool, indexed: bool = False) -> tuple[Any, Any, int]:
     """The kernels of one chunk of ``columns`` (up to ``CHUNK_COLUMNS``): built once per process."""
-    key = (columns, relu, transposed)
+    key = (columns, relu, transposed, indexed)
     hit = _kernels.get(key)
     if hit is None:
         with _lock:
             hit = _kernels.get(key)
             if hit is None:
-                hit = _kernels[key] = _build(columns, relu, transposed)
+                hit = _kernels[key] = _build(columns, relu, transposed, indexed)
     return hit[0], hit[1], ROWS_AT_ONCE[-(-columns // 16)]
 
 
-def _build(columns: int, relu: bool, transposed: bool) -> tuple[Any, Any, Any]:
+def _build(columns: int, relu: bool, transposed: bool, indexed: bool = False) -> tuple[Any, Any, Any]:
     """Compile the two kernels (rows at once, and one row) into one module; the engine object owns their code."""
     import llvmlite.binding as llvm
     import llvmlite.ir as ir
 
     module = ir.Module(name=f"narrow{columns}")
     module.triple = llvm.get_process_triple()
-    _define(ir, module, "rows", columns, ROWS_AT_ONCE[-(-columns // 16)], relu, transposed)
-    _define(ir, module, "row", columns, 1, relu, transposed)
+    _define(ir, module, "rows", columns, ROWS_AT_ONCE[-(-columns // 16)], relu, transposed, indexed)
+    _define(ir, module, "row", columns, 1, relu, transposed, indexed)
     engine = _compile(llvm, module)
-    return (_SIGNATURE(engine.get_function_address("rows")), _SIGNATURE(engine.get_function_address("row")),
+    signature = _INDEXED_SIGNATURE if indexed else _SIGNATURE
+    return (signature(engine.get_function_address("rows")), signature(engine.get_function_address("row")),
             engine)
 
 
@@ -208,18 +213,22 @@ def _compile(llvm: Any, module: Any) -> Any:
     return engine
 
 
-def _define(ir: Any, module: Any, name: str, columns: int, rows_at_once: int, relu: bool, transposed: bool) -> None:
+def _define(ir: Any, module: Any, name: str, columns: int, rows_at_once: int, relu: bool, transposed: bool,
+            indexed: bool = False) -> None:
     """name(a, w, bias, out, rows, inner, lda, ldc): for each block of ``rows_at_once`` rows (rows a multiple of
     it), accumulators start at the bias, take one fused multiply-add per inner column (a's value splatted, times
     w's row of 16 x ``vectors``, ``padded``), and the first ``columns`` of each row are stored (relu'd) to out's
     rows, ldc apart: whole registers, then the last one's real columns one by one.  a's element (r, c) is at
-    r * lda + c, or at c * lda + r when ``transposed``."""
+    r * lda + c, or at c * lda + r when ``transposed``, or at r * lda + offsets[c] when ``indexed`` (the offsets a
+    last argument)."""
     vectors = -(-columns // 16)
     last = columns - 16 * (vectors - 1)  # real columns in the last register
     f32, i64, i32 = ir.FloatType(), ir.IntType(64), ir.IntType(32)
     v16 = ir.VectorType(f32, 16)
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 4 + [i64] * 4), name=name)
-    a, w, bias, out, rows, inner, lda, ldc = fn.args
+    extra = [i64.as_pointer()] if indexed else []
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 4 + [i64] * 4 + extra), name=name)
+    a, w, bias, out, rows, inner, lda, ldc = fn.args[:8]
+    offsets = fn.args[8] if indexed else None
     for arg in (a, w, bias, out):
         arg.add_attribute("noalias")
     fma = module.globals.get("llvm.fma.v16f32") or ir.Function(
@@ -253,10 +262,11 @@ def _define(ir: Any, module: Any, name: str, columns: int, rows_at_once: int, re
     wv = [b.load(b.bitcast(b.gep(w, [b.add(w_row, const(16 * j))]), v16.as_pointer()), align=4)
           for j in range(vectors)]
     splat = ir.Constant(ir.VectorType(i32, 16), [0] * 16)
+    column = b.load(b.gep(offsets, [c])) if offsets is not None else c
     new = []
     for i, row in enumerate(accs):
         r = b.add(r0, const(i))
-        at = b.add(b.mul(c, lda), r) if transposed else b.add(b.mul(r, lda), c)
+        at = b.add(b.mul(c, lda), r) if transposed else b.add(b.mul(r, lda), column)
         one = b.insert_element(ir.Constant(v16, ir.Undefined), b.load(b.gep(a, [at]), align=4), ir.Constant(i32, 0))
         value = b.shuffle_vector(one, ir.Constant(v16, ir.Undefined), splat)
         new.append([b.call(fma, [value, wv[j], acc]) for j, acc in enumerate(row)])

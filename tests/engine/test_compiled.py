@@ -40,7 +40,7 @@ def path(request, monkeypatch):
     calls: list[str] = []
     for name in ("depthwise_rows", "depthwise_ring_rows", "activate_rows", "finish_rows", "layernorm_rows", "winograd_in", "winograd_out",
                  "grouped_rows", "im2col_rows", "im2col_taps", "im2col_narrow", "narrow_rows", "winograd_narrow", "pool_rows",
-                 "depthwise_narrow"):
+                 "depthwise_narrow", "direct_narrow"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return request.param, calls
@@ -276,7 +276,7 @@ def test_conv_finish_float32_matches_twin(path, batch, side, c_in, filters, bias
         assert (whole[..., :before] == -7.25).all() and (whole[..., before + filters:] == -7.25).all()
     if spec or kind == "numpy":  # a bias alone: numpy in place, the kernel on its way into a channel slice
         # (or the narrow kernels' own finish: up to 96 filters without a residual add)
-        by_narrow = "im2col_narrow" in calls or "narrow_rows" in calls
+        by_narrow = bool({"im2col_narrow", "direct_narrow", "narrow_rows"} & set(calls))
         assert ("finish_rows" in calls or by_narrow) == (kind == "compiled")
 
 

@@ -36,7 +36,8 @@ def kernels(monkeypatch):
     assert K._narrow_available(), "the narrow kernels failed their self-test (kernels._narrow_self_test)"
     calls: list[str] = []
     for name in ("im2col_narrow", "narrow_rows", "grouped_narrow", "im2col_rows", "im2col_taps", "finish_rows",
-                 "winograd_narrow", "winograd_in", "depthwise_narrow", "depthwise_rows", "depthwise_ring_rows"):
+                 "winograd_narrow", "winograd_in", "depthwise_narrow", "depthwise_rows", "depthwise_ring_rows",
+                 "direct_narrow"):
         real = getattr(compiled, name)
         monkeypatch.setattr(compiled, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     return calls
@@ -149,13 +150,15 @@ def _split(mp, split: str, block: str = "NARROW_BLOCK_BYTES") -> None:
 
 
 @FAST
-@given(window_settings(max_rank=2), st.integers(1, 4), COLUMNS, st.integers(1, 3), st.sampled_from(FINISHES),
-       st.integers(0, 2), st.sampled_from(["one call", "steps", "spread"]), st.data())
-def test_im2col_conv_matches_twin(kernels, geo, c_in, filters, batch, finish, before, split, data):
-    """Dense 1-D and 2-D convs of 16-96 filters by im2col with the narrow product (one channel gathered a row per
-    tap, or window rows), in one call, in steps of one output row, or shared by two threads: with a bias, relu and
-    other activations in the same call, into a fresh array or a channel slice of a wider buffer, against the
-    float64 twin.  A residual add is left to the block finish after BLAS's product."""
+@given(window_settings(max_rank=2), st.one_of(st.integers(1, 4), st.sampled_from([15, 16])), COLUMNS,
+       st.integers(1, 3), st.sampled_from(FINISHES), st.integers(0, 2), st.sampled_from(["one call", "steps", "spread"]),
+       st.booleans(), st.data())
+def test_im2col_conv_matches_twin(kernels, geo, c_in, filters, batch, finish, before, split, direct, data):
+    """Dense 1-D and 2-D convs of 1-384 filters by im2col with the narrow product (one channel gathered a row per
+    tap, or window rows), or with fewer than 16 channels in (``direct``) by the indexed kernels reading the taps in
+    place (the cells at the input's edges gathered), in one call, in steps of one output row, or shared by two
+    threads: with a bias, relu and other activations in the same call, into a fresh array or a channel slice of a
+    wider buffer, against the float64 twin.  A residual add is left to the block finish after BLAS's product."""
     kernels.clear()
     spatial, kernel, stride, dilation, pads, out_spatial = geo
     x = arrays(data.draw, (batch, *spatial, c_in), np.float32) * 2
@@ -163,11 +166,15 @@ def test_im2col_conv_matches_twin(kernels, geo, c_in, filters, batch, finish, be
     case = Case(data, finish, filters, before, (batch, *out_spatial))
     with pytest.MonkeyPatch.context() as mp:
         _split(mp, split)
+        mp.setattr(K, "DIRECT_NARROW", direct)
         got = K.conv(x, w, case.bias, stride, pads, dilation, 1, out_spatial, out=case.out, algorithm="gemm",
                      epilogue=case.epilogue())
     case.check(got, R.conv(x.astype(np.float64), w, case.bias, stride, pads, dilation, 1, out_spatial=out_spatial))
     if np.prod(kernel) > 1:
-        assert ("im2col_narrow" in kernels) == (not case.residual)
+        by_tap = len(kernel) == 2 and c_in == 1 and stride[1] == 1
+        path = "direct_narrow" if direct and not by_tap and c_in < 16 else "im2col_narrow"
+        assert (path in kernels) == (not case.residual)
+        assert not ({"direct_narrow", "im2col_narrow"} - {path}) & set(kernels)
 
 
 @FAST
@@ -332,11 +339,11 @@ def test_switched_off_uses_blas(kernels, monkeypatch):
     w = rng.standard_normal((3, 3, 3, 32), dtype=np.float32)
     b = rng.standard_normal(32, dtype=np.float32)
     on = K.conv(x, w, b, (1, 1), ((1, 1), (1, 1)), algorithm="gemm")
-    assert kernels == ["im2col_narrow"]
+    assert kernels == ["direct_narrow"]
     kernels.clear()
     monkeypatch.setattr(narrow, "ENABLED", False)
     off = K.conv(x, w, b, (1, 1), ((1, 1), (1, 1)), algorithm="gemm")
-    assert "im2col_narrow" not in kernels and "im2col_rows" in kernels
+    assert not {"im2col_narrow", "direct_narrow"} & set(kernels) and "im2col_rows" in kernels
     np.testing.assert_allclose(on, off, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(on, R.conv(x.astype(np.float64), w, b, (1, 1), ((1, 1), (1, 1))), rtol=1e-5,
                                atol=1e-5)
@@ -344,8 +351,9 @@ def test_switched_off_uses_blas(kernels, monkeypatch):
 
 def test_winograd_from_16_channels_where_the_kernels_run(kernels, monkeypatch):
     """Where the narrow kernels run, a 3x3 conv takes F(4x4, 3x3) from 16 channels in and 16 filters out (32 on
-    maps under 14x14) on maps from 7x7, F(2x2, 3x3) from 384 channels in on maps under 16x16, and im2col with them
-    below (measured: ``WINOGRAD_NARROW_MIN_C_IN``); without them the earlier rules hold.  Values as the twin."""
+    maps under 14x14) on maps from 7x7, F(2x2, 3x3) from 384 channels in on maps under 16x16, and the narrow
+    kernels' GEMM below (measured: ``WINOGRAD_NARROW_MIN_C_IN``); without them the earlier rules hold.  Values as the
+    twin."""
     def tile(c_in, filters, side, narrow_gemm=True):
         return K.winograd_tile((3, 3), c_in, filters, (1, 1), (1, 1), 1, (side, side), fast=True,
                                narrow_gemm=narrow_gemm)
@@ -357,7 +365,7 @@ def test_winograd_from_16_channels_where_the_kernels_run(kernels, monkeypatch):
     assert tile(16, 64, 7, False) is None and tile(32, 32, 32, False) == 4 and tile(16, 64, 55, False) == 4
     monkeypatch.setattr(K, "winograd_spreads", lambda dtype: True)
     rng = np.random.default_rng(1)
-    for c_in, path in ((8, "im2col_narrow"), (16, "winograd_narrow")):
+    for c_in, path in ((8, "direct_narrow"), (16, "winograd_narrow")):
         kernels.clear()
         x = rng.standard_normal((2, 17, 17, c_in), dtype=np.float32)
         w = rng.standard_normal((3, 3, c_in, 64), dtype=np.float32)
