@@ -16,14 +16,17 @@ The kernels are built on first use, one module per column count (about 20 ms eac
 AVX-512: the register budget (R rows x columns / 16 accumulators plus the weights' vectors, at most 32 registers)
 is AVX-512's, and that is the only machine it was measured on.  Elsewhere, with ``ENABLED = False``
 (``ARCHCALC_NARROW=0``) or without the compiled kernels, ``product`` returns False and the caller uses BLAS.
-The engine calls them from numba loops (``compiled.im2col_narrow``, ``narrow_rows``, ``winograd_narrow``,
-``grouped_narrow``), one call per thread and layer, by their addresses; ``product`` is the plain entry (ctypes).
+The engine calls them from numba loops (``compiled.im2col_narrow``, ``direct_narrow``, ``narrow_rows``,
+``winograd_narrow``, ``grouped_narrow``), one call per thread and layer, by their addresses; ``product`` is the plain
+entry (ctypes).  ``kernels(..., indexed=True)`` reads each inner column at its own offset: a first conv's taps read
+in place from the input, without the im2col copy (``compiled.direct_narrow``).
 
 Winograd's tile transforms (``transform``) and a depthwise conv's output rows (``depthwise``) are built here too, for
-the same reason.  For the transforms: numba's loops over a transform's
-rows, one small loop per coefficient, ran at a quarter of what the loads and stores allow.  Built from the
-transform's matrices, a tile's cells are loaded once, combined with the coefficients as constants (zeros skipped,
-ones as adds) and stored, 16 channels at a time.
+the same reason: numba's loops over a transform's rows, one small loop per coefficient, and its depthwise loops,
+which load and store the output once per tap or kernel row, ran at a quarter of what the loads and stores allow.
+Built from the transform's matrices, a tile's cells are loaded once, combined with the coefficients as constants
+(zeros skipped, ones as adds) and stored, 16 channels at a time; a depthwise row's cells keep their sums in
+registers over all the taps.
 """
 
 from __future__ import annotations
