@@ -322,6 +322,24 @@ def _tile(t, n0, r0, rt, tw):  # pragma: no cover - compiled
     return n0 + nn, r0 + ri, rest - ri * tw
 
 
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _gather_window(xf, dst, at0, n, top, left, k_h, k_w, dh, dw, h_in, w_in, channels):  # pragma: no cover
+    """The k_h x k_w window of image n's cells from (top, left), dh and dw apart, into dst from at0 as (kh, kw, c):
+    zeros where a cell falls outside the input.  xf is the flat (N, H, W, C) input."""
+    for kh in range(k_h):
+        ih = top + kh * dh
+        for kw in range(k_w):
+            iw = left + kw * dw
+            at = _U(at0 + (kh * k_w + kw) * channels)
+            if 0 <= ih < h_in and 0 <= iw < w_in:
+                src = _U(((n * h_in + ih) * w_in + iw) * channels)
+                for c in range(channels):
+                    dst[at + _U(c)] = xf[src + _U(c)]
+            else:
+                for c in range(channels):
+                    dst[at + _U(c)] = _ZERO
+
+
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, t0, t1):  # pragma: no cover - compiled
     """v[i * a_w + j, t] = (B_h^T d_t B_w)[i, j] over the channels, for the tiles t0 <= t < t1 of a chunk: tile t is
@@ -337,20 +355,7 @@ def winograd_in(x, ph, pw, m_h, m_w, bt_h, bt_w, v, n0, r0, rt, tw, t0, t1):  # 
     acc = np.empty(channels, np.float32)
     for t in range(t0, t1):
         n, row, column = _tile(t, n0, r0, rt, tw)
-        top = row * m_h - ph
-        left = column * m_w - pw
-        for i in range(a_h):
-            r = top + i
-            for j in range(a_w):
-                q = left + j
-                at = _U((i * a_w + j) * channels)
-                if 0 <= r < h_in and 0 <= q < w_in:
-                    src = _U(((n * h_in + r) * w_in + q) * channels)
-                    for c in range(channels):
-                        d[at + _U(c)] = xf[src + _U(c)]
-                else:
-                    for c in range(channels):
-                        d[at + _U(c)] = _ZERO
+        _gather_window(xf, d, 0, n, row * m_h - ph, column * m_w - pw, a_h, a_w, 1, 1, h_in, w_in, channels)
         # e[i, j] = sum_k bt_h[i, k] d[k, j] (whole rows of a_w cells at once)
         for i in range(a_h):
             _combine(e[i * a_w * channels:(i + 1) * a_w * channels], a_w * channels, bt_h[i], d, 0, a_w * channels)
@@ -846,20 +851,7 @@ def _gather_cells(x, cf, n, top, ow0, ow1, k_h, k_w, sw, pw, dh, dw):  # pragma:
     xf = x.ravel()
     width = k_h * k_w * channels
     for ow in range(ow0, ow1):
-        at = (ow - ow0) * width
-        left = ow * sw - pw
-        for kh in range(k_h):
-            ih = top + kh * dh
-            for kw in range(k_w):
-                iw = left + kw * dw
-                ao = _U(at + (kh * k_w + kw) * channels)
-                if 0 <= ih < h_in and 0 <= iw < w_in:
-                    src = _U(((n * h_in + ih) * w_in + iw) * channels)
-                    for c in range(channels):
-                        cf[ao + _U(c)] = xf[src + _U(c)]
-                else:
-                    for c in range(channels):
-                        cf[ao + _U(c)] = _ZERO
+        _gather_window(xf, cf, (ow - ow0) * width, n, top, ow * sw - pw, k_h, k_w, dh, dw, h_in, w_in, channels)
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
@@ -954,18 +946,7 @@ def winograd_narrow(x, ph, pw, m_h, m_w, a_h, a_w, k_in, k_out, v_buf, m_buf, d_
                 k_in(x_at + ((n * h_in + top) * w_in + left) * c_in * item, w_in * c_in, c_in, dst, a_w * pv, pv,
                      c_in, b_at)
                 continue
-            for k in range(a_h):
-                r = top + k
-                for q in range(a_w):
-                    cq = left + q
-                    at = _U((k * a_w + q) * c_in)
-                    if 0 <= r < h_in and 0 <= cq < w_in:
-                        src = _U(((n * h_in + r) * w_in + cq) * c_in)
-                        for c in range(c_in):
-                            df[at + _U(c)] = xf[src + _U(c)]
-                    else:
-                        for c in range(c_in):
-                            df[at + _U(c)] = _ZERO
+            _gather_window(xf, df, 0, n, top, left, a_h, a_w, 1, 1, h_in, w_in, c_in)
             k_in(d_at, a_w * c_in, c_in, dst, a_w * pv, pv, c_in, b_at)
         for p in range(a2):
             _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,

@@ -34,7 +34,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -378,23 +378,33 @@ def _define_transform(ir: Any, module: Any, left: list, right: list, with_bias: 
                 b.store(y, at(dst, i, j, d_row, d_col), align=4)
 
     ir.IRBuilder(entry).branch(wide)
+    _by_channels(ir, entry, (wide, wide_body, single, single_body), channels, body, done)
+    ir.IRBuilder(done).ret_void()
+
+
+def _by_channels(ir: Any, start: Any, blocks: tuple, channels: Any, body: Callable[[Any, Any, int], None],
+                 after: Any) -> None:
+    """Fill ``blocks`` (wide, wide_body, single, single_body) with a loop over ``channels``: body(builder, c, 16)
+    for c = 0, 16, ... while 16 channels remain, then body(builder, c, 1) for each one left, then on to ``after``.
+    ``start`` is the block that branches to wide."""
+    i64 = ir.IntType(64)
+    wide, wide_body, single, single_body = blocks
     b = ir.IRBuilder(wide)
     c = b.phi(i64, "c")
-    c.add_incoming(const(0), entry)
-    b.cbranch(b.icmp_signed("<=", b.add(c, const(16)), channels), wide_body, single)
+    c.add_incoming(ir.Constant(i64, 0), start)
+    b.cbranch(b.icmp_signed("<=", b.add(c, ir.Constant(i64, 16)), channels), wide_body, single)
     b = ir.IRBuilder(wide_body)
     body(b, c, 16)
-    c.add_incoming(b.add(c, const(16)), wide_body)
+    c.add_incoming(b.add(c, ir.Constant(i64, 16)), wide_body)
     b.branch(wide)
     b = ir.IRBuilder(single)
     c1 = b.phi(i64, "c1")
     c1.add_incoming(c, wide)
-    b.cbranch(b.icmp_signed("<", c1, channels), single_body, done)
+    b.cbranch(b.icmp_signed("<", c1, channels), single_body, after)
     b = ir.IRBuilder(single_body)
     body(b, c1, 1)
-    c1.add_incoming(b.add(c1, const(1)), single_body)
+    c1.add_incoming(b.add(c1, ir.Constant(i64, 1)), single_body)
     b.branch(single)
-    ir.IRBuilder(done).ret_void()
 
 
 #: Output cells a depthwise kernel holds in registers at once, per kernel size (the rest of a row one at a time).
@@ -488,22 +498,7 @@ def _define_depthwise(ir: Any, module: Any, name: str, k_h: int, k_w: int, at_on
             cell = b.gep(dst, [b.add(b.mul(b.add(first, const(i)), channels), c)])
             b.store(total, b.bitcast(cell, kind.as_pointer()) if width > 1 else cell, align=4)
 
-    b = ir.IRBuilder(wide)
-    c = b.phi(i64, "c")
-    c.add_incoming(const(0), block_loop)
-    b.cbranch(b.icmp_signed("<=", b.add(c, const(16)), channels), wide_body, single)
-    b = ir.IRBuilder(wide_body)
-    body(b, c, 16)
-    c.add_incoming(b.add(c, const(16)), wide_body)
-    b.branch(wide)
-    b = ir.IRBuilder(single)
-    c1 = b.phi(i64, "c1")
-    c1.add_incoming(c, wide)
-    b.cbranch(b.icmp_signed("<", c1, channels), single_body, next_block)
-    b = ir.IRBuilder(single_body)
-    body(b, c1, 1)
-    c1.add_incoming(b.add(c1, const(1)), single_body)
-    b.branch(single)
+    _by_channels(ir, block_loop, (wide, wide_body, single, single_body), channels, body, next_block)
     b = ir.IRBuilder(next_block)
     following = b.add(block, const(1))
     block.add_incoming(following, next_block)
