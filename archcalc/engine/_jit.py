@@ -782,17 +782,26 @@ def _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_row
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def narrow_rows(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a, w, b, out, flat, code,
-                step):  # pragma: no cover - compiled
-    """out = act(a @ w + b) (``_narrow_step``), ``step`` rows at a time: a (rows, K) with rows of unit stride, out
-    (rows, F) likewise.  One call per thread and layer."""
+                step, res):  # pragma: no cover - compiled
+    """out = act(a @ w + b + res) (``_narrow_step``), ``step`` rows at a time: a (rows, K) with rows of unit stride,
+    out (rows, F) likewise.  ``res``, out's residual cells as one run (out contiguous, ``flat`` its cells), or empty:
+    then the kernels leave out relu (the caller builds them without), and each step's rows get the residual and the
+    activation while in cache.  One call per thread and layer."""
     item = a.itemsize
     lda = a.strides[0] // item if a.shape[0] > 1 else a.shape[1]
     ex, en, tt = _activation_scratch()
-    rows = a.shape[0]
+    rows, n = a.shape[0], out.shape[1]
+    has_r = res.shape[0] > 0
+    relu = code == RELU
     for r0 in range(0, rows, step):
+        m = min(step, rows - r0)
         _narrow_step(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
-                     a.ctypes.data + r0 * lda * item, lda, False, w, b, out, flat, r0, min(step, rows - r0), code, ex,
+                     a.ctypes.data + r0 * lda * item, lda, False, w, b, out, flat, r0, m, NONE if has_r else code, ex,
                      en, tt)
+        if has_r:
+            start = _U(r0 * n)
+            _finish_row(flat, start, res, res, res, start, flat, start, m * n, False, False, True, relu)
+            _activate_step(out, flat, r0, m, code, ex, en, tt)
 
 
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)

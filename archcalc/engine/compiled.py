@@ -374,14 +374,18 @@ def direct_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_sp
 
 
 def narrow_rows(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray, kernels: tuple, activation: int,
-                step: int) -> None:
-    """out = act(a @ w + bias), ``step`` rows at a time, by the LLVM kernels of ``archcalc.engine.narrow``
-    (``kernels``, from ``narrow.kernels``) and the ``activation`` (a code, not relu) after them: a (rows, K) and
-    out (rows, F) float32 with rows of unit stride, w and bias ``narrow.pack``ed.  ``kernels._narrow_form`` checks
-    the operands."""
+                step: int, res: np.ndarray | None = None) -> None:
+    """out = act(a @ w + bias (+ res)), ``step`` rows at a time, by the LLVM kernels of ``archcalc.engine.narrow``
+    (``kernels``, from ``narrow.kernels``) and the ``activation`` (a code; relu only with ``res``, else the kernels
+    do it) after them: a (rows, K) and out (rows, F) float32 with rows of unit stride, w and bias ``narrow.pack``ed.
+    ``res``, a residual of out's shape, C-contiguous as out must then be, is added before the activation (kernels
+    built without relu).  ``kernels._narrow_form`` checks the operands."""
     chunks, width, full, last = kernels
+    if res is not None and (res.shape != out.shape or not (res.flags.c_contiguous and out.flags.c_contiguous)):
+        raise ValueError("narrow_rows: a residual needs an output and a residual of one shape, both C-contiguous")
     _module().narrow_rows(*full, *last, chunks, width, a, w, bias, out,
-                          out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation, step)
+                          out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation, step,
+                          _NOTHING if res is None else res.reshape(-1))
 
 
 def im2col_taps(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spatial: tuple[int, int],

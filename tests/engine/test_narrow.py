@@ -103,7 +103,8 @@ def test_refused_operands(kernels):
         narrow.ENABLED = True
 
 
-FINISHES = ["none", "bias", "bias+relu", "bias+hardswish", "bias+silu", "relu6", "bias+add", "bias+add+relu"]
+FINISHES = ["none", "bias", "bias+relu", "bias+hardswish", "bias+silu", "relu6", "bias+add", "bias+add+relu",
+            "add+hardswish"]
 
 
 class Case:
@@ -185,7 +186,8 @@ def test_pointwise_matches_twin(kernels, batch, side, c_in, filters, finish, bef
     """1x1 convs by the narrow kernels: input rows read in place from a channel slice of a wider buffer, a
     per-sample gate (squeeze-and-excitation) scaling each sample's weights or, on a small map, the map block by
     block, or a prologue (DenseNet's batchnorm and relu before the conv) on each block in a workspace; a bias, relu
-    and other activations in the same call, output into a channel slice; in one call, in steps of one row, or
+    and other activations in the same call, output into a channel slice; a residual add (into the conv's own
+    buffer) and the activation after it on each block the kernels wrote; in one call, in steps of one row, or
     shared by two threads; against the float64 twin."""
     kernels.clear()
     gated = first.startswith("gated")
@@ -209,7 +211,7 @@ def test_pointwise_matches_twin(kernels, batch, side, c_in, filters, finish, bef
     if first == "prologue":
         xs = np.maximum(xs * 0.5 + 0.25, 0)
     case.check(got, xs @ w.astype(np.float64) + (0 if case.bias is None else case.bias))
-    assert ("narrow_rows" in kernels) == (not case.residual)
+    assert "narrow_rows" in kernels and "finish_rows" not in kernels  # the residual added in the same call
 
 
 @FAST
