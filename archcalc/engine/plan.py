@@ -559,6 +559,9 @@ class _Fixed:
 
 
 def _run_layer(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
+    if step.row.type == "slice" and _channel_axis(step.row):  # a view: its readers take the channels in place
+        layer = step.row.layer
+        return K.take_slice(xs[0], layer.axis, layer.start, layer.stop)
     s = Step(step.row, step.params, _Fixed(out), plan.dtype, out.shape[0], False)  # type: ignore[arg-type]
     return KERNELS[step.row.type](s, xs)
 

@@ -89,6 +89,22 @@ def test_squeeze_excitation_gates_fold_into_the_projection(name, gates):
     assert all(step.rows[0].layer.kernel in (1, [1, 1], (1, 1)) for step in folded)
 
 
+def test_shufflenet_channel_slices_are_views_read_in_place():
+    """A channel slice (ShuffleNet V2's split) is a view of the shuffle before it, not a copy: the 1x1 conv after
+    it reads the channels in place."""
+    net = archcalc.load_spec(ROOT / "specs" / "shufflenet_v2_x1_0.yaml")
+    plan = compile_plan(net, random_params(net), report=archcalc.analyze(net))
+    x = random_input(net, 2, seed=3)
+    seen = {}
+    plan.run(x, on_step=lambda step, y: seen.setdefault(step.name, y))
+    slices = [s for s in plan.steps if s.row.type == "slice"]
+    assert len(slices) == 26  # left and right of 13 blocks
+    for step in slices:
+        assert np.shares_memory(seen[step.name], seen[step.inputs[0]]), step.name
+    want = layer_by_layer(net, x.astype(np.float64), random_params(net), dtype="float64")
+    assert relative(plan.run(x), want) < 1e-4
+
+
 def test_plan_keeps_its_arena_and_returns_fresh_outputs():
     net = archcalc.load_spec(ROOT / "specs" / "resnet18.yaml")
     params = random_params(net)
