@@ -388,6 +388,12 @@ def narrow_rows(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray,
                           _NOTHING if res is None else res.reshape(-1))
 
 
+def shuffle_rows(x: np.ndarray, out: np.ndarray, groups: int, rows: tuple[int, int]) -> None:
+    """A channel shuffle of rows r0 <= r < r1 (``rows``): out[r, j * groups + g] = x[r, g * C/groups + j]; x and out
+    2-D float32 of one shape, each row contiguous."""
+    _module().shuffle_rows(x, out, groups, rows[0], rows[1])
+
+
 def im2col_taps(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_spatial: tuple[int, int],
                 kernel: tuple[int, int], stride_h: int, pads_before: tuple[int, int], dilation: tuple[int, int]) -> None:
     """``im2col_rows``' columns transposed, for ``x`` (N, H, W, 1) of one channel and stride 1 along the width:

@@ -1935,9 +1935,10 @@ def take_slice(x: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
 def channel_shuffle(x: np.ndarray, groups: int, out: np.ndarray | None = None) -> np.ndarray:
     """Channels viewed as (groups, C/groups), transposed, flattened: y[..., j*G + g] = x[..., g*(C/G) + j].
 
-    Written straight into ``out``, one strided copy per group (or per column j when there are fewer
-    columns than groups): a single copy of the transposed view makes numpy loop over runs of G channels
-    (5x slower for G = 2).
+    float32 rows go through the compiled kernel (``compiled.shuffle_rows``), blocks of rows spread over the pool:
+    ShuffleNet V2's 28x28x116, batch 8, 237 -> 75 us, 14x14x232 134 -> 44.  Otherwise written straight into
+    ``out``, one strided copy per group (or per column j when there are fewer columns than groups): a single copy
+    of the transposed view makes numpy loop over runs of G channels (5x slower for G = 2).
     """
     x = _as_float(x)
     c = x.shape[-1]
@@ -1945,6 +1946,13 @@ def channel_shuffle(x: np.ndarray, groups: int, out: np.ndarray | None = None) -
         raise ValueError(f"channel_shuffle: {c} channels do not divide by groups {groups}")
     out = _output(out, x.shape, x.dtype)
     per = c // groups
+    rows, target = _as_rows(x), _as_rows(out)
+    if (x.dtype == np.float32 and out.dtype == np.float32 and rows is not None and target is not None
+            and out.flags.writeable and _runs(rows, target) and compiled.available(x.dtype)):
+        step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, c * x.itemsize))
+        run_blocks(lambda r0: compiled.shuffle_rows(rows, target, groups, (r0, min(r0 + step, len(rows)))),
+                   list(range(0, len(rows), step)), out.nbytes)
+        return out
     if groups <= per:
         for g in range(groups):
             np.copyto(out[..., g::groups], x[..., g * per:(g + 1) * per])

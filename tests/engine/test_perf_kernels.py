@@ -227,15 +227,28 @@ def test_blocked_lrn_matches_reference(blocks, channels, size, k, alpha, beta, o
                                rtol=1e-5)
 
 
+@pytest.mark.parametrize("kernel", ["compiled", "numpy"])
 @FAST
-@given(st.integers(1, 6), st.integers(1, 6), st.data())
-def test_channel_shuffle_into_out_matches_reference(groups, per, data):
-    """Both loops (over groups when G <= C/G, else over columns), into ``out``, from a channel slice."""
-    wide = arrays(data.draw, (2, 3, groups * per + 2), np.float32)
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 40), st.data())
+def test_channel_shuffle_into_out_matches_reference(kernel, groups, per, rows, data):
+    """The compiled kernel (two groups and the rest, blocks of one row spread over two threads) and numpy's
+    loops (over groups when G <= C/G, else over columns), into ``out``, from a channel slice."""
+    if kernel == "compiled" and not compiled.load():
+        pytest.skip("numba is not installed: pip install 'archcalc[fast]'")
+    wide = arrays(data.draw, (2, rows, groups * per + 2), np.float32)
     x = wide[..., 1:-1]
     out = np.full_like(x, np.nan)
-    assert K.channel_shuffle(x, groups, out=out) is out
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compiled, "ENABLED", kernel == "compiled")
+        mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 4)
+        mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        mp.setattr(K, "workers", lambda: 2)
+        calls = []
+        real = compiled.shuffle_rows
+        mp.setattr(compiled, "shuffle_rows", lambda *a: calls.append(a) or real(*a))
+        assert K.channel_shuffle(x, groups, out=out) is out
     np.testing.assert_array_equal(out, R.channel_shuffle(x, groups).astype(np.float32))
+    assert len(calls) == (2 * rows if kernel == "compiled" else 0)
 
 
 @FAST
