@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_engine.py [--batch 8] [--repeat 3] [--rounds 2] [--nets a,b]
                                                    [--max-load 1.5] [--strict] [--layers] [--markdown FILE]
-                                                   [--blas auto|pin|threads] [--numpy-only]
+                                                   [--blas pin|auto|threads] [--numpy-only]
 
 Each spec gets weights from ``archcalc.init_params`` plus random biases and batchnorm statistics.
 The engine runs the compiled plan (``archcalc.compile_plan``; batchnorm folded, epilogues fused,
@@ -118,9 +118,9 @@ def main(argv=None) -> int:
     ap.add_argument("--strict", action="store_true", help="refuse to report when the load is above --max-load")
     ap.add_argument("--layers", action="store_true", help="print the engine's time per plan step")
     ap.add_argument("--markdown", help="also write the summary table to this file")
-    ap.add_argument("--blas", choices=["auto", "pin", "threads"], default="auto",
-                    help="auto (the engine's default): BLAS pinned to one thread and blocks on the engine's threads "
-                         "while other processes keep the cores busy; pin: always; threads: BLAS's own threads")
+    ap.add_argument("--blas", choices=["auto", "pin", "threads"], default="pin",
+                    help="pin (the engine's default): BLAS pinned to one thread and blocks on the engine's threads; "
+                         "auto: only while other processes keep the cores busy; threads: BLAS's own threads")
     ap.add_argument("--numpy-only", action="store_true",
                     help="leave the compiled float32 kernels off (archcalc[fast]), as without numba")
     args = ap.parse_args(argv)

@@ -2298,14 +2298,16 @@ if hasattr(os, "register_at_fork"):
 # every call by spinning; with another process on a core, each call waits for a descheduled thread (measured at
 # load 3 on 2 cores: MobileNetV2 708 ms with OpenBLAS's two threads, 242 ms with one).  The engine's pool threads
 # block instead of spinning, and each of its blocks is one product, an im2col copy and an epilogue, all GIL-free.
-# On a quiet machine the two ways are within noise of each other (bench_engine.py --blas pin/threads over 11 nets:
-# geometric mean 1.43 against 1.37; pinned wins under heavy epilogues, OpenBLAS's threads on small products), so
-# OpenBLAS keeps its threads there.
+# Since the compiled and narrow kernels took the small products, pinned is faster on a quiet machine too (in one
+# process, pinned against OpenBLAS's threads, batch 8: CIFAR-10 0.73, Inception v3 0.82, SqueezeNet 1.1 0.82,
+# MNIST deep 0.89, ResNet-18 0.94, VGG16 0.96; OpenBLAS's threads ahead on LeNet-5 0.92 and ResNeXt-50 0.97), so
+# every pass pins by default.  (Before those kernels, over 11 nets: geometric mean 1.43 pinned, 1.37 with
+# OpenBLAS's threads; the default was then "auto".)
 
 _blas: dict[str, Any] = {"pinned": False}
-#: "auto": pin BLAS to one thread while other processes keep the cores busy (``busy_elsewhere``), else leave BLAS's
-#: threads alone; "pin": always; "threads": never (``benchmarks/bench_engine.py --blas``).
-BLAS_MODE = "auto"
+#: "pin" (the default): BLAS pinned to one thread for every pass; "auto": only while other processes keep the cores
+#: busy (``busy_elsewhere``), else BLAS's threads; "threads": never (``benchmarks/bench_engine.py --blas``).
+BLAS_MODE = "pin"
 #: Seconds between two looks at the CPU time of the other processes (``busy_elsewhere``).
 BUSY_SAMPLE_SECONDS = 0.5
 #: Cores' worth of CPU time other processes must take for the machine to count as busy.
@@ -2381,10 +2383,10 @@ class _Pinning:
 
 class one_blas_thread(_Pinning):
     """Context for a pass: BLAS pinned to one thread per call and the engine's blocks spread over ``workers()``
-    threads, when ``BLAS_MODE`` says so (by default only while other processes keep the cores busy).
+    threads, when ``BLAS_MODE`` says so (by default always; "auto": while other processes keep the cores busy).
 
-    Re-entrant; restores BLAS's own thread count on exit.  When not pinned (a quiet machine, or no threadpoolctl)
-    the kernels run their blocks one after another, each product threaded by BLAS.
+    Re-entrant; restores BLAS's own thread count on exit.  When not pinned (``BLAS_MODE``, one core, or no
+    threadpoolctl) the kernels run their blocks one after another, each product threaded by BLAS.
     """
 
     def __enter__(self) -> "one_blas_thread":
