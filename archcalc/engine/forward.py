@@ -730,7 +730,14 @@ def _lrn_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
 
 
 def _dense_scratch(row: LayerRow, batch: int, itemsize: int) -> Scratch:
-    return _activation_scratch(row, batch, itemsize, row.layer.activation)
+    """The activation's; and where the fused plan may take the narrow kernels (``kernels.dense_narrow``), the
+    weights it keeps packed, counted as kept for the pass (whether the kernels run here or not: an upper bound)."""
+    scratch = _activation_scratch(row, batch, itemsize, row.layer.activation)
+    inner, columns = math.prod(row.input_shapes[0]), row.output_shape[-1]
+    if (itemsize == 4 and compiled.expected(np.float32) and batch <= K.DENSE_NARROW_MAX_ROWS
+            and K.DENSE_NARROW_MIN_WEIGHTS <= inner * columns <= K.DENSE_NARROW_MAX_WEIGHTS):
+        scratch.workspace[("main", f"dense {row.name}")] = K.dense_packed_bytes(inner, columns)
+    return scratch
 
 
 def _activation_scratch(row: LayerRow, batch: int, itemsize: int, fn: str | None = None) -> Scratch:

@@ -559,9 +559,14 @@ class _Fixed:
 
 
 def _run_layer(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
+    layer = step.row.layer
     if step.row.type == "slice" and _channel_axis(step.row):  # a view: its readers take the channels in place
-        layer = step.row.layer
         return K.take_slice(xs[0], layer.axis, layer.start, layer.stop)
+    if step.row.type == "dense" and out.ndim == 2:  # a few rows: the narrow kernels, weights packed once
+        x = xs[0].reshape(out.shape[0], -1)
+        if K.dense_narrow(x, step.params["weight"], step.params.get("bias"), out, step.prepared):
+            fn = layer.activation
+            return K.activate(out, fn, DEFAULT_ALPHA.get(fn or ""))
     s = Step(step.row, step.params, _Fixed(out), plan.dtype, out.shape[0], False)  # type: ignore[arg-type]
     return KERNELS[step.row.type](s, xs)
 

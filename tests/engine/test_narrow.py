@@ -389,3 +389,41 @@ def test_self_test_turns_them_off_where_they_give_wrong_values(kernels, monkeypa
     assert (K.conv(x, w, None, (1, 1), ((0, 0), (0, 0))) == 3).all()
     monkeypatch.undo()  # (the earlier answer back)
     assert K._narrow_available()
+
+
+@FAST
+@given(st.integers(1, 64), st.integers(1, 300), st.integers(1, 400), st.booleans(), st.integers(1, 3), st.data())
+def test_dense_matches_float64(kernels, rows, inner, columns, bias, threads, data):
+    """A dense layer of a few rows by the narrow kernels (``kernels.dense_narrow``): its columns in parts of at
+    most 96 shared among 1-3 threads, the bias in the kernels, the packed weights made once and kept; against the
+    float64 product."""
+    kernels.clear()
+    a = arrays(data.draw, (rows, inner), np.float32)
+    w = arrays(data.draw, (inner, columns), np.float32)
+    b = arrays(data.draw, (columns,), np.float32) if bias else None
+    out = np.full((rows, columns), np.nan, np.float32)
+    prepared: dict = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "DENSE_NARROW_MIN_WEIGHTS", 0)
+        mp.setattr(K, "workers", lambda: threads)
+        mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+        assert K.dense_narrow(a, w, b, out, prepared)
+        parts = K.dense_parts(columns)
+        assert [lo for lo, _ in parts] == [0] + [hi for _, hi in parts[:-1]] and parts[-1][1] == columns
+        assert all(hi - lo <= narrow.CHUNK_COLUMNS and (hi - lo) % 16 == 0 for lo, hi in parts[:-1])
+        packed = dict(prepared)
+        assert K.dense_narrow(a * 2, w, b, out, prepared)
+    assert len(prepared) == 1 and all(prepared[k] is v for k, v in packed.items())  # packed once
+    want = (a.astype(np.float64) * 2) @ w + (0 if b is None else b)
+    np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    assert kernels.count("narrow_rows") == 2 * len(parts)
+
+
+def test_dense_refuses_what_it_does_not_take(kernels):
+    """Too many rows, float64, too few or too many weights: nothing done, for BLAS."""
+    w = np.ones((300, 300), np.float32)
+    assert not K.dense_narrow(np.ones((65, 300), np.float32), w, None, np.empty((65, 300), np.float32), {})
+    assert not K.dense_narrow(np.ones((8, 300)), w.astype(np.float64), None, np.empty((8, 300)), {})
+    small = np.ones((100, 100), np.float32)
+    assert not K.dense_narrow(np.ones((8, 100), np.float32), small, None, np.empty((8, 100), np.float32), {})
+    assert not kernels
