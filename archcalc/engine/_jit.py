@@ -440,6 +440,29 @@ def _slot(held, key, first, dh):  # pragma: no cover - compiled
     return 0, True
 
 
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
+def _fill_ring(xf, ring, held, rows, n, oh, h_in, w_in, sh, ph, dh, width, lo, first, copied,
+               channels):  # pragma: no cover - compiled
+    """For output row ``oh`` of image n, rows[kh] = where in ``ring`` (rows ``width`` cells long, zero-padded) the
+    input row of kernel row kh starts: the ring's last row, all zeros, for a row off the input; else its slot
+    (``_slot``), into which it is copied the first time (``copied`` values from input cell ``first`` to padded
+    cell ``lo``).  The depthwise kernels' ring (``depthwise_ring_rows``, ``depthwise_narrow``)."""
+    k_h = rows.shape[0]
+    for kh in range(k_h):
+        ih = oh * sh - ph + kh * dh
+        if ih < 0 or ih >= h_in:
+            rows[kh] = k_h * width
+            continue
+        key = n * h_in + ih
+        slot, fresh = _slot(held, key, n * h_in + oh * sh - ph, dh)
+        rows[kh] = slot * width
+        if fresh:
+            dst = _U(slot * width + lo * channels)
+            src = _U((key * w_in + first) * channels)
+            for i in range(copied):
+                ring[dst + _U(i)] = xf[src + _U(i)]
+
+
 @njit(fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def grouped_rows(x, w, out, j0, j1, sh, sw, ph, pw, dh, dw):  # pragma: no cover - compiled
     """out[n, oh, ow, g * f_g + f] = sum_{kh, kw, c} x[n, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw, g * c_g + c]
@@ -651,19 +674,7 @@ def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # prag
     for j in range(j0, j1):
         n = j // o_h
         oh = j - n * o_h
-        for kh in range(k_h):
-            ih = oh * sh - ph + kh * dh
-            if ih < 0 or ih >= h_in:
-                rows[kh] = _U(k_h * width)
-                continue
-            key = n * h_in + ih
-            slot, fresh = _slot(held, key, n * h_in + oh * sh - ph, dh)
-            rows[kh] = _U(slot * width)
-            if fresh:
-                dst = rows[kh] + _U(lo * channels)
-                src = _U((key * w_in + first) * channels)
-                for i in range(copied):
-                    ring[dst + _U(i)] = xf[src + _U(i)]
+        _fill_ring(xf, ring, held, rows, n, oh, h_in, w_in, sh, ph, dh, width, lo, first, copied, channels)
         base = _U(j * row_len)
         if k_h == 3 and k_w == 3:  # all nine taps at once
             r0, r1, r2 = rows[0], rows[1], rows[2]
@@ -1016,19 +1027,7 @@ def depthwise_narrow(x, w, b, out, j0, j1, sh, sw, ph, pw, dh, dw, code, cells_m
     for j in range(j0, j1):
         n = j // o_h
         oh = j - n * o_h
-        for kh in range(k_h):
-            ih = oh * sh - ph + kh * dh
-            if ih < 0 or ih >= h_in:
-                rows[kh] = k_h * width
-                continue
-            key = n * h_in + ih
-            slot, fresh = _slot(held, key, n * h_in + oh * sh - ph, dh)
-            rows[kh] = slot * width
-            if fresh:
-                dst = _U(slot * width + lo * channels)
-                src = _U((key * w_in + first) * channels)
-                for i in range(copied):
-                    ring[dst + _U(i)] = xf[src + _U(i)]
+        _fill_ring(xf, ring, held, rows, n, oh, h_in, w_in, sh, ph, dh, width, lo, first, copied, channels)
         target = out_at + j * row_len * item
         if body > 0:
             cells_main(ring_at, rows_at, w_at, b_at, target, body, channels, sw * channels, dw * channels)
