@@ -141,6 +141,65 @@ def test_run_blocks_interrupted_while_waiting_lets_the_taken_blocks_finish(pool_
     assert helped and not running
 
 
+def test_run_blocks_interrupted_while_polling_lets_the_taken_blocks_finish(pool_paths, monkeypatch):
+    """Ctrl-C while the caller polls for the helpers' blocks (``WAIT_SPIN_SECONDS``): as while it sleeps on the
+    lock, no block is left writing and the interrupt is raised once they are done."""
+    running, release, helped, polls = set(), threading.Event(), [], []
+
+    def work(i):
+        running.add(i)
+        if threading.current_thread().name.startswith(K._POOL_PREFIX):
+            helped.append(i)
+            release.wait(2)  # held until the caller has been interrupted
+            time.sleep(0.01)
+        else:
+            time.sleep(0.005)
+        running.discard(i)
+
+    def pause(n):
+        polls.append(n)
+        if len(polls) == 3:
+            release.set()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(K, "WAIT_SPIN_SECONDS", 10.0)
+    monkeypatch.setattr(K.narrow, "pause", lambda: pause)
+    with pytest.raises(KeyboardInterrupt):
+        K.run_blocks(work, list(range(4)), 2**30)
+    assert len(polls) == 3 and helped and not running
+
+
+@pytest.mark.parametrize("spin", [0.0, 10.0, 1e-6])  # sleep at once; poll until done; poll, then sleep
+def test_run_blocks_waits_for_every_block_polling_or_not(pool_paths, monkeypatch, spin):
+    monkeypatch.setattr(K, "WAIT_SPIN_SECONDS", spin)
+    done: list[int] = []
+
+    def work(i):
+        time.sleep(0.004 if threading.current_thread().name.startswith(K._POOL_PREFIX) else 0.0005)
+        done.append(i)
+
+    for _ in range(3):
+        done.clear()
+        K.run_blocks(work, list(range(6)), 2**30)
+        assert sorted(done) == list(range(6))  # the caller returns only after the helper's last block
+
+
+def test_pause_kernel_runs_and_releases_the_gil():
+    pause = K.narrow.pause()
+    if pause is None:
+        pytest.skip("no llvmlite, or not an x86-64 CPU")
+    pause(0)
+    pause(-3)
+    ticks = []
+    helper = threading.Thread(target=lambda: [ticks.append(time.perf_counter()) or time.sleep(0) for _ in range(50)])
+    start = time.perf_counter()
+    helper.start()
+    pause(2_000_000)  # tens of ms: the helper runs meanwhile, so the GIL was free
+    end = time.perf_counter()
+    helper.join()
+    assert end - start > 0.005 and len(ticks) == 50 and ticks[-1] < end
+
+
 def test_run_blocks_inside_a_block_runs_in_that_thread(pool_paths):
     inner: list[tuple[str, str]] = []
 
