@@ -407,6 +407,42 @@ def _by_channels(ir: Any, start: Any, blocks: tuple, channels: Any, body: Callab
     b.branch(single)
 
 
+def grouped(k_h: int, k_w: int, per_group: int, relu: bool = False) -> tuple[Any, Any, int]:
+    """``depthwise``'s kernels for a grouped conv of ``per_group`` (2, 4 or 8) channels in and out a group: the same
+    ctypes functions (src, rows, w, bias, dst, cells, channels, cell_step, tap_step), where ``w`` is the conv's HWIO
+    weights (k_h, k_w, per_group, channels) and output channel k = g * per_group + f sums, over the taps and c <
+    per_group, src[... + g * per_group + c] * w[kh, kw, c, k].  16 output channels (16 / per_group groups) take one
+    load of the same 16 input channels, and each c a permutation of it within the groups (``shufflevector``), so
+    the sums stay in registers over all the taps and channels, as the depthwise kernels' do."""
+    if per_group not in (2, 4, 8):
+        raise ValueError(f"narrow.grouped: {per_group} channels a group, expected 2, 4 or 8")
+    key = ("grouped", k_h, k_w, per_group, bool(relu))
+    hit = _kernels.get(key)
+    if hit is None:
+        with _lock:
+            hit = _kernels.get(key)
+            if hit is None:
+                hit = _kernels[key] = _build_grouped(k_h, k_w, per_group, bool(relu))
+    return hit[0], hit[1], GROUPED_CELLS
+
+
+#: Output cells a grouped kernel holds in registers at once.
+GROUPED_CELLS = 4
+
+
+def _build_grouped(k_h: int, k_w: int, per_group: int, relu: bool) -> tuple[Any, Any, Any]:
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    module = ir.Module(name=f"grouped{k_h}x{k_w}g{per_group}")
+    module.triple = llvm.get_process_triple()
+    _define_depthwise(ir, module, "cells", k_h, k_w, GROUPED_CELLS, relu, per_group)
+    _define_depthwise(ir, module, "cell", k_h, k_w, 1, relu, per_group)
+    engine = _compile(llvm, module)
+    return (_DEPTHWISE_SIGNATURE(engine.get_function_address("cells")),
+            _DEPTHWISE_SIGNATURE(engine.get_function_address("cell")), engine)
+
+
 _PAUSE_SIGNATURE = ctypes.CFUNCTYPE(None, ctypes.c_int64)
 
 
@@ -489,9 +525,11 @@ def _build_depthwise(k_h: int, k_w: int, relu: bool) -> tuple[Any, Any, Any]:
             _DEPTHWISE_SIGNATURE(engine.get_function_address("cell")), engine)
 
 
-def _define_depthwise(ir: Any, module: Any, name: str, k_h: int, k_w: int, at_once: int, relu: bool) -> None:
+def _define_depthwise(ir: Any, module: Any, name: str, k_h: int, k_w: int, at_once: int, relu: bool,
+                      per_group: int = 1) -> None:
     """name(src, rows, w, bias, dst, cells, channels, cell_step, tap_step) (see ``depthwise``): for each block of
-    ``at_once`` cells, each 16 channels (then each channel left) summed over the k_h x k_w taps in registers."""
+    ``at_once`` cells, each 16 channels (then each channel left) summed over the k_h x k_w taps in registers.  With
+    ``per_group`` above 1, a grouped conv's (``grouped``): each tap also sums over the group's input channels."""
     f32, i64 = ir.FloatType(), ir.IntType(64)
     p32, p64 = f32.as_pointer(), i64.as_pointer()
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [p32, p64, p32, p32, p32] + [i64] * 4), name=name)
@@ -528,14 +566,33 @@ def _define_depthwise(ir: Any, module: Any, name: str, k_h: int, k_w: int, at_on
             fma = module.globals.get("llvm.fma.v16f32") or ir.Function(
                 module, ir.FunctionType(kind, [kind] * 3), name="llvm.fma.v16f32")
         sums = [load(bias, const(0)) for _ in range(at_once)]
+        # a grouped conv's lane (channel k) reads input channel k - k % per_group + i for its group's i-th input:
+        # 16 lanes hold whole groups, so one load of the lanes' own channels and a permutation within the groups
+        base = c if per_group == 1 or width > 1 else b.sub(c, b.urem(c, const(per_group)))
         for kh in range(k_h):
             for kw in range(k_w):
-                wv = load(w, b.mul(const(kh * k_w + kw), channels))
                 tap = b.add(starts[kh], b.mul(const(kw), tap_step))
-                for i in range(at_once):
-                    at = b.add(tap, b.mul(b.add(first, const(i)), cell_step))
-                    xv = load(src, at)
-                    sums[i] = b.call(fma, [xv, wv, sums[i]]) if fma is not None else b.fadd(sums[i], b.fmul(xv, wv))
+                if per_group == 1:
+                    wv = load(w, b.mul(const(kh * k_w + kw), channels))
+                    for i in range(at_once):
+                        xv = load(src, b.add(tap, b.mul(b.add(first, const(i)), cell_step)))
+                        sums[i] = b.call(fma, [xv, wv, sums[i]]) if fma is not None else b.fadd(sums[i],
+                                                                                                 b.fmul(xv, wv))
+                    continue
+                cells_in = [b.add(b.add(tap, b.mul(b.add(first, const(i)), cell_step)), b.sub(base, c))
+                            for i in range(at_once)]
+                xvs = [load(src, at) for at in cells_in] if width > 1 else []
+                for j in range(per_group):
+                    wv = load(w, b.mul(const((kh * k_w + kw) * per_group + j), channels))
+                    for i in range(at_once):
+                        if width > 1:
+                            mask = ir.Constant(ir.VectorType(ir.IntType(32), width),
+                                               [lane - lane % per_group + j for lane in range(width)])
+                            xv = b.shuffle_vector(xvs[i], ir.Constant(kind, None), mask)
+                        else:
+                            xv = load(src, b.add(cells_in[i], const(j)))
+                        sums[i] = b.call(fma, [xv, wv, sums[i]]) if fma is not None else b.fadd(sums[i],
+                                                                                                 b.fmul(xv, wv))
         zero = ir.Constant(kind, None)
         for i, total in enumerate(sums):
             if relu:  # NaN stays

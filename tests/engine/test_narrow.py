@@ -35,7 +35,7 @@ def kernels(monkeypatch):
         pytest.skip("the narrow kernels need a CPU with AVX-512")
     assert K._narrow_available(), "the narrow kernels failed their self-test (kernels._narrow_self_test)"
     calls: list[str] = []
-    for name in ("im2col_narrow", "narrow_rows", "grouped_narrow", "im2col_rows", "im2col_taps", "finish_rows",
+    for name in ("im2col_narrow", "narrow_rows", "grouped_narrow", "grouped_rows", "im2col_rows", "im2col_taps", "finish_rows",
                  "winograd_narrow", "winograd_in", "depthwise_narrow", "depthwise_rows", "depthwise_ring_rows",
                  "direct_narrow"):
         real = getattr(compiled, name)
@@ -332,6 +332,43 @@ def test_depthwise_conv_matches_twin(kernels, batch, h, w_, channels, kernel, st
         want = R.activate(want, act)
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
     assert set(kernels) == {"depthwise_narrow"}  # the relu in the kernel, hardswish in the same call: no finish
+
+
+@FAST
+@given(st.integers(1, 2), st.integers(1, 12), st.integers(1, 12), st.sampled_from([2, 4, 8]), st.integers(1, 9),
+       st.sampled_from([(1, 1), (3, 3), (5, 5), (3, 5), (1, 3)]), st.integers(1, 3), st.integers(1, 2),
+       st.sampled_from(["", "relu", "hardswish"]), st.booleans(), st.booleans(), st.data())
+def test_grouped_ring_conv_matches_twin(kernels, batch, h, w_, c_g, groups, kernel, stride, dilation, act, bias,
+                                        spread, data):
+    """Grouped convs of 2, 4 or 8 channels a group in and out through ``narrow.grouped``'s kernels on the depthwise
+    ring (``kernels._grouped_ring``): 16 channels (whole groups) at a time, then the rest one by one (channel
+    counts that are not a multiple of 16), rows of fewer and of more cells than a block, any stride and dilation,
+    zero padding, relu in the kernel or hardswish after, blocks over two threads, against the float64 twin."""
+    pads = tuple((data.draw(st.integers(0, k - 1)), data.draw(st.integers(0, k - 1))) for k in kernel)
+    spatial = (h, w_)
+    assume(all(n + p0 + p1 >= dilation * (k - 1) + 1 for n, (p0, p1), k in zip(spatial, pads, kernel)))
+    out_spatial = K.floor_out_spatial(spatial, kernel, (stride, stride), pads, (dilation, dilation))
+    channels = c_g * groups
+    x = arrays(data.draw, (batch, *spatial, channels), np.float32) * 3
+    w = arrays(data.draw, (*kernel, c_g, channels), np.float32)
+    b = arrays(data.draw, (channels,), np.float32) if bias else None
+    with pytest.MonkeyPatch.context() as mp:
+        if spread:
+            mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 4)  # one output row a block
+            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+            mp.setattr(K, "workers", lambda: 2)
+        got = K.conv_grouped(x, w, b, (stride, stride), pads, (dilation, dilation), groups, out_spatial,
+                             epilogue=Named(act) if act else None)
+    want = R.conv(x.astype(np.float64), w, b, (stride, stride), pads, (dilation, dilation), groups, out_spatial)
+    if act:
+        want = R.activate(want, act)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(want).max())))
+    assert set(kernels) == {"depthwise_narrow"}  # the ring and the grouped kernels, not grouped_rows
+
+
+def test_grouped_ring_kernels_only_for_2_4_8_channels_a_group():
+    with pytest.raises(ValueError, match="2, 4 or 8"):
+        narrow.grouped(3, 3, 16)
 
 
 def test_switched_off_uses_blas(kernels, monkeypatch):
