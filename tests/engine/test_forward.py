@@ -176,13 +176,14 @@ def test_params_checked_naming_layer_and_key():
         archcalc.forward(n, np.ones((1, 4, 4, 1)), {**good, "c9": {}})
 
 
-def test_engine_shape_disagreement_fails_loudly(monkeypatch):
-    from archcalc.engine import forward as F
+@pytest.mark.parametrize("fuse", [True, False])
+def test_engine_shape_disagreement_fails_loudly(monkeypatch, fuse):
+    from archcalc.engine import kernels as K
 
-    monkeypatch.setitem(F.KERNELS, "flatten", lambda s, xs: xs[0])
+    monkeypatch.setattr(K, "flatten", lambda x: x)  # the kernel both passes (layer by layer, fused) call
     n = net([2, 2, 1], {"type": "flatten", "name": "flat"})
     with pytest.raises(EngineShapeError, match=r"layer 0 \(flat\).*engine produced \(2, 2, 1\).*says \(4,\)"):
-        archcalc.forward(n, np.ones((1, 2, 2, 1)), {})
+        archcalc.forward(n, np.ones((1, 2, 2, 1)), {}, fuse=fuse)
 
 
 def test_memory_estimate_counts_batch_dtype_params():
