@@ -9,7 +9,7 @@ The engine runs the compiled plan (``archcalc.compile_plan``; batchnorm folded, 
 one arena); PyTorch runs the twin (``archcalc.engine.torch_twin``, same weights, eager), in NCHW and
 channels_last, the faster kept.  Engine and torch are timed in alternating phases (``--rounds``),
 best of ``--repeat`` after a warm-up (more for a net whose pass is short: each phase runs at least
-``--min-phase`` seconds, at most 200 passes, on both sides alike), and their outputs are compared.  Per net: the time ratio
+``--min-phase`` seconds, at most 1000 passes, on both sides alike), and their outputs are compared.  Per net: the time ratio
 engine / torch, and the effective GFLOP/s (2 x MACs as ``archcalc show`` counts them, / time) next to
 the measured float32 matmul rate.  Per net, the engine's time by layer kind (``--layers``: by step).  With numba
 installed (``archcalc[fast]``) the compiled float32 kernels are loaded up front (a process pays that once, as it does
@@ -99,11 +99,16 @@ def compiled_text(compiled) -> str:
     return f"compiled kernels on (numba {numba.__version__}, loaded in {time.perf_counter() - start:.1f} s)"
 
 
+#: Timed passes in a phase, at most (``repeats``).
+MAX_PASSES = 1000
+
+
 def repeats(warm_seconds: float, args) -> int:
     """Timed passes in a phase: ``--repeat``, or more for a short pass, so that the phase lasts about
-    ``--min-phase`` seconds (at most 200): a best of 4 over a 1 ms pass was noise-bound (LeNet-5's ratio 1.32 and
-    1.60 in two runs of the same code)."""
-    return max(args.repeat, min(200, int(args.min_phase / max(warm_seconds, 1e-6))))
+    ``--min-phase`` seconds (at most ``MAX_PASSES``): a best of 4 over a 1 ms pass was noise-bound (LeNet-5's ratio
+    1.32 and 1.60 in two runs of the same code), and so was a best of 200 over a 0.5 ms one, a phase of 0.1 s (MNIST
+    simple 0.89-1.16 in three runs of the same code)."""
+    return max(args.repeat, min(MAX_PASSES, int(args.min_phase / max(warm_seconds, 1e-6))))
 
 
 def main(argv=None) -> int:
