@@ -10,9 +10,12 @@ numpy's float32 exp is a scalar loop on this class of machine (1.5 ns a value); 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba import uint64 as _U
+from numba.extending import intrinsic
 
 F = np.float32
 _LOG2E = F(1.4426950408889634)
@@ -735,6 +738,36 @@ def depthwise_ring_rows(x, w, b, out, j0, j1, sh, ph, pw, dh, dw, code):  # prag
 
 
 
+def _call_kernel(typingctx, address, args):  # pragma: no cover - compiled
+    """Call the LLVM kernel at ``address`` (an int: ``compiled._at``) with ``args``, a tuple of ints (pointers and
+    int64s alike, each passed as a 64-bit integer, as the x86-64 calling convention passes both).  numba types a
+    ctypes function passed as an argument anew on every call (about 1.1 us each, four or six of them a layer);
+    an int costs nothing."""
+    if not isinstance(address, types.Integer) or not isinstance(args, types.BaseTuple) or not all(
+            isinstance(t, types.Integer) for t in args):  # type: ignore[attr-defined]
+        return None
+
+    def codegen(context, builder, signature, values):
+        import llvmlite.ir as ir
+
+        i64 = ir.IntType(64)
+        at, packed = values
+        items = []
+        for i, kind in enumerate(signature.args[1]):
+            item = builder.extract_value(packed, i)
+            if item.type.width < 64:
+                item = builder.sext(item, i64) if kind.signed else builder.zext(item, i64)
+            items.append(item)
+        kernel = builder.inttoptr(at, ir.FunctionType(ir.VoidType(), [i64] * len(items)).as_pointer())
+        builder.call(kernel, items)
+        return context.get_dummy_value()
+
+    return types.none(address, args), codegen
+
+
+_call: Any = intrinsic(_call_kernel)
+
+
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
 def _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width, a_at, lda, by_col,
                    w_at, w_step, b_at, b_step, out_at, ldc, m, inner):  # pragma: no cover - compiled
@@ -752,15 +785,15 @@ def _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_r
         body = m - m % rows_at_once
         if body > 0:
             if last:
-                last_main(a_at, wp, bp, target, body, inner, lda, ldc)
+                _call(last_main, (a_at, wp, bp, target, body, inner, lda, ldc))
             else:
-                full_main(a_at, wp, bp, target, body, inner, lda, ldc)
+                _call(full_main, (a_at, wp, bp, target, body, inner, lda, ldc))
         if body < m:
             skip = a_at + (body if by_col else body * lda) * item
             if last:
-                last_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc)
+                _call(last_tail, (skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc))
             else:
-                full_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc)
+                _call(full_tail, (skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc))
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
@@ -852,15 +885,17 @@ def _indexed_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_
         body = m - m % rows_at_once
         if body > 0:
             if last:
-                last_main(a_at, wp, bp, target, body, inner, lda, ldc, offsets.ctypes.data)
+                _call(last_main, (a_at, wp, bp, target, body, inner, lda, ldc, offsets.ctypes.data))
             else:
-                full_main(a_at, wp, bp, target, body, inner, lda, ldc, offsets.ctypes.data)
+                _call(full_main, (a_at, wp, bp, target, body, inner, lda, ldc, offsets.ctypes.data))
         if body < m:
             skip = a_at + body * lda * item
             if last:
-                last_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc, offsets.ctypes.data)
+                _call(last_tail, (skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc,
+                                  offsets.ctypes.data))
             else:
-                full_tail(skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc, offsets.ctypes.data)
+                _call(full_tail, (skip, wp, bp, target + body * ldc * item, m - body, inner, lda, ldc,
+                                  offsets.ctypes.data))
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy", nogil=True, cache=True)
@@ -963,11 +998,11 @@ def winograd_narrow(x, ph, pw, m_h, m_w, a_h, a_w, k_in, k_out, v_buf, m_buf, d_
             top, left = row * m_h - ph, column * m_w - pw
             dst = v_at + t * c_in * item
             if top >= 0 and left >= 0 and top + a_h <= h_in and left + a_w <= w_in:
-                k_in(x_at + ((n * h_in + top) * w_in + left) * c_in * item, w_in * c_in, c_in, dst, a_w * pv, pv,
-                     c_in, b_at)
+                _call(k_in, (x_at + ((n * h_in + top) * w_in + left) * c_in * item, w_in * c_in, c_in, dst, a_w * pv,
+                             pv, c_in, b_at))
                 continue
             _gather_window(xf, df, 0, n, top, left, a_h, a_w, 1, 1, h_in, w_in, c_in)
-            k_in(d_at, a_w * c_in, c_in, dst, a_w * pv, pv, c_in, b_at)
+            _call(k_in, (d_at, a_w * c_in, c_in, dst, a_w * pv, pv, c_in, b_at))
         for p in range(a2):
             _narrow_chunks(full_main, full_tail, full_rows, last_main, last_tail, last_rows, chunks, width,
                            v_at + p * pv * item, c_in, False, u.ctypes.data + p * u.strides[0], u.strides[1],
@@ -978,14 +1013,14 @@ def winograd_narrow(x, ph, pw, m_h, m_w, a_h, a_w, k_in, k_out, v_buf, m_buf, d_
             src = m_at + t * filters * item
             corner = base + n * s_n + top * s_r + left * s_q
             if top + m_h <= o_h and left + m_w <= o_w:
-                k_out(src, a_w * pm, pm, out.ctypes.data + corner * item, s_r, s_q, filters, b_at)
+                _call(k_out, (src, a_w * pm, pm, out.ctypes.data + corner * item, s_r, s_q, filters, b_at))
                 if after:
                     for k in range(m_h):
                         for q in range(m_w):
                             cell = corner + k * s_r + q * s_q
                             _activate_run(out[cell:cell + filters], code, ex, en, tt)
                 continue
-            k_out(src, a_w * pm, pm, y_at, m_w * filters, filters, filters, b_at)
+            _call(k_out, (src, a_w * pm, pm, y_at, m_w * filters, filters, filters, b_at))
             for k in range(min(m_h, o_h - top)):
                 for q in range(min(m_w, o_w - left)):
                     at = _U((k * m_w + q) * filters)
@@ -1030,13 +1065,13 @@ def depthwise_narrow(x, w, b, out, j0, j1, sh, sw, ph, pw, dh, dw, code, cells_m
         _fill_ring(xf, ring, held, rows, n, oh, h_in, w_in, sh, ph, dh, width, lo, first, copied, channels)
         target = out_at + j * row_len * item
         if body > 0:
-            cells_main(ring_at, rows_at, w_at, b_at, target, body, channels, sw * channels, dw * channels)
+            _call(cells_main, (ring_at, rows_at, w_at, b_at, target, body, channels, sw * channels, dw * channels))
             if body < o_w:  # the last cells once more with the cells before them: the one-cell kernel is 2x slower
                 last = o_w - at_once
-                cells_main(ring_at + last * sw * channels * item, rows_at, w_at, b_at, target + last * channels * item,
-                           at_once, channels, sw * channels, dw * channels)
+                _call(cells_main, (ring_at + last * sw * channels * item, rows_at, w_at, b_at,
+                                   target + last * channels * item, at_once, channels, sw * channels, dw * channels))
         else:
-            cell_tail(ring_at, rows_at, w_at, b_at, target, o_w, channels, sw * channels, dw * channels)
+            _call(cell_tail, (ring_at, rows_at, w_at, b_at, target, o_w, channels, sw * channels, dw * channels))
         if after:
             _activate_run(of[j * row_len:(j + 1) * row_len], code, ex, en, tt)
 

@@ -36,6 +36,7 @@ never imported by ``archcalc show`` or the calculators.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from typing import Any
@@ -209,12 +210,24 @@ def depthwise_narrow(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarra
                      activation: int, kernels: tuple) -> None:
     """``depthwise_rows`` by the LLVM kernels of ``archcalc.engine.narrow`` (``kernels`` from ``narrow.depthwise``,
     built with relu if ``activation`` is relu's code), from a ring of zero-padded input rows, any stride."""
-    main, tail, at_once = kernels
     _module().depthwise_narrow(x, w, b, out, rows[0], rows[1], stride[0], stride[1], pads_before[0], pads_before[1],
-                               dilation[0], dilation[1], activation, main, tail, at_once)
+                               dilation[0], dilation[1], activation, *_at(*kernels))
 
 
 _NOTHING = np.empty(0, np.float32)
+_ADDRESSES: dict[tuple[int, ...], tuple[tuple, tuple]] = {}
+
+
+def _at(*kernels: Any) -> tuple:
+    """The LLVM kernels (``narrow``'s ctypes functions; ints pass through) as the addresses the numba loops take
+    (``_jit._call``), remembered per object: numba types a ctypes function passed as an argument anew on every call,
+    about 1.1 us each (an empty ``narrow_rows`` 5.5 us, four of them), and an int costs nothing."""
+    key = tuple(map(id, kernels))
+    hit = _ADDRESSES.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], kernels)):
+        hit = _ADDRESSES[key] = (kernels, tuple(k if isinstance(k, int) else ctypes.cast(k, ctypes.c_void_p).value
+                                                for k in kernels))
+    return hit[1]
 
 
 def _run(a: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -296,8 +309,9 @@ def winograd_narrow(x: np.ndarray, pads_before: tuple[int, int], tile: tuple[int
     ``out`` as for ``winograd_out``."""
     chunks, width, full, last = kernels
     flat, (s_n, s_r, s_q) = _run(out)
-    _module().winograd_narrow(x, pads_before[0], pads_before[1], tile[0], tile[1], points[0], points[1], *transforms,
-                              *buffers, u, *full, *last, chunks, width, zeros, _NOTHING if bias is None else bias,
+    _module().winograd_narrow(x, pads_before[0], pads_before[1], tile[0], tile[1], points[0], points[1],
+                              *_at(*transforms), *buffers, u, *_at(*full), *_at(*last), chunks, width, zeros,
+                              _NOTHING if bias is None else bias,
                               activation, flat, 0, s_n, s_r, s_q, out.shape[1], out.shape[2], tiles_across,
                               out.shape[3], pieces)
 
@@ -320,7 +334,7 @@ def grouped_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], step:
     chunks, width, full, last = kernels
     _module().grouped_narrow(x, cols, rows[0], rows[1], step, out_spatial[0], out_spatial[1], kernel[0], kernel[1],
                              stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1], groups,
-                             *full, *last, chunks, width, w, bias, out,
+                             *_at(*full), *_at(*last), chunks, width, w, bias, out,
                              out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
 
 
@@ -355,7 +369,7 @@ def im2col_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], step: 
     chunks, width, full, last = kernels
     _module().im2col_narrow(x, cols, rows[0], rows[1], step, out_spatial[0], out_spatial[1], kernel[0], kernel[1],
                             stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1], by_tap,
-                            *full, *last, chunks, width, w, bias, out,
+                            *_at(*full), *_at(*last), chunks, width, w, bias, out,
                             out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
 
 
@@ -368,8 +382,8 @@ def direct_narrow(x: np.ndarray, cols: np.ndarray, rows: tuple[int, int], out_sp
     output row's im2col rows, for the cells at the input's edges."""
     chunks, width, full, last = kernels
     _module().direct_narrow(x, cols, rows[0], rows[1], out_spatial[0], out_spatial[1], kernel[0], kernel[1],
-                            stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1], *full,
-                            *last, chunks, width, w, bias, out,
+                            stride[0], stride[1], pads_before[0], pads_before[1], dilation[0], dilation[1],
+                            *_at(*full), *_at(*last), chunks, width, w, bias, out,
                             out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation)
 
 
@@ -383,7 +397,7 @@ def narrow_rows(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out: np.ndarray,
     chunks, width, full, last = kernels
     if res is not None and (res.shape != out.shape or not (res.flags.c_contiguous and out.flags.c_contiguous)):
         raise ValueError("narrow_rows: a residual needs an output and a residual of one shape, both C-contiguous")
-    _module().narrow_rows(*full, *last, chunks, width, a, w, bias, out,
+    _module().narrow_rows(*_at(*full), *_at(*last), chunks, width, a, w, bias, out,
                           out.reshape(-1) if out.flags.c_contiguous else _NOTHING, activation, step,
                           _NOTHING if res is None else res.reshape(-1))
 
