@@ -214,6 +214,13 @@ class Plan:
             views = self._views[batch] = [self._in_arena(step.name, batch, slab) for step in self.steps]
         return views
 
+    def _wants(self, batch: int) -> list[tuple[int, ...]]:
+        """Each step's output shape at this batch size (built once per batch size, as the views are)."""
+        wants = self.__dict__.get("_wants_cache")
+        if wants is None or wants[0] != batch:
+            wants = self.__dict__["_wants_cache"] = (batch, [(batch, *s.row.output_shape) for s in self.steps])
+        return wants[1]
+
     def _in_arena(self, name: str, batch: int, slab: np.ndarray) -> np.ndarray | None:
         """The view of the arena value ``name`` is written into, or None when it has an array of its own."""
         shape = self.steps[self._index[name]].row.output_shape
@@ -254,17 +261,19 @@ class Plan:
     def _run_steps(self, batch: int, slab: np.ndarray, values: dict[str, np.ndarray],
                    on_step: Callable[[PlanStep, np.ndarray], None] | None) -> None:
         views = self._buffers(batch, slab)
+        wants = self._wants(batch)
+        dtype = self.dtype
         for i, step in enumerate(self.steps):
             xs = [values[ref] for ref in step.inputs]
             out = views[i]
+            want = wants[i]
             if out is None:
-                out = np.empty((batch, *step.row.output_shape), self.dtype)
+                out = np.empty(want, dtype)
             y = _RUN[step.kind](self, step, xs, out, values)
             if y is not out and step.row.type not in VIEW_KINDS and np.may_share_memory(y, slab):
                 raise EngineShapeError(f"the fused plan's step for '{step.name}' ({step.row.type}) returned a view "
                                        "of another value: a bug, please report it", layer_name=step.name)
-            want = (batch, *step.row.output_shape)
-            if y.shape != want or y.dtype != self.dtype:
+            if y.shape != want or y.dtype != dtype:
                 raise EngineShapeError(
                     f"the engine produced {tuple(y.shape[1:])} {y.dtype} but the calculator (archcalc show) says "
                     f"{tuple(step.row.output_shape)} {self.dtype} (fused plan): a bug, please report it",
@@ -483,7 +492,10 @@ class _Epilogue:
 
 
 def _run_conv(plan: Plan, step: PlanStep, xs, out, values) -> np.ndarray:
-    kernel, stride, pads, dilation, out_spatial = _geometry(step.rows[0])
+    geometry = step.prepared.get("geometry")
+    if geometry is None:
+        geometry = step.prepared["geometry"] = _geometry(step.rows[0])
+    kernel, stride, pads, dilation, out_spatial = geometry
     assert step.weight is not None
     if step.gate is not None or step.prologue is not None:
         return K.pointwise(xs[0], step.weight, step.bias, out=out, epilogue=_epilogue(step.ops, out, values),
