@@ -590,7 +590,7 @@ def _lean(step: PlanStep) -> Callable[[list, np.ndarray], np.ndarray] | None:
     """The function (inputs, out) -> output a layer step runs by, made on its first pass with what the layer-by-layer
     entry (``forward.KERNELS``) derives on every pass (its Step, the geometry, the checks: 15-20 us, a third of a
     small pool's time); None for the kinds that take that entry.  Pools keep what the compiled pool derives from the
-    shapes (``kernels.pool_prepared``): the MNIST nets' 28x28x32 2x2 pool step 45 -> 31 us, 14x14x64 34 -> 19.
+    shapes (``kernels.pool_prepared``): the MNIST nets' 28x28x32 2x2 pool step 45 -> 33 us, 14x14x64 34 -> 19.
     Dense layers of a few rows take the narrow kernels, weights packed once (``kernels.dense_narrow``)."""
     row, kind = step.row, step.row.type
     layer = row.layer
