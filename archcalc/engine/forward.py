@@ -228,13 +228,19 @@ def run_avgpool(s: Step, xs):
 
 
 def run_dense(s: Step, xs):
-    x = xs[0]
-    y = s.new()
-    K.matmul(x.reshape(x.shape[0], -1), s.params["weight"], out=y)
-    if "bias" in s.params:
-        y += s.params["bias"]
-    fn = s.layer.activation
-    return K.activate(y, fn, DEFAULT_ALPHA.get(fn or ""))
+    return dense(xs[0], s.params["weight"], s.params.get("bias"), s.layer.activation, s.new())
+
+
+def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, activation: str | None, out: np.ndarray,
+          prepared: dict | None = None) -> np.ndarray:
+    """out = activation(x, each sample flattened, @ w + b).  With ``prepared`` (the fused plan's dense step keeps
+    one), a few rows go to the narrow kernels, their packed weights kept there (``kernels.dense_narrow``)."""
+    x = x.reshape(x.shape[0], -1)
+    if prepared is None or out.ndim != 2 or not K.dense_narrow(x, w, b, out, prepared):
+        K.matmul(x, w, out=out)
+        if b is not None:
+            out += b
+    return K.activate(out, activation, DEFAULT_ALPHA.get(activation or ""))
 
 
 def run_activation(s: Step, xs):

@@ -1472,75 +1472,64 @@ def _pool_compiled(x, kernel, stride, pads, dilation, out_spatial, out, include_
     if rank not in (1, 2) or x.dtype != np.float32 or not compiled.available(x.dtype):
         return None
     dilation = dilation or _ones(rank)
-    spatial = x.shape[1:-1]
     if out_spatial is None:
-        out_spatial = floor_out_spatial(spatial, kernel, stride, pads, dilation)
-    _check_windows(spatial, pads, stride, tuple(out_spatial))
+        out_spatial = floor_out_spatial(x.shape[1:-1], kernel, stride, pads, dilation)
     out = _output(out, (x.shape[0], *out_spatial, x.shape[-1]), x.dtype)
-    div = None
-    if include_pad is not None:
-        counts = window_counts(spatial, kernel, stride, pads, dilation, out_spatial, include_pad=include_pad)
-        div = np.ascontiguousarray(counts.reshape(-1 if rank == 2 else 1, out_spatial[-1]), np.float32)
-    x4, out4, (kernel, stride, pads, dilation) = _one_row(np.ascontiguousarray(x), out, kernel, stride, pads,
-                                                          dilation)
-    geometry = (tuple(kernel), tuple(stride), (pads[0][0], pads[1][0]), tuple(dilation))
-    total = x4.shape[0] * out4.shape[1]
-    spread = workers() > 1 and out.nbytes >= PARALLEL_MIN_OUT_BYTES  # else one call: each costs a few us
-    step = max(1, -(-total // (POOL_COMPILED_BLOCKS_PER_THREAD * workers()))) if spread else total
-    run_blocks(lambda j0: compiled.pool_rows(x4, div, out4, (j0, min(j0 + step, total)), *geometry),
-               list(range(0, total, step)), out.nbytes)
-    return out
+    x = np.ascontiguousarray(x)
+    return _pool_rows_runner(x, out, (kernel, stride, pads, dilation, out_spatial), include_pad)(x, out)
 
 
-def pool_prepared(x: np.ndarray, out: np.ndarray, geometry: tuple, average: bool, cache: dict) -> np.ndarray:
-    """``maxpool`` or ``avgpool`` (padding not counted) of x into ``out`` for a caller that pools arrays of the same
-    shapes again and again (the fused plan's pool steps): what the compiled pool derives from the shapes alone (the
-    windows checked, the counts, the blocks) is kept in ``cache`` per shapes, so a pass costs the kernel's call and
-    little more.  ``geometry`` is (kernel, stride, pads, dilation, out_spatial).  Whole pool steps, batch 8: the
-    MNIST nets' 28x28x32 2x2 45 -> 33 us, 14x14x64 34 -> 19 (see ``plan._run_layer``)."""
-    key = (x.shape, x.strides, x.dtype, out.shape, out.strides, out.dtype)
-    run = cache.get(key)
-    if run is None:
-        run = cache[key] = _pool_runner(x, out, geometry, average)
-    return run(x, out)
-
-
-def _pool_runner(x: np.ndarray, out: np.ndarray, geometry: tuple, average: bool) -> Callable:
-    """The function (x, out) -> out that pools arrays shaped as these (``pool_prepared``)."""
+def _pool_rows_runner(x: np.ndarray, out: np.ndarray, geometry: tuple, include_pad: bool | None
+                      ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The function (x, out) -> out that pools float32 arrays shaped as these (C-contiguous, 1-D or 2-D maps) by
+    ``compiled.pool_rows``, with what it derives from the shapes alone made here once: the windows checked, the
+    counts an average divides by (``include_pad`` None for a max pool), the blocks over the pool (one call below
+    ``PARALLEL_MIN_OUT_BYTES`` of output: each costs a few us)."""
     kernel, stride, pads, dilation, out_spatial = geometry
     rank = x.ndim - 2
-    generic = partial(avgpool if average else maxpool, kernel=kernel, stride=stride, pads=pads, dilation=dilation,
-                      out_spatial=out_spatial)
-    if (rank not in (1, 2) or x.dtype != np.float32 or out.dtype != np.float32 or not x.flags.c_contiguous
-            or not out.flags.c_contiguous or not compiled.available(x.dtype)):
-        return lambda x, out: generic(x, out=out)
     _check_windows(x.shape[1:-1], pads, stride, tuple(out_spatial))
     div = None
-    if average:
-        counts = window_counts(x.shape[1:-1], kernel, stride, pads, dilation, out_spatial, include_pad=False)
+    if include_pad is not None:
+        counts = window_counts(x.shape[1:-1], kernel, stride, pads, dilation, out_spatial, include_pad=include_pad)
         div = np.ascontiguousarray(counts.reshape(-1 if rank == 2 else 1, out_spatial[-1]), np.float32)
     x4, out4, (k4, s4, p4, d4) = _one_row(x, out, kernel, stride, pads, dilation)
     settings = (tuple(k4), tuple(s4), (p4[0][0], p4[1][0]), tuple(d4))
     total = x4.shape[0] * out4.shape[1]
     spread = workers() > 1 and out.nbytes >= PARALLEL_MIN_OUT_BYTES
-    if not spread:
-        def one_call(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-            if rank == 2:
-                compiled.pool_rows(x, div, out, (0, total), *settings)
-            else:
-                compiled.pool_rows(x[:, None], div, out[:, None], (0, total), *settings)
-            return out
-        return one_call
-    step = max(1, -(-total // (POOL_COMPILED_BLOCKS_PER_THREAD * workers())))
+    step = max(1, -(-total // (POOL_COMPILED_BLOCKS_PER_THREAD * workers()))) if spread else total
     blocks = list(range(0, total, step))
     nbytes = out.nbytes
 
     def run(x: np.ndarray, out: np.ndarray) -> np.ndarray:
         x4, out4 = (x, out) if rank == 2 else (x[:, None], out[:, None])
-        run_blocks(lambda j0: compiled.pool_rows(x4, div, out4, (j0, min(j0 + step, total)), *settings), blocks,
-                   nbytes)
+        if not spread:
+            compiled.pool_rows(x4, div, out4, (0, total), *settings)
+        else:
+            run_blocks(lambda j0: compiled.pool_rows(x4, div, out4, (j0, min(j0 + step, total)), *settings), blocks,
+                       nbytes)
         return out
     return run
+
+
+def pool_prepared(x: np.ndarray, out: np.ndarray, geometry: tuple, average: bool, cache: dict) -> np.ndarray:
+    """``maxpool`` or ``avgpool`` (padding not counted) of x into ``out`` for a caller that pools arrays of the same
+    shapes again and again (the fused plan's pool steps): what the compiled pool derives from the shapes alone (the
+    windows checked, the counts, the blocks: ``_pool_rows_runner``) is kept in ``cache`` per shapes, so a pass
+    costs the kernel's call and little more.  ``geometry`` is (kernel, stride, pads, dilation, out_spatial).  Whole
+    pool steps, batch 8: the MNIST nets' 28x28x32 2x2 45 -> 33 us, 14x14x64 34 -> 19 (see ``plan._lean``)."""
+    key = (x.shape, x.strides, x.dtype, out.shape, out.strides, out.dtype)
+    run = cache.get(key)
+    if run is None:
+        if (x.dtype == np.float32 and out.dtype == np.float32 and x.flags.c_contiguous and out.flags.c_contiguous
+                and x.ndim - 2 in (1, 2) and compiled.available(x.dtype)):
+            run = _pool_rows_runner(x, out, geometry, False if average else None)
+        else:
+            kernel, stride, pads, dilation, out_spatial = geometry
+            generic = partial(avgpool if average else maxpool, kernel=kernel, stride=stride, pads=pads,
+                              dilation=dilation, out_spatial=out_spatial)
+            run = lambda x, out: generic(x, out=out)  # noqa: E731
+        cache[key] = run
+    return run(x, out)
 
 
 def avgpool(x: np.ndarray, kernel: Ints, stride: Ints, pads: Pads,
@@ -2730,34 +2719,44 @@ def _depthwise_compiled(x, w, stride, pads, dilation, out, finish) -> np.ndarray
         np.copyto(whole, x)
         x = whole
     w = np.ascontiguousarray(w, dtype=x.dtype)
-    o_h, o_w, filters = out.shape[1:]
     bias, act, rest = _in_kernel(finish, x.dtype)
-    bias = np.zeros(filters, x.dtype) if bias is None else bias
-    total = out.shape[0] * o_h
-    step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, o_w * filters * out.itemsize))
-    # spread over the pool by work (output bytes x taps), not output bytes: a 5x5's output of under 1 MB is still
-    # 25 passes over it (alone, batch 8: 14x14x120 5x5 348 -> 246 us, 7x7x576 5x5 312 -> 197, 56x56x16 3x3/2
-    # 99 -> 81; whole nets in one process: MobileNetV3-Small 0.97, ShuffleNet V2 0.98, MobileNetV2 0.99)
-    work = out.nbytes * w.shape[0] * w.shape[1]
-    rows = out.reshape(total, o_w, filters)
+    bias = np.zeros(out.shape[-1], x.dtype) if bias is None else bias
     geometry = (stride, (pads[0][0], pads[1][0]), dilation)
 
     ring = stride[1] == 1 and w.shape[1] in (3, 5, 7)  # each output cell's taps of a kernel row at once
     by_narrow = DEPTHWISE_NARROW and _narrow_available()
     kernels = narrow.depthwise(w.shape[0], w.shape[1], act == compiled.code("relu")) if by_narrow else None
 
-    def run(block: tuple[int, int]) -> None:
+    def compute(block: tuple[int, int]) -> None:
         if kernels is not None:
             compiled.depthwise_narrow(x, w, bias, out, block, *geometry, act, kernels)
         elif ring:
             compiled.depthwise_ring_rows(x, w, bias, out, block, stride[0], *geometry[1:], act)
         else:
             compiled.depthwise_rows(x, w, bias, out, block, *geometry, act)
+
+    _depthwise_blocks(out, out.nbytes * w.shape[0] * w.shape[1], compute, rest)
+    return result
+
+
+def _depthwise_blocks(out: np.ndarray, work: int, compute: Callable[[tuple[int, int]], None], rest) -> None:
+    """compute(block) for blocks of about ``DEPTHWISE_BLOCK_BYTES`` of output rows (j0, j1) of ``out`` (N, O_h, O_w,
+    F), each then finished by ``rest`` (or None) while in cache, spread over the pool by ``work``: output bytes x
+    multiply-adds a value, not output bytes, since a 5x5's output of under 1 MB is still 25 passes over it (alone,
+    batch 8: 14x14x120 5x5 348 -> 246 us, 7x7x576 5x5 312 -> 197, 56x56x16 3x3/2 99 -> 81; whole nets in one
+    process: MobileNetV3-Small 0.97, ShuffleNet V2 0.98, MobileNetV2 0.99).  The depthwise and grouped ring
+    kernels' blocks."""
+    o_h, o_w, filters = out.shape[1:]
+    total = out.shape[0] * o_h
+    step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, o_w * filters * out.itemsize))
+    rows = out.reshape(total, o_w, filters)
+
+    def run(block: tuple[int, int]) -> None:
+        compute(block)
         if rest is not None:
             rest(rows[block[0]:block[1]])
 
     run_blocks(run, [(j, min(j + step, total)) for j in range(0, total, step)], work)
-    return result
 
 
 #: False keeps the compiled depthwise kernels' numba loops where the narrow kernels could take them
@@ -2929,22 +2928,13 @@ def _grouped_ring(x, w, stride, pads, dilation, out_spatial, out, finish) -> np.
     _check_windows(x.shape[1:-1], pads, stride, tuple(out_spatial))
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
-    n_batch, filters = x.shape[0], w.shape[-1]
-    out = _output(out, (n_batch, *out_spatial, filters), x.dtype)
+    filters = w.shape[-1]
+    out = _output(out, (x.shape[0], *out_spatial, filters), x.dtype)
     bias = np.zeros(filters, x.dtype) if bias is None else bias
-    o_h, o_w = out_spatial
-    total = n_batch * o_h
-    step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, o_w * filters * out.itemsize))
     kernels = narrow.grouped(w.shape[0], w.shape[1], w.shape[2], act == compiled.code("relu"))
-    rows = out.reshape(total, o_w, filters)
     geometry = (tuple(stride), (pads[0][0], pads[1][0]), tuple(dilation))
-
-    def run(block: tuple[int, int]) -> None:
-        compiled.depthwise_narrow(x, w, bias, out, block, *geometry, act, kernels)
-        if rest is not None:
-            rest(rows[block[0]:block[1]])
-
-    run_blocks(run, [(j, min(j + step, total)) for j in range(0, total, step)], out.nbytes * math.prod(w.shape[:3]))
+    _depthwise_blocks(out, out.nbytes * math.prod(w.shape[:3]),
+                      lambda block: compiled.depthwise_narrow(x, w, bias, out, block, *geometry, act, kernels), rest)
     return out
 
 

@@ -44,7 +44,7 @@ from ..layers.fields import DEFAULT_ALPHA
 from ..spec import Network
 from . import compiled
 from . import kernels as K
-from .forward import KERNELS, EngineShapeError, Step, _dtype, check_input, check_params
+from .forward import KERNELS, EngineShapeError, Step, _dtype, check_input, check_params, dense
 from .forward import forward as layer_by_layer
 
 #: Activations applied block by block inside an epilogue: every elementwise one of ``kernels.ACTIVATE``
@@ -113,6 +113,7 @@ class Plan:
         self._layout()
         self._arenas: dict[int, np.ndarray] = {}
         self._views: dict[int, list[np.ndarray | None]] = {}
+        self._shapes: dict[int, list[tuple[int, ...]]] = {}
         # an embedding reads the input as integer token ids: it is not cast to float
         self._token_ids = any(row.type == "embedding" and "input" in row.inputs for row in report.rows)
 
@@ -203,6 +204,7 @@ class Plan:
         if slab is None:
             self._arenas.clear()  # one batch size at a time: memory is what the plan saves
             self._views.clear()
+            self._shapes.clear()
             slab = self._arenas[batch] = np.empty(self.arena_bytes_per_sample * batch, np.uint8)
         return slab
 
@@ -215,11 +217,11 @@ class Plan:
         return views
 
     def _wants(self, batch: int) -> list[tuple[int, ...]]:
-        """Each step's output shape at this batch size (built once per batch size, as the views are)."""
-        wants = self.__dict__.get("_wants_cache")
-        if wants is None or wants[0] != batch:
-            wants = self.__dict__["_wants_cache"] = (batch, [(batch, *s.row.output_shape) for s in self.steps])
-        return wants[1]
+        """Each step's output shape at this batch size, made with the arena's views and kept with them."""
+        wants = self._shapes.get(batch)
+        if wants is None:
+            wants = self._shapes[batch] = [(batch, *step.row.output_shape) for step in self.steps]
+        return wants
 
     def _in_arena(self, name: str, batch: int, slab: np.ndarray) -> np.ndarray | None:
         """The view of the arena value ``name`` is written into, or None when it has an array of its own."""
@@ -603,18 +605,8 @@ def _lean(step: PlanStep) -> Callable[[list, np.ndarray], np.ndarray] | None:
     if kind == "dropout":  # identity at inference
         return lambda xs, out: xs[0]
     if kind == "dense" and len(row.output_shape) == 1:
-        w, b, prepared = step.params["weight"], step.params.get("bias"), step.prepared
-        fn = layer.activation
-        alpha = DEFAULT_ALPHA.get(fn or "")
-
-        def dense(xs: list, out: np.ndarray) -> np.ndarray:
-            x = xs[0].reshape(out.shape[0], -1)
-            if not K.dense_narrow(x, w, b, out, prepared):
-                K.matmul(x, w, out=out)
-                if b is not None:
-                    out += b
-            return K.activate(out, fn, alpha)
-        return dense
+        w, b, fn, prepared = step.params["weight"], step.params.get("bias"), layer.activation, step.prepared
+        return lambda xs, out: dense(xs[0], w, b, fn, out, prepared)
     return None
 
 

@@ -98,11 +98,9 @@ def test_run_blocks_raises_a_blocks_error_after_the_others_finish(pool_paths):
     K.run_blocks(lambda i: None, [0, 1], 2**30)  # the crew still serves
 
 
-def test_run_blocks_interrupted_while_waiting_lets_the_taken_blocks_finish(pool_paths, monkeypatch):
-    """Ctrl-C in the caller while a helper still runs a block: no block is left writing, and the interrupt is
-    raised once they are done."""
-    running, release, helped = set(), threading.Event(), []
-
+def held_by_the_helper(running: set, release: threading.Event, helped: list):
+    """A block function whose blocks on a helper thread wait for ``release`` (the caller's blocks take 5 ms, so the
+    helper wakes and takes one meanwhile); ``running`` holds the blocks still writing, ``helped`` the helper's."""
     def work(i):
         running.add(i)
         if threading.current_thread().name.startswith(K._POOL_PREFIX):
@@ -112,6 +110,14 @@ def test_run_blocks_interrupted_while_waiting_lets_the_taken_blocks_finish(pool_
         else:
             time.sleep(0.005)  # the helper wakes and takes a block meanwhile
         running.discard(i)
+    return work
+
+
+def test_run_blocks_interrupted_while_waiting_lets_the_taken_blocks_finish(pool_paths, monkeypatch):
+    """Ctrl-C in the caller while a helper still runs a block: no block is left writing, and the interrupt is
+    raised once they are done."""
+    running, release, helped = set(), threading.Event(), []
+    work = held_by_the_helper(running, release, helped)
 
     class Interrupted:
         """The job's done-lock, whose first wait raises KeyboardInterrupt (then releases the helper's block)."""
@@ -145,16 +151,7 @@ def test_run_blocks_interrupted_while_polling_lets_the_taken_blocks_finish(pool_
     """Ctrl-C while the caller polls for the helpers' blocks (``WAIT_SPIN_SECONDS``): as while it sleeps on the
     lock, no block is left writing and the interrupt is raised once they are done."""
     running, release, helped, polls = set(), threading.Event(), [], []
-
-    def work(i):
-        running.add(i)
-        if threading.current_thread().name.startswith(K._POOL_PREFIX):
-            helped.append(i)
-            release.wait(2)  # held until the caller has been interrupted
-            time.sleep(0.01)
-        else:
-            time.sleep(0.005)
-        running.discard(i)
+    work = held_by_the_helper(running, release, helped)
 
     def pause(n):
         polls.append(n)

@@ -303,6 +303,20 @@ def test_winograd_conv_matches_twin(kernels, batch, h, w_, c_in, filters, tile, 
     assert set(kernels) == {"winograd_narrow"}  # not the BLAS path's transforms, and no finish after
 
 
+def ring_geometry(data, h: int, w_: int, kernel: tuple, stride: int, dilation: int):
+    """(spatial, pads, output) of a ring kernel's 2-D case: pads drawn under the kernel, windows that fit."""
+    pads = tuple((data.draw(st.integers(0, k - 1)), data.draw(st.integers(0, k - 1))) for k in kernel)
+    spatial = (h, w_)
+    assume(all(n + p0 + p1 >= dilation * (k - 1) + 1 for n, (p0, p1), k in zip(spatial, pads, kernel)))
+    return spatial, pads, K.floor_out_spatial(spatial, kernel, (stride, stride), pads, (dilation, dilation))
+
+
+def row_blocks_on_two_threads(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 4)  # one output row a block
+    mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
+    mp.setattr(K, "workers", lambda: 2)
+
+
 @FAST
 @given(st.integers(1, 2), st.integers(1, 12), st.integers(1, 12), st.sampled_from([1, 5, 16, 33, 48]),
        st.sampled_from([(1, 1), (3, 3), (5, 5), (7, 7), (3, 5), (1, 3)]), st.integers(1, 3), st.integers(1, 2),
@@ -313,18 +327,13 @@ def test_depthwise_conv_matches_twin(kernels, batch, h, w_, channels, kernel, st
     time and the rest one by one, rows of fewer cells than a block (the one-cell kernel), of more (the last block
     overlapping the one before), any stride and dilation, zero padding from the ring, relu in the kernel or
     hardswish after, blocks spread over two threads, against the float64 twin."""
-    pads = tuple((data.draw(st.integers(0, k - 1)), data.draw(st.integers(0, k - 1))) for k in kernel)
-    spatial = (h, w_)
-    assume(all(n + p0 + p1 >= dilation * (k - 1) + 1 for n, (p0, p1), k in zip(spatial, pads, kernel)))
-    out_spatial = K.floor_out_spatial(spatial, kernel, (stride, stride), pads, (dilation, dilation))
+    spatial, pads, out_spatial = ring_geometry(data, h, w_, kernel, stride, dilation)
     x = arrays(data.draw, (batch, *spatial, channels), np.float32) * 3
     w = arrays(data.draw, (*kernel, 1, channels), np.float32)
     b = arrays(data.draw, (channels,), np.float32) if bias else None
     with pytest.MonkeyPatch.context() as mp:
         if spread:
-            mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 4)  # one output row a block
-            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
-            mp.setattr(K, "workers", lambda: 2)
+            row_blocks_on_two_threads(mp)
         got = K.conv_depthwise(x, w, b, (stride, stride), pads, (dilation, dilation), out_spatial,
                                epilogue=Named(act) if act else None)
     want = R.conv_depthwise(x.astype(np.float64), w, b, (stride, stride), pads, (dilation, dilation), out_spatial)
@@ -344,19 +353,14 @@ def test_grouped_ring_conv_matches_twin(kernels, batch, h, w_, c_g, groups, kern
     ring (``kernels._grouped_ring``): 16 channels (whole groups) at a time, then the rest one by one (channel
     counts that are not a multiple of 16), rows of fewer and of more cells than a block, any stride and dilation,
     zero padding, relu in the kernel or hardswish after, blocks over two threads, against the float64 twin."""
-    pads = tuple((data.draw(st.integers(0, k - 1)), data.draw(st.integers(0, k - 1))) for k in kernel)
-    spatial = (h, w_)
-    assume(all(n + p0 + p1 >= dilation * (k - 1) + 1 for n, (p0, p1), k in zip(spatial, pads, kernel)))
-    out_spatial = K.floor_out_spatial(spatial, kernel, (stride, stride), pads, (dilation, dilation))
+    spatial, pads, out_spatial = ring_geometry(data, h, w_, kernel, stride, dilation)
     channels = c_g * groups
     x = arrays(data.draw, (batch, *spatial, channels), np.float32) * 3
     w = arrays(data.draw, (*kernel, c_g, channels), np.float32)
     b = arrays(data.draw, (channels,), np.float32) if bias else None
     with pytest.MonkeyPatch.context() as mp:
         if spread:
-            mp.setattr(K, "DEPTHWISE_BLOCK_BYTES", 4)  # one output row a block
-            mp.setattr(K, "PARALLEL_MIN_OUT_BYTES", 0)
-            mp.setattr(K, "workers", lambda: 2)
+            row_blocks_on_two_threads(mp)
         got = K.conv_grouped(x, w, b, (stride, stride), pads, (dilation, dilation), groups, out_spatial,
                              epilogue=Named(act) if act else None)
     want = R.conv(x.astype(np.float64), w, b, (stride, stride), pads, (dilation, dilation), groups, out_spatial)
